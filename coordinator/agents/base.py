@@ -1,0 +1,91 @@
+"""What every agent takes and returns: the runner speaks only this interface."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+from coordinator.modes import Mode
+
+
+class AgentOutcome(StrEnum):
+    """How one agent run ended, as far as scheduling cares."""
+
+    SUCCEEDED = "succeeded"
+    MAX_TURNS = "max_turns"  # ran out of turns: a stronger mode may fix it
+    MAX_BUDGET = "max_budget"  # ran out of budget: a stronger mode may fix it
+    EXECUTION_ERROR = "execution_error"  # error during execution / the agent's own verdict / non-zero exit
+    TIMEOUT = "timeout"  # wall clock exceeded; the process tree was stopped
+    API_ERROR = "api_error"  # 5xx, overloaded, unreachable, API-key 429: retry the same mode later
+    AUTH_ERROR = "auth_error"  # 401, no key, not logged in: this runner is misconfigured
+    USAGE_LIMIT = "usage_limit"  # subscription limit: this machine cools down until resets_at
+    STOPPED = "stopped"  # we stopped it (lease lost, cancel, shutdown)
+
+
+#: Outcomes a stronger mode can plausibly fix; the next attempt escalates.
+ESCALATING_OUTCOMES = frozenset(
+    {AgentOutcome.MAX_TURNS, AgentOutcome.MAX_BUDGET, AgentOutcome.EXECUTION_ERROR, AgentOutcome.TIMEOUT}
+)
+
+
+@dataclass(frozen=True)
+class TokenCounts:
+    """Token usage of one run."""
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_creation: int = 0
+
+
+@dataclass(frozen=True)
+class AgentRequest:
+    """Everything an agent needs for one attempt."""
+
+    task_id: str
+    title: str
+    prompt: str
+    workdir: Path
+    mode_name: str
+    mode: Mode
+    attempt: int
+    log_path: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AgentResult:
+    """What one attempt produced; every field but ``outcome`` may be unknown."""
+
+    outcome: AgentOutcome
+    duration_seconds: float
+    exit_code: int | None = None
+    model: str | None = None
+    cost_usd: float | None = None
+    tokens: TokenCounts = field(default_factory=TokenCounts)
+    turns: int | None = None
+    session_id: str | None = None
+    summary: str = ""
+    error: str | None = None
+    resets_at: datetime | None = None
+
+
+class Agent(Protocol):
+    """An agent runs one attempt in a prepared work tree and returns its result.
+
+    ``stop`` is set when the runner wants the run ended early (lease lost, task cancelled, shutdown); the agent
+    must then stop its whole process tree promptly and return ``AgentOutcome.STOPPED``.
+    """
+
+    def command_line(self, request: AgentRequest) -> list[str]:
+        """The exact command that ``run`` would execute (shown by ``--dry-run``)."""
+        ...
+
+    def run(self, request: AgentRequest, stop: threading.Event) -> AgentResult:
+        """Run the attempt to completion, timeout or stop."""
+        ...

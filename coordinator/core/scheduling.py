@@ -1,0 +1,152 @@
+"""Which task a runner should take next: eligibility rules and the score. Pure functions of (state, now).
+
+score = priority weight (critical 100, high 75, medium 50, low 25)
+      + deadline urgency (+50 when due within 1 h or overdue, +25 within 4 h)
+      + age (10 points per hour waited).
+Ties go to the older task, then the smaller id, so every runner agrees on the order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from coordinator.core.state import AGE_POINTS_PER_HOUR, State, static_key
+from coordinator.models import Task, TaskStatus
+
+MAX_URGENCY = 50.0
+_EPSILON = 1e-6
+
+
+def deadline_urgency(task: Task, now: datetime) -> float:
+    """Extra points for a deadline that is close (or already past)."""
+    if task.deadline is None:
+        return 0.0
+    left = task.deadline - now
+    if left < timedelta(hours=1):
+        return MAX_URGENCY
+    if left < timedelta(hours=4):
+        return 25.0
+    return 0.0
+
+
+def score(task: Task, now: datetime) -> float:
+    """The task's score at ``now``; higher runs first."""
+    return static_key(task) + AGE_POINTS_PER_HOUR * now.timestamp() / 3600.0 + deadline_urgency(task, now)
+
+
+def _order_key(task: Task, now: datetime) -> tuple[float, float, str]:
+    return (-score(task, now), task.created_at.timestamp(), task.id)
+
+
+def running_groups(tasks: Iterable[Task]) -> set[str]:
+    """Groups that already have a running task."""
+    return {t.group for t in tasks if t.status == TaskStatus.RUNNING and t.group}
+
+
+def why_not_claimable(
+    task: Task,
+    *,
+    capabilities: Collection[str],
+    lookup: Mapping[str, Task],
+    busy_groups: Collection[str],
+) -> str | None:
+    """Why ``task`` cannot be claimed by a runner with ``capabilities``, or None when it can."""
+    if task.status != TaskStatus.QUEUED:
+        return f"status is {task.status.value}"
+    missing = [cap for cap in task.requires if cap not in capabilities]
+    if missing:
+        return f"needs capabilities {', '.join(missing)}"
+    for dep_id in task.depends_on:
+        dep = lookup.get(dep_id)
+        if dep is None or dep.status != TaskStatus.SUCCEEDED:
+            return f"waits for {dep_id}"
+    if task.attempts_left() <= 0:
+        return "no attempts left"
+    if task.group and task.group in busy_groups:
+        return f"another task of {task.group} is running"
+    return None
+
+
+class _Overlay(Mapping[str, Task]):
+    """The state's tasks with a few replaced (changes not committed yet)."""
+
+    def __init__(self, base: Mapping[str, Task], changed: Mapping[str, Task]) -> None:
+        self._base = base
+        self._changed = changed
+
+    def __getitem__(self, key: str) -> Task:
+        if key in self._changed:
+            return self._changed[key]
+        return self._base[key]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        yield from self._changed
+        yield from (k for k in self._base if k not in self._changed)
+
+    def __len__(self) -> int:
+        return len(self._base) + sum(1 for k in self._changed if k not in self._base)
+
+
+def pick_next(
+    state: State,
+    *,
+    capabilities: Collection[str],
+    now: datetime,
+    changed: Mapping[str, Task] | None = None,
+) -> Task | None:
+    """The best task a runner with ``capabilities`` may claim now, or None.
+
+    ``changed`` holds tasks already modified by the transition being computed (e.g. expired leases put back in
+    the queue). Uses the state's sorted queue and stops as soon as no later task can beat the best found.
+    """
+    changed = changed or {}
+    lookup: Mapping[str, Task] = _Overlay(state.tasks, changed) if changed else state.tasks
+    busy = running_groups(lookup[t] for t in state._running) | running_groups(changed.values())
+    age_now = AGE_POINTS_PER_HOUR * now.timestamp() / 3600.0
+
+    best: Task | None = None
+    best_key: tuple[float, float, str] | None = None
+
+    def consider(task: Task) -> None:
+        nonlocal best, best_key
+        if why_not_claimable(task, capabilities=capabilities, lookup=lookup, busy_groups=busy) is not None:
+            return
+        key = _order_key(task, now)
+        if best_key is None or key < best_key:
+            best, best_key = task, key
+
+    for task in changed.values():
+        consider(task)
+    for key, task in state.queued_in_key_order():
+        if best_key is not None and key + age_now + MAX_URGENCY < -best_key[0] - _EPSILON:
+            break  # nothing further down can reach the best score
+        if task.id in changed:
+            continue
+        consider(task)
+    return best
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A queued task with its score and, if it cannot be claimed, why."""
+
+    task: Task
+    score: float
+    blocked_by: str | None
+
+
+def rank(state: State, *, capabilities: Collection[str], now: datetime) -> list[Ranked]:
+    """Every queued task in claim order with the reason it is not claimable (for --dry-run and checks)."""
+    busy = running_groups(state.running_tasks())
+    queued = [t for t in state.tasks.values() if t.status == TaskStatus.QUEUED]
+    queued.sort(key=lambda t: _order_key(t, now))
+    return [
+        Ranked(
+            task=t,
+            score=score(t, now),
+            blocked_by=why_not_claimable(t, capabilities=capabilities, lookup=state.tasks, busy_groups=busy),
+        )
+        for t in queued
+    ]

@@ -1,0 +1,118 @@
+"""An in-memory snapshot of the state branch, with the indexes scheduling needs.
+
+The store keeps one ``State`` per tip and updates it in place as the tip moves (only changed files are
+re-read), so scheduling never scans every task: queued tasks sit in a list sorted by their time-independent
+score part, and running tasks and their groups are kept in small sets.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from coordinator.models import PRIORITY_WEIGHT, Meta, Runner, Task, TaskStatus
+from coordinator.modes import ModesConfig
+
+#: Score points per hour a task has waited.
+AGE_POINTS_PER_HOUR = 10.0
+
+
+def static_key(task: Task) -> float:
+    """The part of a task's score that does not depend on ``now``: priority weight minus creation-time points.
+
+    score(now) = static_key + AGE_POINTS_PER_HOUR * now_hours + deadline_urgency(now), so ordering queued
+    tasks by static_key orders them by score up to the (bounded) deadline urgency.
+    """
+    created_hours = task.created_at.timestamp() / 3600.0
+    return PRIORITY_WEIGHT[task.priority] - AGE_POINTS_PER_HOUR * created_hours
+
+
+@dataclass
+class Problem:
+    """A file on the branch that could not be read; reported, never fatal."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class State:
+    """Everything on the branch at one commit, indexed for scheduling."""
+
+    meta: Meta = field(default_factory=Meta)
+    modes: ModesConfig = field(default_factory=ModesConfig)
+    tasks: dict[str, Task] = field(default_factory=dict)
+    runners: dict[str, Runner] = field(default_factory=dict)
+    problems: dict[str, Problem] = field(default_factory=dict)
+    # Indexes, maintained by put_task/remove_task only.
+    _queued: list[tuple[float, str]] = field(default_factory=list)  # (-static_key, id), ascending
+    _queued_keys: dict[str, float] = field(default_factory=dict)
+    _running: set[str] = field(default_factory=set)
+    _blocked: set[str] = field(default_factory=set)
+
+    @classmethod
+    def build(
+        cls,
+        tasks: Iterable[Task] = (),
+        runners: Iterable[Runner] = (),
+        meta: Meta | None = None,
+        modes: ModesConfig | None = None,
+    ) -> State:
+        """A state holding these tasks and runners."""
+        state = cls(meta=meta or Meta(), modes=modes or ModesConfig())
+        for task in tasks:
+            state.put_task(task)
+        for runner in runners:
+            state.runners[runner.name] = runner
+        return state
+
+    # --- updates (store and tests only; transitions never mutate a State) ---
+
+    def put_task(self, task: Task) -> None:
+        """Insert or replace a task, keeping the indexes right."""
+        self.remove_task(task.id)
+        self.tasks[task.id] = task
+        self.problems.pop(task.id, None)
+        if task.status == TaskStatus.QUEUED:
+            key = -static_key(task)
+            bisect.insort(self._queued, (key, task.id))
+            self._queued_keys[task.id] = key
+        elif task.status == TaskStatus.RUNNING:
+            self._running.add(task.id)
+        elif task.status == TaskStatus.BLOCKED:
+            self._blocked.add(task.id)
+
+    def remove_task(self, task_id: str) -> None:
+        """Forget a task (deleted file, or before replacing it)."""
+        if self.tasks.pop(task_id, None) is None:
+            return
+        key = self._queued_keys.pop(task_id, None)
+        if key is not None:
+            index = bisect.bisect_left(self._queued, (key, task_id))
+            if index < len(self._queued) and self._queued[index] == (key, task_id):
+                del self._queued[index]
+        self._running.discard(task_id)
+        self._blocked.discard(task_id)
+
+    # --- queries ---
+
+    def queued_in_key_order(self) -> Iterator[tuple[float, Task]]:
+        """Queued tasks, best static key first, with that key."""
+        for neg_key, task_id in self._queued:
+            yield -neg_key, self.tasks[task_id]
+
+    def running_tasks(self) -> list[Task]:
+        """Tasks currently leased."""
+        return [self.tasks[task_id] for task_id in sorted(self._running)]
+
+    def blocked_tasks(self) -> list[Task]:
+        """Tasks waiting for dependencies."""
+        return [self.tasks[task_id] for task_id in sorted(self._blocked)]
+
+    def counts(self) -> dict[TaskStatus, int]:
+        """Number of tasks in each status."""
+        counts = dict.fromkeys(TaskStatus, 0)
+        for task in self.tasks.values():
+            counts[task.status] += 1
+        return counts

@@ -1,0 +1,87 @@
+"""Every error the library raises on purpose. They carry data; the CLI turns them into messages and exit codes.
+
+The message of each exception is written for a person: what was wrong and the next command to run.
+"""
+
+from __future__ import annotations
+
+
+class CoordinatorError(Exception):
+    """Base of all expected errors (never shown with a traceback)."""
+
+    exit_code = 1
+
+
+class UsageError(CoordinatorError):
+    """The user asked for something malformed (bad id, bad date, unknown mode...)."""
+
+    exit_code = 2
+
+
+class ConfigError(CoordinatorError):
+    """Configuration is missing or invalid (remote not given, bad config file...)."""
+
+    exit_code = 2
+
+
+class TaskNotFound(CoordinatorError):
+    """No task with this id on the state branch."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"no task '{task_id}' on the state branch: run 'coordinator list' to see the task ids")
+        self.task_id = task_id
+
+
+class InvalidTransition(CoordinatorError):
+    """The requested change does not apply to the task in its current state."""
+
+    def __init__(self, task_id: str, reason: str) -> None:
+        super().__init__(f"task '{task_id}': {reason}")
+        self.task_id = task_id
+        self.reason = reason
+
+
+class NotLeaseHolder(InvalidTransition):
+    """A runner reported on a task it does not hold the lease of."""
+
+
+class CorruptFile(CoordinatorError):
+    """A file on the state branch cannot be parsed or validated."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class StateBranchMissing(CoordinatorError):
+    """The remote has no state branch yet."""
+
+    def __init__(self, remote: str, branch: str) -> None:
+        remote_arg = remote if " " not in remote else f'"{remote}"'
+        super().__init__(
+            f"no state branch '{branch}' on {remote}: run 'coordinator init --remote {remote_arg}'"
+            + (f" --branch {branch}" if branch != "coordinator/state" else "")
+        )
+        self.remote = remote
+        self.branch = branch
+
+
+class SchemaTooNew(CoordinatorError):
+    """The state branch was written by a newer, incompatible version."""
+
+    def __init__(self, found: int, supported: int) -> None:
+        super().__init__(
+            f"the state branch uses schema version {found}, this coordinator supports up to {supported}: "
+            "upgrade with 'pip install -U coordinator'"
+        )
+        self.found = found
+        self.supported = supported
+
+
+class RemoteError(CoordinatorError):
+    """Talking to the git remote failed for a reason other than losing a race (auth, network, hooks)."""
+
+
+class ContentionError(CoordinatorError):
+    """Too many writers won the race in a row; the update was not applied."""

@@ -1,0 +1,242 @@
+"""The data on the state branch: tasks, their attempts and leases, runners, and the branch's metadata.
+
+Every model keeps fields it does not know (``extra="allow"``): a file written by a newer coordinator survives
+a rewrite by an older one. JSON Schemas in ``state/`` are generated from these classes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from coordinator.ids import check_name
+from coordinator.modes import ModesConfig
+
+#: Bumped only for incompatible layout changes; additive fields never bump it.
+SCHEMA_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", validate_assignment=False, use_enum_values=False)
+
+    def to_json(self) -> bytes:
+        """Stable, readable JSON (what is committed to the branch)."""
+        return (self.model_dump_json(indent=2, exclude_none=True) + "\n").encode()
+
+
+class Priority(StrEnum):
+    """How urgent a task is; maps to a scheduling weight."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+PRIORITY_WEIGHT: dict[Priority, int] = {
+    Priority.CRITICAL: 100,
+    Priority.HIGH: 75,
+    Priority.MEDIUM: 50,
+    Priority.LOW: 25,
+}
+
+
+class TaskStatus(StrEnum):
+    """Where a task is in its life."""
+
+    QUEUED = "queued"  # waiting for a runner
+    BLOCKED = "blocked"  # waiting for its dependencies to succeed
+    RUNNING = "running"  # leased by a runner
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_STATUSES = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+
+class AttemptOutcome(StrEnum):
+    """How one attempt ended."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    LEASE_EXPIRED = "lease_expired"  # the runner vanished; counted
+    RELEASED = "released"  # handed back (shutdown, usage limit, misconfigured runner); not counted
+    CANCELLED = "cancelled"
+
+
+class Source(_Model):
+    """Who asked for the task, how, when and with what permission."""
+
+    kind: str = Field(default="cli", description="How the task arrived: cli, github-issue, webhook, ...")
+    actor: str = Field(default="unknown", description="Who triggered it (login or local user name).")
+    permission: str | None = Field(default=None, description="The actor's permission when triggering.")
+    at: datetime | None = Field(default=None, description="When it was triggered.")
+    repository: str | None = Field(default=None, description="owner/name of the GitHub repository, if any.")
+    issue: int | None = Field(default=None, description="Issue number, if the task comes from an issue.")
+    url: str | None = None
+    event: str | None = Field(default=None, description="The triggering event, e.g. 'issues.labeled'.")
+
+
+class Lease(_Model):
+    """The lock a runner holds on a running task; it expires unless renewed."""
+
+    runner: str
+    attempt: int = Field(ge=1, description="Number of the attempt this lease belongs to.")
+    acquired_at: datetime
+    expires_at: datetime
+    renewed_at: datetime | None = None
+
+
+class Tokens(_Model):
+    """Token counts of an attempt."""
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_creation: int = 0
+
+
+class AttemptResult(_Model):
+    """What a runner reports when an attempt ends (``coordinator complete --result-file`` takes this)."""
+
+    model: str | None = None
+    outcome_detail: str | None = Field(default=None, description="Agent-level outcome, e.g. max_turns.")
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_seconds: float | None = None
+    cost_usd: float | None = None
+    tokens: Tokens | None = None
+    turns: int | None = None
+    session_id: str | None = None
+    summary: str | None = None
+    error: str | None = None
+    branch: str | None = None
+    commit: str | None = None
+    log: str | None = Field(default=None, description="Where the full agent output is kept on the runner.")
+
+
+class Attempt(AttemptResult):
+    """One try at a task by one runner, with its result once it ended."""
+
+    number: int = Field(ge=1)
+    round: int = Field(default=0, ge=0, description="Incremented by each retry; budgets count per round.")
+    runner: str
+    mode: str
+    outcome: AttemptOutcome = AttemptOutcome.RUNNING
+    counted: bool = Field(default=True, description="False when the attempt does not use up the budget.")
+    reason: str | None = None
+
+
+class Task(_Model):
+    """A unit of work: one file ``tasks/<shard>/<id>.json`` on the state branch."""
+
+    id: str
+    title: str = Field(min_length=1, max_length=500)
+    body: str = ""
+    source: Source = Field(default_factory=Source)
+    group: str | None = Field(
+        default=None, description="Tasks sharing a group (e.g. one issue) never run at the same time."
+    )
+    priority: Priority = Priority.MEDIUM
+    deadline: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    mode: str = Field(default="simple", description="Mode of the next attempt (escalation changes it).")
+    requested_mode: str | None = Field(default=None, description="The mode asked for at submission.")
+    requires: list[str] = Field(default_factory=list, description="Capabilities a runner must have.")
+    depends_on: list[str] = Field(default_factory=list, description="Tasks that must succeed first.")
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    round: int = Field(default=0, ge=0)
+    status: TaskStatus = TaskStatus.QUEUED
+    status_reason: str | None = None
+    lease: Lease | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        return check_name("task id", value)
+
+    @field_validator("requires")
+    @classmethod
+    def _valid_caps(cls, value: list[str]) -> list[str]:
+        return [check_name("capability", cap) for cap in value]
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the task succeeded, failed or was cancelled."""
+        return self.status in TERMINAL_STATUSES
+
+    def counted_attempts(self) -> int:
+        """Attempts that used up this round's budget."""
+        return sum(1 for a in self.attempts if a.round == self.round and a.counted)
+
+    def attempts_left(self) -> int:
+        """How many more counted attempts this round allows."""
+        return max(0, self.max_attempts - self.counted_attempts())
+
+    def current_attempt(self) -> Attempt | None:
+        """The attempt the lease belongs to, if the task is leased."""
+        if self.lease is None:
+            return None
+        for attempt in reversed(self.attempts):
+            if attempt.number == self.lease.attempt:
+                return attempt
+        return None
+
+
+class RunnerState(StrEnum):
+    """What a runner said it was doing at its last heartbeat."""
+
+    IDLE = "idle"
+    BUSY = "busy"
+    COOLING_DOWN = "cooling_down"  # usage limit hit: no claims until cooldown_until
+    MISCONFIGURED = "misconfigured"  # e.g. auth failure: no claims until fixed
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class Runner(_Model):
+    """A machine that runs tasks: one file ``runners/<name>.json``, rewritten at each heartbeat."""
+
+    name: str
+    capabilities: list[str] = Field(default_factory=list)
+    slots: int = Field(default=1, ge=1)
+    version: str = "unknown"
+    host: str | None = None
+    platform: str | None = None
+    started_at: datetime | None = None
+    last_heartbeat: datetime
+    state: RunnerState = RunnerState.IDLE
+    running: list[str] = Field(default_factory=list, description="Task ids this runner holds leases on.")
+    cooldown_until: datetime | None = None
+    message: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        return check_name("runner name", value)
+
+
+class Meta(_Model):
+    """``meta.json``: the branch's schema version and id counter."""
+
+    schema_version: int = SCHEMA_VERSION
+    created_at: datetime | None = None
+    next_task_number: int = Field(default=1, ge=1)
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    """A JSON-ready dict of a model (for ``--json`` output)."""
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+class BranchConfig(_Model):
+    """``config.json``: settings shared by every runner, kept on the state branch."""
+
+    modes: ModesConfig = Field(default_factory=ModesConfig)

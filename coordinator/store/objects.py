@@ -1,0 +1,139 @@
+"""A local object cache for one remote: read and write git objects without a work tree.
+
+Reads go through one long-lived ``git cat-file --batch`` process (GitPython keeps it open); writes are loose
+objects written directly (zlib + atomic rename), which is what ``git hash-object -w`` does minus the process
+start. Trees are small (the tasks directory is sharded), so a commit costs a handful of tiny writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from coordinator.errors import RemoteError
+from coordinator.store.gitcmd import last_lines, run_git
+
+TREE_MODE = b"40000"
+BLOB_MODE = b"100644"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a tree: a file (blob) or a directory (tree)."""
+
+    sha: str
+    is_tree: bool
+
+
+def _tree_sort_key(item: tuple[str, Entry]) -> bytes:
+    name, entry = item
+    # git orders a directory as if its name ended with '/'.
+    return name.encode() + (b"/" if entry.is_tree else b"")
+
+
+class ObjectCache:
+    """A bare repository used only as a store of objects and a few private refs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if not (path / "HEAD").exists():
+            path.mkdir(parents=True, exist_ok=True)
+            result = run_git(["init", "--bare", "--quiet", str(path)], cwd=path)
+            if result.returncode != 0 and not (path / "HEAD").exists():
+                raise RemoteError(f"cannot create the local cache {path}: {last_lines(result.stderr)}")
+            # Our own writes are loose objects; let git pack them in the background now and then.
+            run_git(["config", "gc.autoDetach", "true"], cwd=path)
+        self._objects = path / "objects"
+        self._repo = git.Repo(path)
+        self._lock = threading.Lock()  # the cat-file pipe is not thread-safe
+
+    def close(self) -> None:
+        """Stop the long-lived git processes."""
+        self._repo.close()
+
+    # --- reading ---
+
+    def read(self, sha: str) -> tuple[str, bytes]:
+        """The type and content of an object."""
+        with self._lock:
+            _, kind, _, stream = self._repo.git.stream_object_data(sha)
+            data: bytes = stream.read()
+        return kind.decode() if isinstance(kind, bytes) else str(kind), data
+
+    def resolve(self, ref: str) -> str | None:
+        """The object id a ref points at, or None when it does not exist."""
+        with self._lock:
+            try:
+                hexsha, _, _ = self._repo.git.get_object_header(ref)
+            except ValueError:
+                return None
+        return hexsha.decode() if isinstance(hexsha, bytes) else str(hexsha)
+
+    def read_tree(self, sha: str) -> dict[str, Entry]:
+        """Entries of a tree object by name."""
+        kind, data = self.read(sha)
+        if kind != "tree":
+            raise ValueError(f"{sha} is a {kind}, not a tree")
+        entries: dict[str, Entry] = {}
+        pos = 0
+        while pos < len(data):
+            space = data.index(b" ", pos)
+            nul = data.index(b"\0", space)
+            mode = data[pos:space]
+            name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
+            entries[name] = Entry(sha=data[nul + 1 : nul + 21].hex(), is_tree=mode == TREE_MODE)
+            pos = nul + 21
+        return entries
+
+    def read_commit_tree(self, sha: str) -> str:
+        """The tree id of a commit."""
+        kind, data = self.read(sha)
+        if kind != "commit" or not data.startswith(b"tree "):
+            raise ValueError(f"{sha} is not a commit")
+        return data[5:45].decode()
+
+    # --- writing ---
+
+    def write(self, kind: str, data: bytes) -> str:
+        """Store an object (idempotent) and return its id."""
+        raw = f"{kind} {len(data)}\0".encode() + data
+        sha = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+        folder = self._objects / sha[:2]
+        target = folder / sha[2:]
+        if target.exists():
+            return sha
+        folder.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix="tmp_obj_")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(zlib.compress(raw, 1))
+            os.replace(tmp, target)
+        except OSError:
+            # Another process wrote the same object at the same moment (Windows refuses the rename then).
+            Path(tmp).unlink(missing_ok=True)
+            if not target.exists():
+                raise
+        return sha
+
+    def write_tree(self, entries: Mapping[str, Entry]) -> str:
+        """Store a tree with these entries."""
+        parts = []
+        for name, entry in sorted(entries.items(), key=_tree_sort_key):
+            mode = TREE_MODE if entry.is_tree else BLOB_MODE
+            parts.append(mode + b" " + name.encode() + b"\0" + bytes.fromhex(entry.sha))
+        return self.write("tree", b"".join(parts))
+
+    def write_commit(self, *, tree: str, parents: Iterable[str], message: str, author: str, timestamp: int) -> str:
+        """Store a commit; ``author`` is ``Name <email>``, used as committer too."""
+        lines = [f"tree {tree}"] + [f"parent {p}" for p in parents]
+        stamp = f"{author} {timestamp} +0000"
+        lines += [f"author {stamp}", f"committer {stamp}", "", message.rstrip("\n"), ""]
+        return self.write("commit", "\n".join(lines).encode())

@@ -1,0 +1,297 @@
+"""The state store: read the state branch, apply a pure transition, commit, push with compare-and-swap.
+
+The branch moves only by fast-forward pushes (never forced): when another writer pushed first, git rejects
+ours, and we fetch, re-apply the transition to the newer state and try again after a short jittered backoff.
+A writer that made the last push tries its next commit on top of it without fetching first (one push per
+claim when uncontended); a no-op or a refusal computed from a state that was not freshly fetched is always
+re-checked on a fresh one, so "nothing to claim" is never the answer of a stale cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+from pydantic import BaseModel
+
+from coordinator.core.state import State
+from coordinator.core.transitions import Change
+from coordinator.errors import (
+    ContentionError,
+    CoordinatorError,
+    RemoteError,
+    SchemaTooNew,
+    StateBranchMissing,
+)
+from coordinator.ids import runner_path, task_path
+from coordinator.models import SCHEMA_VERSION, BranchConfig, Meta
+from coordinator.store.gitcmd import last_lines, run_git
+from coordinator.store.layout import branch_readme
+from coordinator.store.objects import ObjectCache
+from coordinator.store.remote import Remote
+from coordinator.store.snapshot import CONFIG_FILE, META_FILE, README_FILE, Snapshot
+from coordinator.timeutil import utcnow
+
+DEFAULT_BRANCH = "coordinator/state"
+DEFAULT_AUTHOR = "coordinator <coordinator@localhost>"
+
+#: Every way git says "another push landed first": all mean re-read and retry.
+RACE_SPELLINGS = (
+    "fetch first",
+    "non-fast-forward",
+    "stale info",
+    "failed to update ref",
+    "cannot lock ref",
+    "incorrect old value",
+    "failed to lock",
+    "already exists",
+)
+
+Transition = Callable[[State, datetime], Change]
+
+
+def default_cache_dir() -> Path:
+    """Where local object caches live: ``COORDINATOR_CACHE_DIR`` or the platform's user cache folder."""
+    configured = os.environ.get("COORDINATOR_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("coordinator", appauthor=False))
+
+
+class StateStore:
+    """One writer's view of a state branch; thread-safe (operations are serialised)."""
+
+    def __init__(
+        self,
+        remote: Remote,
+        branch: str = DEFAULT_BRANCH,
+        *,
+        cache_dir: Path | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        author: str = DEFAULT_AUTHOR,
+        max_wait_seconds: float = 120.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.remote = remote
+        self.branch = branch
+        self._clock = clock
+        self._author = author
+        self._max_wait = max_wait_seconds
+        self._rng = rng or random.Random()
+        key = hashlib.sha256(remote.url.encode()).hexdigest()[:16]
+        self._objects = ObjectCache((cache_dir or default_cache_dir()) / "remotes" / f"{key}.git")
+        self._snapshot = Snapshot(self._objects)
+        self._tip: str | None = None
+        self._ref = f"refs/coordinator/w/{int(time.time())}-{os.getpid()}-{secrets.token_hex(4)}"
+        self._lock = threading.RLock()
+        self.stats = {"fetches": 0, "pushes": 0, "rejections": 0}
+
+    # --- lifecycle ---
+
+    def close(self) -> None:
+        """Drop this writer's private ref and stop git helper processes."""
+        run_git(["update-ref", "-d", self._ref], cwd=self._objects.path)
+        self._objects.close()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def tip(self) -> str | None:
+        """The commit this store last read or wrote."""
+        return self._tip
+
+    # --- remote I/O ---
+
+    def _git(self, args: list[str]) -> tuple[int, str, str]:
+        result = run_git(args, cwd=self._objects.path, env=self.remote.git_env())
+        return result.returncode, result.stdout, self.remote.redact(result.stderr)
+
+    def _remote_failure(self, action: str, stderr: str) -> RemoteError:
+        return RemoteError(
+            f"cannot {action} {self.remote.url}: {last_lines(stderr)}. "
+            "Check --remote (or COORDINATOR_REMOTE) and your access to it"
+        )
+
+    def remote_tip(self) -> str | None:
+        """The branch tip on the remote right now (one cheap round trip), None when there is no branch."""
+        rc, out, err = self._git(["ls-remote", "--heads", self.remote.url, f"refs/heads/{self.branch}"])
+        if rc != 0:
+            raise self._remote_failure("list the branches of", err)
+        for line in out.splitlines():
+            sha, _, ref = line.partition("\t")
+            if ref.strip() == f"refs/heads/{self.branch}":
+                return sha.strip()
+        return None
+
+    def fetch(self) -> str | None:
+        """Fetch the state branch (objects only where they changed); returns its tip, None when missing."""
+        with self._lock:
+            self.stats["fetches"] += 1
+            rc, _, err = self._git(
+                [
+                    "fetch",
+                    "--quiet",
+                    "--no-tags",
+                    "--no-write-fetch-head",
+                    self.remote.url,
+                    f"+refs/heads/{self.branch}:{self._ref}",
+                ]
+            )
+            if rc != 0:
+                if "couldn't find remote ref" in err or "could not find remote ref" in err:
+                    self._tip = None
+                    return None
+                raise self._remote_failure("fetch from", err)
+            tip = self._objects.resolve(self._ref)
+            if tip is None:
+                raise RemoteError(f"fetched {self.branch} but cannot read it in {self._objects.path}")
+            self._tip = tip
+            return tip
+
+    def _push(self, commit: str) -> bool:
+        """Push ``commit`` as the new branch tip; False when another writer won the race."""
+        self.stats["pushes"] += 1
+        rc, out, err = self._git(
+            ["push", "--porcelain", "--no-verify", self.remote.url, f"{commit}:refs/heads/{self.branch}"]
+        )
+        if rc == 0:
+            return True
+        text = out + "\n" + err
+        rejected = [line for line in text.splitlines() if line.startswith("!") or "rejected" in line]
+        if any(spelling in text for spelling in RACE_SPELLINGS) and (rejected or "lock" in text):
+            self.stats["rejections"] += 1
+            return False
+        raise self._remote_failure("push to", text)
+
+    # --- reading ---
+
+    def read(self, *, fresh: bool = True) -> State:
+        """The state at the remote's tip (``fresh``) or at the last commit this store saw."""
+        with self._lock:
+            if fresh or self._tip is None:
+                self.fetch()
+            if self._tip is None:
+                raise StateBranchMissing(str(self.remote), self.branch)
+            return self._snapshot.advance(self._tip)
+
+    # --- writing ---
+
+    def _commit(self, change: Change, now: datetime, parent: str | None) -> str:
+        files: dict[str, bytes] = {}
+        models: dict[str, BaseModel] = {}
+        for task in change.tasks:
+            files[task_path(task.id)] = task.to_json()
+            models[task_path(task.id)] = task
+        for runner in change.runners:
+            files[runner_path(runner.name)] = runner.to_json()
+            models[runner_path(runner.name)] = runner
+        if change.meta is not None:
+            files[META_FILE] = change.meta.to_json()
+            models[META_FILE] = change.meta
+        if parent is None:
+            self._snapshot.advance(None)
+        tree, blob_ids = self._snapshot.tree_with(files)
+        for path, sha in blob_ids.items():
+            self._snapshot.remember(sha, models[path])
+        return self._objects.write_commit(
+            tree=tree,
+            parents=[parent] if parent else [],
+            message=change.message,
+            author=self._author,
+            timestamp=int(now.timestamp()),
+        )
+
+    def _backoff(self, attempt: int) -> None:
+        # Full jitter: spreads the losers out so the next round has fewer collisions.
+        time.sleep(self._rng.uniform(0, min(0.005 * 2 ** min(attempt, 6), 0.25)))
+
+    def update(self, transition: Transition) -> Change:
+        """Apply ``transition`` to the newest state and commit its change atomically; returns the change.
+
+        Raises what the transition raises (judged on a freshly fetched state), ``StateBranchMissing``,
+        ``SchemaTooNew``, ``RemoteError``, or ``ContentionError`` when the race was lost for too long.
+        """
+        with self._lock:
+            deadline = time.monotonic() + self._max_wait
+            fresh = False
+            if self._tip is None:
+                self.fetch()
+                fresh = True
+            attempt = 0
+            while True:
+                if self._tip is None:
+                    raise StateBranchMissing(str(self.remote), self.branch)
+                state = self._snapshot.advance(self._tip)
+                if state.meta.schema_version > SCHEMA_VERSION:
+                    raise SchemaTooNew(state.meta.schema_version, SCHEMA_VERSION)
+                now = self._clock()
+                try:
+                    change = transition(state, now)
+                except CoordinatorError:
+                    if fresh:
+                        raise
+                    self.fetch()
+                    fresh = True
+                    continue
+                if change.empty:
+                    if fresh:
+                        return change
+                    self.fetch()
+                    fresh = True
+                    continue
+                commit = self._commit(change, now, self._tip)
+                if self._push(commit):
+                    self._tip = commit
+                    self._snapshot.advance(commit)
+                    return change
+                attempt += 1
+                if time.monotonic() > deadline:
+                    raise ContentionError(
+                        f"gave up after {attempt} lost races in {self._max_wait:.0f} s: too many writers on "
+                        f"{self.branch}; try again, or lower the number of runners polling it"
+                    )
+                self._backoff(attempt)
+                self.fetch()
+                fresh = True
+
+    def init(self) -> bool:
+        """Create the state branch (orphan: README, meta, config) unless it exists; True when created."""
+        with self._lock:
+            if self.fetch() is not None:
+                return False
+            now = self._clock()
+            files = {
+                README_FILE: branch_readme(self.branch).encode(),
+                META_FILE: Meta(created_at=now).to_json(),
+                CONFIG_FILE: BranchConfig().to_json(),
+            }
+            self._snapshot.advance(None)
+            tree, _ = self._snapshot.tree_with(files)
+            commit = self._objects.write_commit(
+                tree=tree,
+                parents=[],
+                message="init state branch",
+                author=self._author,
+                timestamp=int(now.timestamp()),
+            )
+            if self._push(commit):
+                self._tip = commit
+                return True
+            self.fetch()  # someone else created it at the same moment: fine
+            return False
