@@ -139,7 +139,8 @@ def test_create_from_default_base(repos: Repos, manager: WorktreeManager) -> Non
     assert manager.head(wt) == wt.base_commit
     assert manager.commits_since_base(wt) == 0
     # No upstream: a bare `git push` from the task branch must never target main.
-    done = subprocess.run(["git", "rev-parse", "--abbrev-ref", "@{upstream}"], cwd=wt.path, capture_output=True)
+    upstream = ["git", "rev-parse", "--abbrev-ref", "@{upstream}"]
+    done = subprocess.run(upstream, cwd=wt.path, capture_output=True, check=False)
     assert done.returncode != 0
 
 
@@ -170,9 +171,7 @@ def test_commit_changes_new_modified_deleted_and_ignored(manager: WorktreeManage
     assert sha is not None
     assert sha == manager.head(wt) == git(wt.path, "rev-parse", "coordinator/t1")
     changes = git(wt.path, "show", "--name-status", "--format=", "HEAD").splitlines()
-    assert sorted(changes) == sorted(
-        ["M\ttracked.txt", "D\tto_delete.txt", "A\tnew.txt", "A\tsub/deeper/file.py"]
-    )
+    assert sorted(changes) == sorted(["M\ttracked.txt", "D\tto_delete.txt", "A\tnew.txt", "A\tsub/deeper/file.py"])
     assert git(wt.path, "log", "-1", "--format=%an <%ae>|%cn <%ce>") == (
         "coordinator <coordinator@localhost>|coordinator <coordinator@localhost>"
     )
@@ -196,6 +195,7 @@ def test_commit_changes_with_custom_identity(repos: Repos) -> None:
 def test_commit_changes_refuses_when_agent_switched_branch(manager: WorktreeManager) -> None:
     wt = manager.create("t1", "origin/main")
     git(wt.path, "checkout", "-q", "--detach")
+    assert manager.commit_changes(wt, "nothing to commit anywhere") is None
     (wt.path / "new.txt").write_text("new\n")
     with pytest.raises(WorktreeError, match="no longer on branch coordinator/t1"):
         manager.commit_changes(wt, "x")

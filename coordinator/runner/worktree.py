@@ -212,7 +212,11 @@ class WorktreeManager:
         Fails soft: offline, no such remote, auth failure or timeout all return a falsy result with the reason,
         and the runner carries on with the refs it has.
         """
-        if remote.startswith("-") or remote not in self._remotes():
+        try:
+            remotes = self._remotes()
+        except WorktreeError as exc:
+            return FetchResult(False, str(exc))
+        if remote.startswith("-") or remote not in remotes:
             return FetchResult(False, f"no remote {remote!r} in {self.repo}; using local refs")
         if branch is not None:
             branch = branch.strip().removeprefix("refs/heads/").removeprefix(f"{remote}/")
@@ -262,22 +266,9 @@ class WorktreeManager:
             if self._remove_locked(path):
                 log.warning("removed a stale worktree for task %s at %s (an earlier run crashed?)", task_id, path)
             self.root.mkdir(parents=True, exist_ok=True)
-            existing = self._commit_of(f"refs/heads/{branch}")
-            if existing is not None:
-                args = ["worktree", "add", "--quiet", str(path), branch]
-            else:
-                args = ["worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), base_commit]
-            self._git(
-                args,
-                what=f"cannot create worktree for task {task_id} at {path}",
-                hint=(
-                    f"if {branch} is checked out in another worktree, remove that one (git worktree list); "
-                    "otherwise check disk space and permissions"
-                ),
-                on_retry=lambda: self._remove_locked(path),
-            )
+            reused = self._add_locked(task_id, path, branch, base_commit)
         start = self._git(["rev-parse", "HEAD"], cwd=path, what=f"cannot read HEAD of {path}").stdout.strip()
-        return Worktree(task_id, path, branch, base_commit, start, reused=existing is not None)
+        return Worktree(task_id, path, branch, base_commit, start, reused=reused)
 
     def remove(self, wt: Worktree, *, keep_branch: bool = True) -> None:
         """Remove the worktree (discarding anything uncommitted) and prune its registration.
@@ -321,18 +312,19 @@ class WorktreeManager:
         ``git add -A`` takes new, modified and deleted files; ignored files stay out (.gitignore is respected).
         Hooks are skipped (``--no-verify``): a failing pre-commit hook must not lose the agent's work.
         """
-        if self._git_out(["symbolic-ref", "--quiet", "HEAD"], cwd=wt.path) != f"refs/heads/{wt.branch}":
-            raise WorktreeError(
-                f"worktree {wt.path} is no longer on branch {wt.branch} (the agent switched branches or left a "
-                "rebase/bisect in progress); not committing there",
-                hint=f"inspect it with git -C {wt.path} status",
-            )
         self._git(["add", "-A"], cwd=wt.path, what=f"git add failed in {wt.path}")
         staged = self._git(["diff", "--cached", "--quiet"], cwd=wt.path, what="git diff failed", check=False)
         if staged.returncode == 0:
             return None
         if staged.returncode != 1:
             raise WorktreeError(f"cannot tell whether {wt.path} has changes", stderr=staged.stderr)
+        # Committing elsewhere would strand the work off the task branch.
+        if self._git_out(["symbolic-ref", "--quiet", "HEAD"], cwd=wt.path) != f"refs/heads/{wt.branch}":
+            raise WorktreeError(
+                f"worktree {wt.path} is no longer on branch {wt.branch} (the agent switched branches or left a "
+                "rebase/bisect in progress); not committing there",
+                hint=f"inspect it with git -C {wt.path} status",
+            )
         text = message if message.strip() else f"coordinator: work on task {wt.task_id}"
         self._git(
             [
@@ -370,6 +362,31 @@ class WorktreeManager:
     def _count(self, wt: Worktree, since: str) -> int:
         done = self._git(["rev-list", "--count", f"{since}..HEAD"], cwd=wt.path, what="git rev-list failed")
         return int(done.stdout.strip() or "0")
+
+    def _add_locked(self, task_id: str, path: Path, branch: str, base_commit: str) -> bool:
+        """``git worktree add`` for the task; True if the branch already existed. Caller holds ``self._lock``."""
+        for attempt in range(_LOCK_RETRIES + 1):
+            # Decided per try: `worktree add -b` creates the branch before the checkout that may fail.
+            reused = self._commit_of(f"refs/heads/{branch}") is not None
+            if reused:
+                args = ["worktree", "add", "--quiet", str(path), branch]
+            else:
+                args = ["worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), base_commit]
+            done = self._git(args, what="", check=False)
+            if done.returncode == 0:
+                return reused
+            self._remove_locked(path)  # undo a partial checkout before retrying or giving up
+            if attempt == _LOCK_RETRIES or not _LOCK_CONTENTION.search(done.stderr):
+                break
+            time.sleep(0.1 * 2**attempt)
+        raise WorktreeError(
+            f"cannot create worktree for task {task_id} at {path}",
+            stderr=done.stderr,
+            hint=(
+                f"if {branch} is checked out in another worktree, remove that one (git worktree list); "
+                "otherwise check disk space and permissions"
+            ),
+        )
 
     def _remove_locked(self, path: Path, *, prune: bool = True) -> bool:
         """Remove whatever is at ``path``: a registered worktree, a broken one, a plain directory, or just the
@@ -411,10 +428,9 @@ class WorktreeManager:
         check: bool = True,
         timeout: float = _GIT_TIMEOUT_SECONDS,
         input_text: str | None = None,
-        on_retry: Callable[[], object] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run git in ``cwd`` (default: the repo). With ``check``, a failure raises ``WorktreeError(what)``
-        after retrying lock-file contention a few times (calling ``on_retry`` first to undo partial work)."""
+        after retrying lock-file contention (another git process) a few times; without, it returns at once."""
         where = cwd if cwd is not None else self.repo
         argv = ["git", *_QUIET_MAINTENANCE, *args]
         for attempt in range(_LOCK_RETRIES + 1):
@@ -424,8 +440,6 @@ class WorktreeManager:
             if attempt == _LOCK_RETRIES or not _LOCK_CONTENTION.search(done.stderr):
                 break
             time.sleep(0.1 * 2**attempt)
-            if on_retry is not None:
-                on_retry()
         raise WorktreeError(what or f"git {' '.join(args)} failed", stderr=done.stderr, hint=hint)
 
     def _env(self) -> dict[str, str]:

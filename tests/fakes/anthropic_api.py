@@ -237,11 +237,30 @@ def _sse(event: str, data: Mapping[str, Any]) -> bytes:
 
 def _sse_body(message_id: str, model: str, blocks: list[dict[str, Any]], stop: str, input_tokens: int) -> bytes:
     """The standard Messages streaming sequence for one complete message."""
-    usage_start = {"input_tokens": input_tokens, "output_tokens": 1, "cache_creation_input_tokens": 0,
-                   "cache_read_input_tokens": 0}
-    out = [_sse("message_start", {"type": "message_start", "message": {
-        "id": message_id, "type": "message", "role": "assistant", "model": model, "content": [],
-        "stop_reason": None, "stop_sequence": None, "usage": usage_start}})]
+    usage_start = {
+        "input_tokens": input_tokens,
+        "output_tokens": 1,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+    }
+    out = [
+        _sse(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": message_id,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": usage_start,
+                },
+            },
+        )
+    ]
     for index, block in enumerate(blocks):
         if block["type"] == "text":
             start: dict[str, Any] = {"type": "text", "text": ""}
@@ -249,13 +268,19 @@ def _sse_body(message_id: str, model: str, blocks: list[dict[str, Any]], stop: s
         else:
             start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
             delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
-        out.append(_sse("content_block_start", {"type": "content_block_start", "index": index,
-                                                 "content_block": start}))
+        out.append(_sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": start}))
         out.append(_sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}))
         out.append(_sse("content_block_stop", {"type": "content_block_stop", "index": index}))
-    out.append(_sse("message_delta", {"type": "message_delta",
-                                      "delta": {"stop_reason": stop, "stop_sequence": None},
-                                      "usage": {"output_tokens": 5}}))
+    out.append(
+        _sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": {"output_tokens": 5},
+            },
+        )
+    )
     out.append(_sse("message_stop", {"type": "message_stop"}))
     return b"".join(out)
 
@@ -264,7 +289,7 @@ def _make_handler(api: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive with Content-Length, as the CLI's HTTP client expects
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature fixed by the base class
+        def log_message(self, format: str, *args: Any) -> None:
             """Stay quiet: test output should not fill with access logs."""
 
         def _read_body(self) -> bytes:
@@ -336,13 +361,28 @@ def _make_handler(api: FakeAnthropic) -> type[BaseHTTPRequestHandler]:
             message_id = f"msg_fake_{uuid.uuid4().hex[:20]}"
             tokens = _estimate_tokens(raw)
             if body.get("stream"):
-                self._send(200, _sse_body(message_id, model, blocks, stop, tokens), "text/event-stream",
-                           {"Cache-Control": "no-cache"})
+                self._send(
+                    200,
+                    _sse_body(message_id, model, blocks, stop, tokens),
+                    "text/event-stream",
+                    {"Cache-Control": "no-cache"},
+                )
                 return
-            message = {"id": message_id, "type": "message", "role": "assistant", "model": model,
-                       "content": blocks, "stop_reason": stop, "stop_sequence": None,
-                       "usage": {"input_tokens": tokens, "output_tokens": 5, "cache_creation_input_tokens": 0,
-                                 "cache_read_input_tokens": 0}}
+            message = {
+                "id": message_id,
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": blocks,
+                "stop_reason": stop,
+                "stop_sequence": None,
+                "usage": {
+                    "input_tokens": tokens,
+                    "output_tokens": 5,
+                    "cache_creation_input_tokens": 0,
+                    "cache_read_input_tokens": 0,
+                },
+            }
             self._send(200, json.dumps(message).encode(), "application/json")
 
     return Handler

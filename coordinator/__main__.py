@@ -1,0 +1,5 @@
+"""``python -m coordinator`` runs the CLI."""
+
+from coordinator.cli import main
+
+main()
