@@ -218,8 +218,9 @@ class StateStore:
         )
 
     def _backoff(self, attempt: int) -> None:
-        # Full jitter: spreads the losers out so the next round has fewer collisions.
-        time.sleep(self._rng.uniform(0, min(0.005 * 2 ** min(attempt, 6), 0.25)))
+        # A short full jitter spreads the losers out. It stays small on purpose: a long backoff would only
+        # hand the branch to the writer that just won (it pushes again without fetching) and starve the rest.
+        time.sleep(self._rng.uniform(0, 0.005 * min(attempt, 4)))
 
     def update(self, transition: Transition) -> Change:
         """Apply ``transition`` to the newest state and commit its change atomically; returns the change.

@@ -1,0 +1,40 @@
+"""Shared fixtures: every test gets its own object cache and a real bare git remote in tmp_path."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from coordinator.store.remote import Remote
+from coordinator.store.store import StateStore
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep caches out of $HOME and ignore the developer's own coordinator settings."""
+    monkeypatch.setenv("COORDINATOR_CACHE_DIR", str(tmp_path / "cache"))
+    for name in ("COORDINATOR_REMOTE", "COORDINATOR_BRANCH", "COORDINATOR_ACTOR"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def make_bare_remote(path: Path) -> Path:
+    """An empty bare repository to act as the remote."""
+    subprocess.run(["git", "init", "--bare", "--quiet", str(path)], check=True)
+    return path
+
+
+@pytest.fixture
+def remote_path(tmp_path: Path) -> Path:
+    """A bare remote with no state branch yet."""
+    return make_bare_remote(tmp_path / "remote.git")
+
+
+@pytest.fixture
+def store(remote_path: Path, tmp_path: Path) -> Iterator[StateStore]:
+    """A store on an initialised state branch."""
+    with StateStore(Remote.parse(str(remote_path)), cache_dir=tmp_path / "cache-a") as s:
+        s.init()
+        yield s
