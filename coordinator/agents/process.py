@@ -39,8 +39,9 @@ _SECRET_NAME_PARTS = frozenset(
     {"KEY", "APIKEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS", "CREDENTIAL", "CREDENTIALS", "PAT"}
 )
 _SECRET_FLAG = re.compile(r"^--?[\w-]*(key|token|secret|password|passwd|credential)[\w-]*$", re.IGNORECASE)
+# The lookbehind keeps ordinary words from matching mid-way ("task-implement-the-feature" holds "sk-...").
 _SECRET_VALUE = re.compile(
-    r"(sk-ant-[\w-]{8,}|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}"
+    r"(?<![\w-])(sk-ant-[\w-]{8,}|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}"
     r"|xox[abprs]-[\w-]{10,}|AKIA[0-9A-Z]{16}|Bearer\s+[\w.~+/=-]{12,})"
 )
 _MIN_SECRET_LENGTH = 8  # shorter env values ("test", "1") would redact ordinary words
@@ -244,14 +245,15 @@ def kill_tree(proc: subprocess.Popen[bytes], grace_seconds: float = 10.0, poll_s
     """
     if sys.platform == "win32":
         if proc.poll() is None:
-            subprocess.run(
-                ["taskkill", "/T", "/F", "/PID", str(proc.pid)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                check=False,
-                timeout=60,
-            )
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):  # then at least kill the child below
+                subprocess.run(
+                    ["taskkill", "/T", "/F", "/PID", str(proc.pid)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    check=False,
+                    timeout=60,
+                )
         if proc.poll() is None:
             proc.kill()
         proc.wait()

@@ -52,6 +52,7 @@ class Settings:
 
     remote: str | None
     branch: str
+    cwd: Path | None = None  # relative local remotes are resolved against this (default: the current folder)
 
     def open_store(self) -> StateStore:
         """A store for the configured remote, or a clear error saying how to configure one."""
@@ -65,7 +66,7 @@ class Settings:
                 "(to try it locally: git init --bare /tmp/state.git && coordinator init --remote /tmp/state.git)"
             )
         try:
-            remote = Remote.parse(self.remote)
+            remote = Remote.parse(self.remote, cwd=self.cwd)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         if remote.is_local and not remote.url.startswith("file://") and not Path(remote.url).exists():
@@ -463,3 +464,13 @@ def retry(ctx: click.Context, task_id: str, mode: str | None) -> None:
     change = _apply(ctx, lambda state, now: retry_task(state, task_id=task_id, now=now, by=actor, mode=mode))
     assert change.task is not None
     click.echo(f"{task_id} {change.task.status.value}")
+
+
+def _register_more_commands() -> None:
+    # Imported for their @cli.command side effects; kept in their own modules to keep this one readable.
+    from coordinator.cli import demo_cmd, runner_cmd
+
+    del demo_cmd, runner_cmd
+
+
+_register_more_commands()

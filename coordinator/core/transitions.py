@@ -21,6 +21,7 @@ from coordinator.models import (
     Attempt,
     AttemptOutcome,
     AttemptResult,
+    BranchConfig,
     Lease,
     Meta,
     Priority,
@@ -29,6 +30,7 @@ from coordinator.models import (
     Task,
     TaskStatus,
 )
+from coordinator.modes import ModesConfig
 
 _TITLE_IN_MESSAGE = 60
 
@@ -42,11 +44,12 @@ class Change:
     runners: tuple[Runner, ...] = ()
     meta: Meta | None = None
     task: Task | None = None
+    config: BranchConfig | None = None
 
     @property
     def empty(self) -> bool:
         """True when nothing needs committing."""
-        return not self.tasks and not self.runners and self.meta is None
+        return not self.tasks and not self.runners and self.meta is None and self.config is None
 
 
 @dataclass
@@ -448,3 +451,26 @@ def heartbeat(state: State, *, runner: Runner, now: datetime) -> Change:
     """Write a runner's heartbeat file."""
     updated = runner.model_copy(update={"last_heartbeat": now})
     return Change(message=f"heartbeat {runner.name} ({runner.state.value})", runners=(updated,))
+
+
+def with_heartbeat(change: Change, runner: Runner, now: datetime) -> Change:
+    """``change`` plus the runner's heartbeat file, so reporting a result costs no extra commit."""
+    updated = runner.model_copy(update={"last_heartbeat": now})
+    return Change(
+        message=change.message,
+        tasks=change.tasks,
+        runners=(*[r for r in change.runners if r.name != runner.name], updated),
+        meta=change.meta,
+        task=change.task,
+    )
+
+
+def set_modes(state: State, *, modes: ModesConfig, by: str = "unknown") -> Change:
+    """Replace the modes in ``config.json``, refusing to drop a mode that unfinished tasks still use."""
+    missing = sorted({t.mode for t in state.tasks.values() if not t.is_terminal and t.mode not in modes.modes})
+    if missing:
+        raise UsageError(
+            f"unfinished tasks use modes {', '.join(missing)}, which the new configuration drops: keep them, "
+            "or cancel those tasks first"
+        )
+    return Change(message=f"set modes by {by}: {', '.join(sorted(modes.modes))}", config=BranchConfig(modes=modes))

@@ -139,6 +139,21 @@ class StateStore:
                 return sha.strip()
         return None
 
+    def poll(self) -> bool:
+        """Cheaply check whether the branch moved (``git ls-remote``); fetch only when it did.
+
+        Returns True when the tip changed. Afterwards the cached state is known to be current, so an idle
+        runner costs one round trip per poll and no fetch.
+        """
+        with self._lock:
+            tip = self.remote_tip()
+            if tip is None:
+                raise StateBranchMissing(str(self.remote), self.branch)
+            if tip == self._tip:
+                return False
+            self.fetch()
+            return True
+
     def fetch(self) -> str | None:
         """Fetch the state branch (objects only where they changed); returns its tip, None when missing."""
         with self._lock:
@@ -181,6 +196,11 @@ class StateStore:
 
     # --- reading ---
 
+    @property
+    def state(self) -> State:
+        """The state at the last commit this store read or wrote (no I/O)."""
+        return self._snapshot.state
+
     def read(self, *, fresh: bool = True) -> State:
         """The state at the remote's tip (``fresh``) or at the last commit this store saw."""
         with self._lock:
@@ -204,6 +224,9 @@ class StateStore:
         if change.meta is not None:
             files[META_FILE] = change.meta.to_json()
             models[META_FILE] = change.meta
+        if change.config is not None:
+            files[CONFIG_FILE] = change.config.to_json()
+            models[CONFIG_FILE] = change.config
         if parent is None:
             self._snapshot.advance(None)
         tree, blob_ids = self._snapshot.tree_with(files)
@@ -222,15 +245,18 @@ class StateStore:
         # hand the branch to the writer that just won (it pushes again without fetching) and starve the rest.
         time.sleep(self._rng.uniform(0, 0.005 * min(attempt, 4)))
 
-    def update(self, transition: Transition) -> Change:
+    def update(self, transition: Transition, *, assume_fresh: bool = False) -> Change:
         """Apply ``transition`` to the newest state and commit its change atomically; returns the change.
+
+        ``assume_fresh`` says the caller just confirmed the cached tip is current (``poll``), so a no-op need
+        not be re-checked on a new fetch.
 
         Raises what the transition raises (judged on a freshly fetched state), ``StateBranchMissing``,
         ``SchemaTooNew``, ``RemoteError``, or ``ContentionError`` when the race was lost for too long.
         """
         with self._lock:
             deadline = time.monotonic() + self._max_wait
-            fresh = False
+            fresh = assume_fresh and self._tip is not None
             if self._tip is None:
                 self.fetch()
                 fresh = True

@@ -1,0 +1,97 @@
+"""Runner settings: from a per-machine TOML file, overridden by command-line flags, validated at start."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from coordinator.errors import ConfigError
+from coordinator.ids import check_name
+
+AgentKind = Literal["claude", "command", "scripted"]
+
+
+class RunnerConfig(BaseModel):
+    """Everything a runner needs to know; the TOML file uses the same keys (``slots = 2``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    repo: Path
+    remote: str | None = Field(default=None, description="State remote; default: the repo's origin.")
+    branch: str = "coordinator/state"
+    capabilities: list[str] = Field(default_factory=list)
+    slots: int = Field(default=1, ge=1, le=64)
+    poll_seconds: float = Field(default=5.0, gt=0)
+    lease_ttl_seconds: int = Field(default=600, ge=3)
+    heartbeat_seconds: float = Field(default=300.0, gt=0, description="Idle heartbeat interval.")
+    agent: AgentKind = "claude"
+    agent_command: str | None = None
+    claude_path: str = "claude"
+    base: str | None = Field(default=None, description="Base branch of task branches; default origin/HEAD.")
+    fetch_base: bool = Field(default=True, description="Fetch the base branch before each task.")
+    log_dir: Path | None = None
+    log_retention_days: float = Field(default=14.0, ge=0)
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    kill_grace_seconds: float = Field(default=10.0, ge=0)
+    api_error_pause_seconds: float = Field(default=60.0, ge=0)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        return check_name("runner name", value)
+
+    @field_validator("capabilities")
+    @classmethod
+    def _valid_caps(cls, value: list[str]) -> list[str]:
+        return sorted({check_name("capability", cap) for cap in value})
+
+    @property
+    def renew_every_seconds(self) -> float:
+        """Renew leases three times per TTL: two renewals may fail before the lease is at risk."""
+        return max(1.0, self.lease_ttl_seconds / 3)
+
+    def resolved_log_dir(self) -> Path:
+        """Where attempt logs go (default: the platform's user log folder)."""
+        if self.log_dir is not None:
+            return self.log_dir
+        import platformdirs
+
+        return Path(platformdirs.user_log_dir("coordinator", appauthor=False)) / self.name
+
+
+def default_config_path() -> Path:
+    """``COORDINATOR_RUNNER_CONFIG`` or ``<user config dir>/coordinator/runner.toml``."""
+    configured = os.environ.get("COORDINATOR_RUNNER_CONFIG")
+    if configured:
+        return Path(configured)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("coordinator", appauthor=False)) / "runner.toml"
+
+
+def load_config(path: Path | None, overrides: dict[str, Any]) -> RunnerConfig:
+    """Settings from ``path`` (if it exists, or must exist when given explicitly) with ``overrides`` on top."""
+    values: dict[str, Any] = {}
+    explicit = path is not None
+    path = path or default_config_path()
+    if path.exists():
+        try:
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read runner config {path}: {exc}") from None
+        values = dict(values.get("runner", values))
+    elif explicit:
+        raise ConfigError(f"runner config {path} does not exist: create it or drop --config")
+    values.update({k: v for k, v in overrides.items() if v is not None and v != ()})
+    try:
+        return RunnerConfig.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "config"
+        source = f" (from {path})" if path.exists() else ""
+        raise ConfigError(f"runner setting '{where}'{source}: {first.get('msg')}") from None
