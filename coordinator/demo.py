@@ -100,9 +100,7 @@ def submit_demo_tasks(store: StateStore) -> dict[str, str]:
                 priority=spec.priority,
                 requires=spec.requires,
                 depends_on=(ids[spec.depends_on_title],) if spec.depends_on_title else (),
-                deadline=(now + timedelta(minutes=spec.deadline_minutes))  # type: ignore[operator]
-                if spec.deadline_minutes
-                else None,
+                deadline=now + timedelta(minutes=spec.deadline_minutes) if spec.deadline_minutes else None,
                 source=source,
             )
             return transitions.submit(state, request, now)

@@ -468,9 +468,10 @@ def retry(ctx: click.Context, task_id: str, mode: str | None) -> None:
 
 def _register_more_commands() -> None:
     # Imported for their @cli.command side effects; kept in their own modules to keep this one readable.
-    from coordinator.cli import demo_cmd, runner_cmd
+    import importlib
 
-    del demo_cmd, runner_cmd
+    for module in ("coordinator.cli.runner_cmd", "coordinator.cli.demo_cmd"):
+        importlib.import_module(module)
 
 
 _register_more_commands()
