@@ -24,6 +24,7 @@ from coordinator.core.state import State
 from coordinator.core.transitions import Change
 from coordinator.errors import (
     ContentionError,
+    CoordinatorError,
     InvalidTransition,
     RemoteError,
     TaskNotFound,
@@ -114,21 +115,36 @@ class RunnerDaemon:
         try:
             while not self._stopping.is_set():
                 self._heartbeat_if_due()
+                moved = self._sync()
                 if self._claiming_allowed() and self._free_slots() > 0:
-                    task = self._claim()
-                    if task is not None:
-                        self._start(task)
-                        continue  # fill the other free slots right away
-                    if once and not self._slots:
+                    if moved or self._dirty or self._expiry_due(self.clock()):
+                        task = self._claim(assume_fresh=moved is not None and not self._dirty)
+                        if task is not None:
+                            self._start(task)
+                            continue  # fill the other free slots right away
+                    if once and not self._slots and not self._dirty:
                         break
                 elif once and not self._slots:
                     break  # misconfigured or cooling down: --once has nothing more to do
                 self._wake.wait(timeout=self.config.poll_seconds)
                 self._wake.clear()
-                self._watch_leases()
         finally:
             self._shutdown()
         return EXIT_MISCONFIGURED if self._misconfigured else EXIT_OK
+
+    def _sync(self) -> bool | None:
+        """One cheap look at the branch (``git ls-remote``, a fetch only if it moved); stop agents whose lease
+        is gone. Returns whether the tip moved, or None when the look failed or was not needed."""
+        if self._dirty:
+            return None  # the next claim reads the branch anyway
+        try:
+            moved = self.store.poll()
+        except CoordinatorError as exc:
+            self.echo(f"warning: cannot read the state branch: {exc}")
+            return None
+        if moved:
+            self._watch_leases()
+        return moved
 
     def _startup(self) -> None:
         removed = self.worktrees.clean_leftovers(active=())
@@ -163,27 +179,21 @@ class RunnerDaemon:
             for t in self.store.state.running_tasks()
         )
 
-    def _claim(self) -> Task | None:
-        assume_fresh = False
+    def _claim(self, *, assume_fresh: bool) -> Task | None:
+        running = self.running_task_ids
+        config = self.config
+
+        def claim(state: State, now: datetime) -> Change:
+            return transitions.claim(
+                state,
+                runner=config.name,
+                capabilities=config.capabilities,
+                lease_ttl=timedelta(seconds=config.lease_ttl_seconds),
+                now=now,
+                heartbeat=self._runner_model(now, running=running),
+            )
+
         try:
-            if not self._dirty:
-                moved = self.store.poll()
-                if not moved and not self._expiry_due(self.clock()):
-                    return None
-                assume_fresh = True
-            running = self.running_task_ids
-            config = self.config
-
-            def claim(state: State, now: datetime) -> Change:
-                return transitions.claim(
-                    state,
-                    runner=config.name,
-                    capabilities=config.capabilities,
-                    lease_ttl=timedelta(seconds=config.lease_ttl_seconds),
-                    now=now,
-                    heartbeat=self._runner_model(now, running=running),
-                )
-
             change = self.store.update(claim, assume_fresh=assume_fresh)
         except (RemoteError, ContentionError) as exc:
             self.echo(f"warning: could not claim: {exc}")

@@ -151,7 +151,8 @@ class StateStore:
                 raise StateBranchMissing(str(self.remote), self.branch)
             if tip == self._tip:
                 return False
-            self.fetch()
+            tip = self.fetch()
+            self._snapshot.advance(tip)
             return True
 
     def fetch(self) -> str | None:
