@@ -46,23 +46,36 @@ class Project:
         return self.store.read()
 
     def daemon(
-        self, name: str, agent: Agent, *, repo: Path | None = None, echo: Callable[[str], None] | None = None,
-        kind: str = "command", **settings: Any,
+        self,
+        name: str,
+        agent: Agent,
+        *,
+        repo: Path | None = None,
+        echo: Callable[[str], None] | None = None,
+        kind: str = "command",
+        **settings: Any,
     ) -> RunnerDaemon:
         """A runner on its own clone and own store (close ``daemon.store`` when done)."""
         repo = repo or self.clone(name)
         values: dict[str, Any] = {
-            "name": name, "repo": repo, "poll_seconds": 0.1, "lease_ttl_seconds": 60, "heartbeat_seconds": 60,
-            "agent": kind, "agent_command": "unused", "log_dir": self.root / "logs" / name,
-            "shutdown_grace_seconds": 1, "kill_grace_seconds": 1, "api_error_pause_seconds": 0,
+            "name": name,
+            "repo": repo,
+            "poll_seconds": 0.1,
+            "lease_ttl_seconds": 60,
+            "heartbeat_seconds": 60,
+            "agent": kind,
+            "agent_command": "unused",
+            "log_dir": self.root / "logs" / name,
+            "shutdown_grace_seconds": 1,
+            "kill_grace_seconds": 1,
+            "api_error_pause_seconds": 0,
         }
         values.update(settings)
         config = RunnerConfig(**values)
         store = StateStore(Remote.parse(str(self.origin)), cache_dir=self.root / f"cache-{name}")
         worktrees = WorktreeManager(repo, root=self.root / "worktrees" / name)
         lines: list[str] = []
-        daemon = RunnerDaemon(config, store=store, agent=agent, worktrees=worktrees,
-                              echo=echo or lines.append)
+        daemon = RunnerDaemon(config, store=store, agent=agent, worktrees=worktrees, echo=echo or lines.append)
         daemon.lines = lines  # type: ignore[attr-defined]
         return daemon
 

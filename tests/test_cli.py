@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from coordinator.cli.app import cli
-from tests.gitutil import branch_log, edit_branch
 from coordinator.ids import task_path
+from tests.gitutil import branch_log, edit_branch
 
 
 def run(remote: Path | None, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
@@ -49,9 +49,26 @@ def test_submit_with_every_option_then_show_json(remote: Path, tmp_path: Path) -
     body.write_text("Steps:\n1. do it\n")
     assert run(remote, "submit", "base").output.strip() == "task-1"
     result = run(
-        remote, "submit", "Fix login", "--body-file", str(body), "--priority", "high", "--mode", "complex",
-        "--requires", "gpu", "--requires", "linux", "--depends-on", "task-1", "--deadline", "2030-01-01T10:00:00Z",
-        "--max-attempts", "5", "--json",
+        remote,
+        "submit",
+        "Fix login",
+        "--body-file",
+        str(body),
+        "--priority",
+        "high",
+        "--mode",
+        "complex",
+        "--requires",
+        "gpu",
+        "--requires",
+        "linux",
+        "--depends-on",
+        "task-1",
+        "--deadline",
+        "2030-01-01T10:00:00Z",
+        "--max-attempts",
+        "5",
+        "--json",
     )
     assert result.exit_code == 0, result.output
     task = json.loads(result.output)

@@ -22,7 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def seed(store: StateStore, count: int) -> None:
     state = store.read()
     now = datetime.now(UTC)
-    tasks = tuple(T.submit(state, T.SubmitRequest(title=f"t{i}", task_id=f"job-{i:03d}"), now).tasks[0] for i in range(count))
+    tasks = tuple(
+        T.submit(state, T.SubmitRequest(title=f"t{i}", task_id=f"job-{i:03d}"), now).tasks[0] for i in range(count)
+    )
     store.update(lambda s, n: T.Change(message=f"seed {count} tasks", tasks=tasks))
 
 

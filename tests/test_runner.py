@@ -107,7 +107,9 @@ def test_failure_escalates_to_the_next_mode_and_records_each_attempt(project: Pr
 
 def test_exhausted_attempts_fail_the_task(project: Project, tmp_path: Path) -> None:
     task_id = project.submit("always fails", max_attempts=2)
-    daemon = project.daemon("runner-a", CommandAgent(script(tmp_path, "f.py", "import sys; print('boom'); sys.exit(3)")))
+    daemon = project.daemon(
+        "runner-a", CommandAgent(script(tmp_path, "f.py", "import sys; print('boom'); sys.exit(3)"))
+    )
     try:
         daemon.run(once=True)
     finally:
@@ -167,7 +169,9 @@ def test_auth_failure_stops_claiming_and_says_why(
     assert any("stops claiming" in line for line in daemon.lines)  # type: ignore[attr-defined]
 
 
-def test_claude_command_line_comes_from_the_mode(project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_claude_command_line_comes_from_the_mode(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     project.submit("x", mode="complex")
     daemon = fake_claude_daemon(project, tmp_path, monkeypatch, "v330_basic")
     try:
@@ -210,8 +214,9 @@ def test_cancel_stops_the_running_agent(project: Project, tmp_path: Path) -> Non
 
 def test_stop_request_releases_the_task_without_using_an_attempt(project: Project, tmp_path: Path) -> None:
     task_id = project.submit("slow")
-    daemon = project.daemon("runner-a", CommandAgent(script(tmp_path, "s.py", "import time; time.sleep(60)")),
-                            shutdown_grace_seconds=0.5)
+    daemon = project.daemon(
+        "runner-a", CommandAgent(script(tmp_path, "s.py", "import time; time.sleep(60)")), shutdown_grace_seconds=0.5
+    )
     thread = threading.Thread(target=daemon.run)
     thread.start()
     try:
@@ -231,12 +236,19 @@ def test_stop_request_releases_the_task_without_using_an_attempt(project: Projec
 
 def test_pending_results_of_a_crashed_run_are_delivered_at_start(project: Project, tmp_path: Path) -> None:
     task_id = project.submit("x")
-    project.update(lambda s, now: T.claim(s, runner="runner-a", capabilities=(), lease_ttl=T.timedelta(minutes=5), now=now))
+    project.update(
+        lambda s, now: T.claim(s, runner="runner-a", capabilities=(), lease_ttl=T.timedelta(minutes=5), now=now)
+    )
     daemon = project.daemon("runner-a", ScriptedAgent(), kind="scripted")
-    Outbox(daemon.log_dir / "outbox").put(Report(
-        kind="complete", task_id=task_id, attempt=1, runner="runner-a",
-        result=AttemptResult(summary="finished before the crash"),
-    ))
+    Outbox(daemon.log_dir / "outbox").put(
+        Report(
+            kind="complete",
+            task_id=task_id,
+            attempt=1,
+            runner="runner-a",
+            result=AttemptResult(summary="finished before the crash"),
+        )
+    )
     try:
         daemon.run(once=True)
     finally:

@@ -36,10 +36,12 @@ def claude_exe(monkeypatch: pytest.MonkeyPatch) -> str:
 def project(tmp_path: Path) -> Iterator[Project]:
     p = make_project(tmp_path / "p")
     # Small, fast modes: simple gets 2 turns so a looping model runs out of them.
-    modes = ModesConfig(modes={
-        "simple": Mode(model="haiku", max_turns=2, timeout_seconds=120, max_budget_usd=5, escalate_to="complex"),
-        "complex": Mode(model="sonnet", max_turns=6, timeout_seconds=120, max_budget_usd=5),
-    })
+    modes = ModesConfig(
+        modes={
+            "simple": Mode(model="haiku", max_turns=2, timeout_seconds=120, max_budget_usd=5, escalate_to="complex"),
+            "complex": Mode(model="sonnet", max_turns=6, timeout_seconds=120, max_budget_usd=5),
+        }
+    )
     p.update(lambda s, now: T.set_modes(s, modes=modes, by="test"))
     yield p
     p.store.close()
@@ -67,7 +69,9 @@ def test_agent_writes_a_file_and_the_change_is_committed_on_the_task_branch(
     holder: dict[str, Any] = {}
     with FakeAnthropic(writer(lambda: holder["daemon"].worktrees.path_for(task_id))) as api:
         env = claude_env(api.url, tmp_path / "home")
-        daemon = project.daemon("runner-a", ClaudeAgent(claude_exe, extra_env=env), kind="claude", claude_path=claude_exe)
+        daemon = project.daemon(
+            "runner-a", ClaudeAgent(claude_exe, extra_env=env), kind="claude", claude_path=claude_exe
+        )
         holder["daemon"] = daemon
         try:
             assert daemon.run(once=True) == EXIT_OK
@@ -91,7 +95,9 @@ def test_max_turns_escalates_to_the_next_mode(project: Project, claude_exe: str,
     holder: dict[str, Any] = {}
     with FakeAnthropic(writer(lambda: holder["daemon"].worktrees.path_for(task_id), loop_models=("haiku",))) as api:
         env = claude_env(api.url, tmp_path / "home")
-        daemon = project.daemon("runner-a", ClaudeAgent(claude_exe, extra_env=env), kind="claude", claude_path=claude_exe)
+        daemon = project.daemon(
+            "runner-a", ClaudeAgent(claude_exe, extra_env=env), kind="claude", claude_path=claude_exe
+        )
         holder["daemon"] = daemon
         try:
             daemon.run(once=True)
@@ -100,7 +106,8 @@ def test_max_turns_escalates_to_the_next_mode(project: Project, claude_exe: str,
         models = [str((r.body or {}).get("model", "")) for r in api.message_requests]
     task = project.state().tasks[task_id]
     assert [(a.mode, a.outcome) for a in task.attempts] == [
-        ("simple", AttemptOutcome.FAILED), ("complex", AttemptOutcome.SUCCEEDED)
+        ("simple", AttemptOutcome.FAILED),
+        ("complex", AttemptOutcome.SUCCEEDED),
     ], daemon.lines  # type: ignore[attr-defined]
     assert task.attempts[0].outcome_detail == "max_turns"
     assert task.status == TaskStatus.SUCCEEDED
@@ -115,7 +122,9 @@ def test_usage_limit_requeues_without_an_attempt_and_cools_down(
     resets = int(time.time()) + 3 * 3600
     with FakeAnthropic([], then=ApiError.usage_limit(resets)) as api:
         env = claude_env(api.url, tmp_path / "home", oauth_token="sk-ant-oat01-fake-token-for-tests")
-        daemon = project.daemon("runner-a", ClaudeAgent(claude_exe, extra_env=env), kind="claude", claude_path=claude_exe)
+        daemon = project.daemon(
+            "runner-a", ClaudeAgent(claude_exe, extra_env=env), kind="claude", claude_path=claude_exe
+        )
         try:
             assert daemon.run(once=True) == EXIT_OK
         finally:
@@ -135,7 +144,9 @@ def test_auth_failure_stops_the_runner_from_claiming(project: Project, claude_ex
     project.submit("two")
     with FakeAnthropic([], then=ApiError.authentication()) as api:
         env = claude_env(api.url, tmp_path / "home")
-        daemon = project.daemon("runner-a", ClaudeAgent(claude_exe, extra_env=env), kind="claude", claude_path=claude_exe)
+        daemon = project.daemon(
+            "runner-a", ClaudeAgent(claude_exe, extra_env=env), kind="claude", claude_path=claude_exe
+        )
         try:
             assert daemon.run(once=True) == EXIT_MISCONFIGURED
         finally:

@@ -32,10 +32,29 @@ def project(tmp_path: Path) -> Iterator[Project]:
 def runner_process(project: Project, name: str, agent_script: Path, *extra: str, **env: str) -> subprocess.Popen[str]:
     clone = project.clone(name)
     return subprocess.Popen(
-        [sys.executable, "-m", "coordinator", "runner", "--name", name, "--repo", str(clone),
-         "--agent", "command", "--agent-command", f"{sys.executable} {agent_script}",
-         "--poll", "0.1", "--log-dir", str(project.root / "logs" / name), *extra],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "coordinator",
+            "runner",
+            "--name",
+            name,
+            "--repo",
+            str(clone),
+            "--agent",
+            "command",
+            "--agent-command",
+            f"{sys.executable} {agent_script}",
+            "--poll",
+            "0.1",
+            "--log-dir",
+            str(project.root / "logs" / name),
+            *extra,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
     )
 
@@ -81,8 +100,10 @@ def test_killed_runner_loses_its_lease_and_another_finishes_the_task(project: Pr
     assert [a.outcome for a in task.attempts] == [AttemptOutcome.LEASE_EXPIRED, AttemptOutcome.SUCCEEDED]
     assert [a.runner for a in task.attempts] == ["runner-a", "runner-b"]
     assert task.counted_attempts() == 2
-    assert any(s.startswith(f"requeue {task_id} (lease of runner-a expired)") or f"requeue {task_id}" in s
-               for s in branch_log(project.origin))
+    assert any(
+        s.startswith(f"requeue {task_id} (lease of runner-a expired)") or f"requeue {task_id}" in s
+        for s in branch_log(project.origin)
+    )
 
 
 def test_sigterm_gives_a_grace_period_then_requeues_and_exits_cleanly(project: Project, tmp_path: Path) -> None:
@@ -122,8 +143,9 @@ def test_two_runners_with_two_slots_run_each_of_20_tasks_exactly_once(project: P
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
-    tasks = tuple(T.submit(state, T.SubmitRequest(title=f"job {i}", task_id=f"job-{i:02d}"), now).tasks[0]
-                  for i in range(20))
+    tasks = tuple(
+        T.submit(state, T.SubmitRequest(title=f"job {i}", task_id=f"job-{i:02d}"), now).tasks[0] for i in range(20)
+    )
     project.update(lambda s, n: T.Change(message="seed 20 tasks", tasks=tasks))
 
     procs = [runner_process(project, name, agent, "--slots", "2", "--once") for name in ("runner-a", "runner-b")]
@@ -144,9 +166,26 @@ def test_dry_run_shows_the_next_claim_and_the_exact_command_and_changes_nothing(
     before = branch_log(project.origin)
     clone = project.clone("runner-a")
     result = subprocess.run(
-        [sys.executable, "-m", "coordinator", "runner", "--name", "runner-a", "--repo", str(clone),
-         "--agent", "command", "--agent-command", "my-agent --flag", "--dry-run"],
-        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False,
+        [
+            sys.executable,
+            "-m",
+            "coordinator",
+            "runner",
+            "--name",
+            "runner-a",
+            "--repo",
+            str(clone),
+            "--agent",
+            "command",
+            "--agent-command",
+            "my-agent --flag",
+            "--dry-run",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "would claim task-2 (attempt 1, mode simple)" in result.stdout
@@ -163,7 +202,11 @@ def test_runner_config_file_is_read_and_flags_win(project: Project, tmp_path: Pa
     )
     result = subprocess.run(
         [sys.executable, "-m", "coordinator", "runner", "--config", str(config), "--name", "from-flag", "--dry-run"],
-        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "dry run of runner from-flag (capabilities [gpu])" in result.stdout
@@ -171,7 +214,11 @@ def test_runner_config_file_is_read_and_flags_win(project: Project, tmp_path: Pa
     config.write_text('name = "x"\nslots = "many"\n')
     bad = subprocess.run(
         [sys.executable, "-m", "coordinator", "runner", "--config", str(config), "--repo", str(clone), "--dry-run"],
-        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
     )
     assert bad.returncode == 2
     assert "slots" in bad.stderr and "Traceback" not in bad.stderr
@@ -179,8 +226,14 @@ def test_runner_config_file_is_read_and_flags_win(project: Project, tmp_path: Pa
 
 def test_runner_errors_name_what_to_do(project: Project, tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "coordinator", "runner", *args], cwd=ROOT, capture_output=True,
-                              text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "coordinator", "runner", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            check=False,
+        )
 
     not_repo = run("--name", "r", "--repo", str(tmp_path), "--agent", "command", "--agent-command", "x")
     assert not_repo.returncode == 2

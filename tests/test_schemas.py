@@ -47,7 +47,11 @@ def test_files_written_on_a_real_branch_validate_against_the_schemas(store: obje
     store.update(lambda s, now: T.submit(s, T.SubmitRequest(title="x", deadline=now), now))  # type: ignore[attr-defined]
     store.update(  # type: ignore[attr-defined]
         lambda s, now: T.claim(
-            s, runner="r1", capabilities=(), lease_ttl=timedelta(minutes=1), now=now,
+            s,
+            runner="r1",
+            capabilities=(),
+            lease_ttl=timedelta(minutes=1),
+            now=now,
             heartbeat=Runner(name="r1", last_heartbeat=now),
         )
     )
