@@ -282,3 +282,17 @@ def test_capabilities_decide_who_runs_what(project: Project) -> None:
     state = project.state()
     assert state.tasks[plain].status == TaskStatus.SUCCEEDED
     assert state.tasks[gpu].status == TaskStatus.QUEUED
+
+
+def test_the_agents_own_failing_verdict_escalates(project: Project, tmp_path: Path) -> None:
+    task_id = project.submit("impossible", max_attempts=1)
+    agent = script(tmp_path, "v.py", "print('looked around')\nprint('COORDINATOR-VERDICT: failed: cannot reproduce')")
+    daemon = project.daemon("runner-a", CommandAgent(agent))
+    try:
+        daemon.run(once=True)
+    finally:
+        daemon.store.close()
+    task = project.state().tasks[task_id]
+    assert task.status == TaskStatus.FAILED
+    assert task.attempts[0].error == "agent's verdict: cannot reproduce"
+    assert task.attempts[0].commit is None

@@ -89,3 +89,15 @@ class Agent(Protocol):
     def run(self, request: AgentRequest, stop: threading.Event) -> AgentResult:
         """Run the attempt to completion, timeout or stop."""
         ...
+
+
+#: The prompt asks the agent to end with this line when it could not do the task (its own verdict).
+VERDICT_PREFIX = "COORDINATOR-VERDICT: failed"
+
+
+def failed_verdict(summary: str) -> str | None:
+    """The agent's own reason for failing, when its final text ends with the verdict line; else None."""
+    for line in reversed([line.strip() for line in summary.strip().splitlines() if line.strip()][-3:]):
+        if line.startswith(VERDICT_PREFIX):
+            return line[len(VERDICT_PREFIX) :].lstrip(" :-") or "the agent reported failure"
+    return None

@@ -13,12 +13,19 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from coordinator import __version__
-from coordinator.agents.base import ESCALATING_OUTCOMES, Agent, AgentOutcome, AgentRequest, AgentResult
+from coordinator.agents.base import (
+    ESCALATING_OUTCOMES,
+    Agent,
+    AgentOutcome,
+    AgentRequest,
+    AgentResult,
+    failed_verdict,
+)
 from coordinator.core import transitions
 from coordinator.core.state import State
 from coordinator.core.transitions import Change
@@ -312,19 +319,12 @@ class RunnerDaemon:
             finally:
                 slot.done.set()
                 renewer.join()
+            verdict = failed_verdict(result.summary) if result.outcome == AgentOutcome.SUCCEEDED else None
+            if verdict is not None:
+                result = replace(result, outcome=AgentOutcome.EXECUTION_ERROR, error=f"agent's verdict: {verdict}")
             commit = self._commit(worktree, task, result) if result.outcome == AgentOutcome.SUCCEEDED else None
             if isinstance(commit, WorktreeError):
-                result = AgentResult(
-                    outcome=AgentOutcome.EXECUTION_ERROR,
-                    duration_seconds=result.duration_seconds,
-                    model=result.model,
-                    cost_usd=result.cost_usd,
-                    tokens=result.tokens,
-                    turns=result.turns,
-                    session_id=result.session_id,
-                    summary=result.summary,
-                    error=f"could not commit: {commit}",
-                )
+                result = replace(result, outcome=AgentOutcome.EXECUTION_ERROR, error=f"could not commit: {commit}")
                 commit = None
             self._report(slot, mode_name, mode, result, started, worktree, commit)
         finally:

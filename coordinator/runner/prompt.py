@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from coordinator.agents.base import VERDICT_PREFIX
 from coordinator.models import Task
 
 
@@ -22,5 +23,6 @@ def build_prompt(task: Task, *, branch: str, attempt: int) -> str:
         f"You are in a git worktree on branch `{branch}`, created for this task. Make the change, keep it focused,",
         "and run the project's tests if there are any. Commit your work with a clear message (uncommitted changes",
         "are committed for you when you finish). Do not push. End with a short summary of what you did.",
+        f"If you could not complete the task, make your last line `{VERDICT_PREFIX}: <why>`.",
     ]
     return "\n".join(lines) + "\n"
