@@ -390,15 +390,19 @@ def _read_result(result_file: Any) -> Any:
 @click.argument("task_id", metavar="ID")
 @click.option("--runner", required=True, metavar="NAME", help="The runner holding the lease.")
 @click.option("--result-file", type=click.File("r", encoding="utf-8"), help="JSON attempt result ('-' = stdin).")
+@click.option("--attempt", type=click.IntRange(1), help="The attempt reported on. [default: the runner's current one]")
 @click.pass_context
-def complete(ctx: click.Context, task_id: str, runner: str, result_file: Any) -> None:
+def complete(ctx: click.Context, task_id: str, runner: str, result_file: Any, attempt: int | None) -> None:
     """Record a successful attempt: the task succeeds."""
     from coordinator.core.transitions import complete as complete_task
 
     _check_id(task_id)
     name = _runner_name(runner)
     result = _read_result(result_file)
-    change = _apply(ctx, lambda state, now: complete_task(state, task_id=task_id, runner=name, result=result, now=now))
+    change = _apply(
+        ctx,
+        lambda state, now: complete_task(state, task_id=task_id, runner=name, result=result, now=now, attempt=attempt),
+    )
     assert change.task is not None
     click.echo(f"{task_id} {change.task.status.value}")
 
@@ -410,9 +414,17 @@ def complete(ctx: click.Context, task_id: str, runner: str, result_file: Any) ->
 @click.option("--result-file", type=click.File("r", encoding="utf-8"), help="JSON attempt result ('-' = stdin).")
 @click.option("--no-retry", is_flag=True, help="Fail the task now even if attempts are left.")
 @click.option("--next-mode", metavar="MODE", help="Run the next attempt in this mode (escalation).")
+@click.option("--attempt", type=click.IntRange(1), help="The attempt reported on. [default: the runner's current one]")
 @click.pass_context
 def fail(
-    ctx: click.Context, task_id: str, runner: str, reason: str, result_file: Any, no_retry: bool, next_mode: str | None
+    ctx: click.Context,
+    task_id: str,
+    runner: str,
+    reason: str,
+    result_file: Any,
+    no_retry: bool,
+    next_mode: str | None,
+    attempt: int | None,
 ) -> None:
     """Record a failed attempt: the task is requeued while attempts are left, else it fails."""
     from coordinator.core.transitions import fail as fail_task
@@ -431,6 +443,7 @@ def fail(
             retryable=not no_retry,
             next_mode=next_mode,
             now=now,
+            attempt=attempt,
         ),
     )
     assert change.task is not None

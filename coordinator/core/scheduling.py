@@ -99,7 +99,8 @@ def pick_next(
     """The best task a runner with ``capabilities`` may claim now, or None.
 
     ``changed`` holds tasks already modified by the transition being computed (e.g. expired leases put back in
-    the queue). Uses the state's sorted queue and stops as soon as no later task can beat the best found.
+    the queue). Without a deadline, the state's queue is already in claim order, so the first claimable task
+    there is the best of them; tasks with a deadline are scanned best-first until none can beat the best found.
     """
     changed = changed or {}
     lookup: Mapping[str, Task] = _Overlay(state.tasks, changed) if changed else state.tasks
@@ -109,22 +110,29 @@ def pick_next(
     best: Task | None = None
     best_key: tuple[float, float, str] | None = None
 
-    def consider(task: Task) -> None:
+    def claimable(task: Task) -> bool:
+        return why_not_claimable(task, capabilities=capabilities, lookup=lookup, busy_groups=busy) is None
+
+    def offer(task: Task, key: tuple[float, float, str]) -> None:
         nonlocal best, best_key
-        if why_not_claimable(task, capabilities=capabilities, lookup=lookup, busy_groups=busy) is not None:
-            return
-        key = _order_key(task, now)
         if best_key is None or key < best_key:
             best, best_key = task, key
 
     for task in changed.values():
-        consider(task)
-    for key, task in state.queued_in_key_order():
-        if best_key is not None and key + age_now + MAX_URGENCY < -best_key[0] - _EPSILON:
-            break  # nothing further down can reach the best score
-        if task.id in changed:
-            continue
-        consider(task)
+        if claimable(task):
+            offer(task, _order_key(task, now))
+    for (neg_key, created, task_id), task in state.queued_without_deadline():
+        key = (neg_key - age_now, created, task_id)
+        if best_key is not None and key >= best_key:
+            break
+        if task_id not in changed and claimable(task):
+            offer(task, key)
+            break  # the first claimable one is the best without a deadline
+    for (neg_key, _, task_id), task in state.queued_with_deadline():
+        if best_key is not None and -neg_key + age_now + MAX_URGENCY < -best_key[0] - _EPSILON:
+            break  # nothing further down can reach the best score, even when due now
+        if task_id not in changed and claimable(task):
+            offer(task, _order_key(task, now))
     return best
 
 

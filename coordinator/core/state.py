@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from coordinator.models import PRIORITY_WEIGHT, Meta, Runner, Task, TaskStatus
 from coordinator.modes import ModesConfig
 
+#: A queued task's place in the index: (-static_key, created_at timestamp, id); ascending = best first.
+QueueEntry = tuple[float, float, str]
+
 #: Score points per hour a task has waited.
 AGE_POINTS_PER_HOUR = 10.0
 
@@ -45,9 +48,12 @@ class State:
     tasks: dict[str, Task] = field(default_factory=dict)
     runners: dict[str, Runner] = field(default_factory=dict)
     problems: dict[str, Problem] = field(default_factory=dict)
-    # Indexes, maintained by put_task/remove_task only.
-    _queued: list[tuple[float, str]] = field(default_factory=list)  # (-static_key, id), ascending
-    _queued_keys: dict[str, float] = field(default_factory=dict)
+    # Indexes, maintained by put_task/remove_task only. Queued tasks without a deadline are kept in exactly the
+    # scheduler's order, (-static_key, created, id), so the first claimable one is the best of them; tasks with a
+    # deadline can gain urgency points over time, so they sit apart and are scanned with a bound.
+    _queued: list[QueueEntry] = field(default_factory=list)
+    _queued_deadline: list[QueueEntry] = field(default_factory=list)
+    _queued_keys: dict[str, QueueEntry] = field(default_factory=dict)
     _running: set[str] = field(default_factory=set)
     _blocked: set[str] = field(default_factory=set)
 
@@ -75,9 +81,9 @@ class State:
         self.tasks[task.id] = task
         self.problems.pop(task.id, None)
         if task.status == TaskStatus.QUEUED:
-            key = -static_key(task)
-            bisect.insort(self._queued, (key, task.id))
-            self._queued_keys[task.id] = key
+            entry = (-static_key(task), task.created_at.timestamp(), task.id)
+            bisect.insort(self._queued_deadline if task.deadline else self._queued, entry)
+            self._queued_keys[task.id] = entry
         elif task.status == TaskStatus.RUNNING:
             self._running.add(task.id)
         elif task.status == TaskStatus.BLOCKED:
@@ -85,22 +91,29 @@ class State:
 
     def remove_task(self, task_id: str) -> None:
         """Forget a task (deleted file, or before replacing it)."""
-        if self.tasks.pop(task_id, None) is None:
+        task = self.tasks.pop(task_id, None)
+        if task is None:
             return
-        key = self._queued_keys.pop(task_id, None)
-        if key is not None:
-            index = bisect.bisect_left(self._queued, (key, task_id))
-            if index < len(self._queued) and self._queued[index] == (key, task_id):
-                del self._queued[index]
+        entry = self._queued_keys.pop(task_id, None)
+        if entry is not None:
+            queue = self._queued_deadline if task.deadline else self._queued
+            index = bisect.bisect_left(queue, entry)
+            if index < len(queue) and queue[index] == entry:
+                del queue[index]
         self._running.discard(task_id)
         self._blocked.discard(task_id)
 
     # --- queries ---
 
-    def queued_in_key_order(self) -> Iterator[tuple[float, Task]]:
-        """Queued tasks, best static key first, with that key."""
-        for neg_key, task_id in self._queued:
-            yield -neg_key, self.tasks[task_id]
+    def queued_without_deadline(self) -> Iterator[tuple[QueueEntry, Task]]:
+        """Queued tasks that have no deadline, in claim order (best first), with their index entry."""
+        for entry in self._queued:
+            yield entry, self.tasks[entry[2]]
+
+    def queued_with_deadline(self) -> Iterator[tuple[QueueEntry, Task]]:
+        """Queued tasks that have a deadline, best static key first, with their index entry."""
+        for entry in self._queued_deadline:
+            yield entry, self.tasks[entry[2]]
 
     def running_tasks(self) -> list[Task]:
         """Tasks currently leased."""

@@ -33,6 +33,7 @@ from coordinator.models import (
 from coordinator.modes import ModesConfig
 
 _TITLE_IN_MESSAGE = 60
+_ATTEMPT_IDENTITY = frozenset({"number", "round", "runner", "mode", "outcome", "counted", "reason"})
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,9 @@ def _finish_attempt(
         if attempt.number == number:
             update: dict[str, object] = {}
             if result is not None:
-                update.update(result.model_dump(exclude_none=True, exclude_unset=True))
+                # A result describes what happened, never which attempt it was: identity fields are ours.
+                reported = result.model_dump(exclude_none=True, exclude_unset=True)
+                update.update({k: v for k, v in reported.items() if k not in _ATTEMPT_IDENTITY})
                 # A result's own fields are a subset of Attempt's; reparse nested models.
                 attempt = Attempt.model_validate({**attempt.model_dump(), **update})
                 update = {}
@@ -281,17 +284,24 @@ def renew(state: State, *, task_id: str, runner: str, lease_ttl: timedelta, now:
     return Change(message=f"renew {task_id} lease of {runner}", tasks=(updated,), task=updated)
 
 
-def _reported_attempt(task: Task, runner: str) -> int:
-    """The attempt a runner's report belongs to: its live lease, else its latest unfinished or expired one."""
-    if _held_by(task, runner) and task.lease is not None:
+def _reported_attempt(task: Task, runner: str, attempt: int | None = None) -> int:
+    """The attempt a runner's report belongs to.
+
+    ``attempt`` names it explicitly (runners do); otherwise it is the runner's live lease, else the runner's
+    latest attempt if that one has not ended yet (its lease may have expired meanwhile). An older attempt is
+    never reopened: a repeated or stale report must not overwrite a finished attempt.
+    """
+    if attempt is None and _held_by(task, runner) and task.lease is not None:
         return task.lease.attempt
-    for attempt in reversed(task.attempts):
-        if attempt.runner == runner and attempt.outcome in (
-            AttemptOutcome.RUNNING,
-            AttemptOutcome.LEASE_EXPIRED,
-        ):
-            return attempt.number
-    raise NotLeaseHolder(task.id, f"has no attempt by {runner} to report on ({task.status.value})")
+    mine = [a for a in task.attempts if a.runner == runner]
+    if attempt is not None:
+        mine = [a for a in mine if a.number == attempt]
+    candidate = mine[-1] if mine else None
+    if candidate is not None and candidate.outcome in (AttemptOutcome.RUNNING, AttemptOutcome.LEASE_EXPIRED):
+        return candidate.number
+    which = "attempt" if attempt is None else f"attempt {attempt}"
+    ended = f"; its attempt {candidate.number} ended: {candidate.outcome.value}" if candidate is not None else ""
+    raise NotLeaseHolder(task.id, f"has no {which} by {runner} to report on ({task.status.value}{ended})")
 
 
 def _unblock_dependents(draft: _Draft, now: datetime) -> None:
@@ -307,14 +317,16 @@ def _unblock_dependents(draft: _Draft, now: datetime) -> None:
             draft.lines.append(f"unblock {task.id}")
 
 
-def complete(state: State, *, task_id: str, runner: str, result: AttemptResult, now: datetime) -> Change:
+def complete(
+    state: State, *, task_id: str, runner: str, result: AttemptResult, now: datetime, attempt: int | None = None
+) -> Change:
     """Record a successful attempt; the task succeeds unless another runner holds it now or it ended already.
 
     A late result (the lease expired but nobody else has taken the task) is still accepted: work is never lost.
     """
     draft = _Draft(state)
     task = draft.get(task_id)
-    number = _reported_attempt(task, runner)
+    number = _reported_attempt(task, runner, attempt)
     attempts = _finish_attempt(task, number, now, outcome=AttemptOutcome.SUCCEEDED, counted=True, result=result)
     held_by_other = task.status == TaskStatus.RUNNING and not _held_by(task, runner)
     if task.is_terminal or held_by_other:
@@ -348,6 +360,7 @@ def fail(
     retryable: bool = True,
     counted: bool = True,
     next_mode: str | None = None,
+    attempt: int | None = None,
 ) -> Change:
     """Record a failed attempt. The task is requeued (in ``next_mode`` when escalating) while attempts are left
     and the failure is retryable; otherwise it fails. ``counted=False`` hands the task back without using the
@@ -356,7 +369,7 @@ def fail(
         raise UsageError(f"unknown mode '{next_mode}': use one of {', '.join(sorted(state.modes.modes))}")
     draft = _Draft(state)
     task = draft.get(task_id)
-    number = _reported_attempt(task, runner)
+    number = _reported_attempt(task, runner, attempt)
     outcome = AttemptOutcome.FAILED if counted else AttemptOutcome.RELEASED
     attempts = _finish_attempt(task, number, now, outcome=outcome, counted=counted, reason=reason, result=result)
     updated = task.model_copy(update={"attempts": attempts, "updated_at": now})

@@ -459,7 +459,12 @@ class RunnerDaemon:
         def apply(state: State, now: datetime) -> Change:
             if report.kind == "complete":
                 change = transitions.complete(
-                    state, task_id=report.task_id, runner=report.runner, result=report.result, now=now
+                    state,
+                    task_id=report.task_id,
+                    runner=report.runner,
+                    result=report.result,
+                    now=now,
+                    attempt=report.attempt,
                 )
             else:
                 change = transitions.fail(
@@ -472,6 +477,7 @@ class RunnerDaemon:
                     counted=report.counted,
                     next_mode=report.next_mode if report.next_mode in state.modes.modes else None,
                     now=now,
+                    attempt=report.attempt,
                 )
             return transitions.with_heartbeat(change, runner, now)
 
