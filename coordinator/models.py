@@ -212,6 +212,7 @@ class Runner(_Model):
     platform: str | None = None
     started_at: datetime | None = None
     last_heartbeat: datetime
+    heartbeat_seconds: float | None = Field(default=None, description="How often it promises a heartbeat.")
     state: RunnerState = RunnerState.IDLE
     running: list[str] = Field(default_factory=list, description="Task ids this runner holds leases on.")
     cooldown_until: datetime | None = None
@@ -221,6 +222,12 @@ class Runner(_Model):
     @classmethod
     def _valid_name(cls, value: str) -> str:
         return check_name("runner name", value)
+
+    def is_silent(self, now: datetime) -> bool:
+        """True when a live runner missed three heartbeats (it probably died without saying so)."""
+        if self.state == RunnerState.STOPPED or self.heartbeat_seconds is None:
+            return False
+        return (now - self.last_heartbeat).total_seconds() > 3 * self.heartbeat_seconds
 
 
 class Meta(_Model):

@@ -221,3 +221,21 @@ def test_installed_console_script_exit_codes_and_no_traceback(remote_path: Path,
     assert missing.returncode == 1
     assert "Traceback" not in missing.stderr
     assert missing.stderr.startswith("error: no state branch")
+
+
+def test_status_flags_a_runner_that_missed_its_heartbeats(remote: Path, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from coordinator.core import transitions as T
+    from coordinator.models import Runner
+    from coordinator.store.remote import Remote
+    from coordinator.store.store import StateStore
+
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    with StateStore(Remote.parse(str(remote)), cache_dir=tmp_path / "c", clock=lambda: an_hour_ago) as store:
+        for name, interval in (("quiet-box", 60.0), ("slow-box", 7200.0)):
+            runner = Runner(name=name, last_heartbeat=an_hour_ago, heartbeat_seconds=interval)
+            store.update(lambda s, now, runner=runner: T.heartbeat(s, runner=runner, now=now))
+    lines = run(remote, "status").output.splitlines()
+    assert any(line.startswith("quiet-box") and "idle (silent)" in line for line in lines)
+    assert any(line.startswith("slow-box") and "silent" not in line for line in lines)

@@ -104,7 +104,7 @@ def runner_rows(runners: Iterable[Runner], now: datetime) -> str:
     rows = [
         (
             r.name,
-            r.state.value,
+            r.state.value + (" (silent)" if r.is_silent(now) else ""),
             ago(r.last_heartbeat, now),
             f"{len(r.running)}/{r.slots}",
             ",".join(r.capabilities) or "-",

@@ -49,6 +49,7 @@ EXIT_OK = 0
 EXIT_MISCONFIGURED = 4
 
 _DELIVERY_BACKOFF_MAX = 60.0
+_PRUNE_EVERY_SECONDS = 6 * 3600
 
 
 @dataclass
@@ -93,6 +94,7 @@ class RunnerDaemon:
         self._force = threading.Event()
         self._started_at = clock()
         self._last_heartbeat = 0.0
+        self._last_prune = 0.0
         self._dirty = True  # the next claim must look at the branch even if ls-remote says nothing moved
         self._cooldown_until: datetime | None = None
         self._pause_until = 0.0
@@ -520,6 +522,7 @@ class RunnerDaemon:
             platform=sys.platform,
             started_at=self._started_at,
             last_heartbeat=now,
+            heartbeat_seconds=self.config.heartbeat_seconds,
             state=state or self._state_now(),
             running=running,
             cooldown_until=self._cooldown_until,
@@ -541,6 +544,8 @@ class RunnerDaemon:
     def _heartbeat_if_due(self) -> None:
         if time.monotonic() - self._last_heartbeat >= self.config.heartbeat_seconds:
             self._heartbeat()
+        if time.monotonic() - self._last_prune >= _PRUNE_EVERY_SECONDS:
+            self._prune_logs()
 
     # --- shutdown and housekeeping ---
 
@@ -564,6 +569,7 @@ class RunnerDaemon:
         self._heartbeat(state=RunnerState.STOPPED)
 
     def _prune_logs(self) -> None:
+        self._last_prune = time.monotonic()
         if self.config.log_retention_days <= 0 or not self.log_dir.is_dir():
             return
         cutoff = time.time() - self.config.log_retention_days * 86400
