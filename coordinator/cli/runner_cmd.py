@@ -14,24 +14,25 @@ from coordinator.cli.app import Settings, _store, cli
 from coordinator.errors import ConfigError
 
 
+def _git_output(repo: Path, *args: str) -> str | None:
+    """What ``git -C repo ARGS`` prints, or None when it fails."""
+    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
 def _origin_url(repo: Path) -> str:
-    result = subprocess.run(
-        ["git", "-C", str(repo), "remote", "get-url", "origin"], capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
+    url = _git_output(repo, "remote", "get-url", "origin")
+    if url is None:
         raise ConfigError(
             f"{repo} has no 'origin' remote to hold the state branch: add one (git -C {repo} remote add origin URL) "
             "or pass --remote URL"
         )
-    return result.stdout.strip()
+    return url
 
 
 def _check_repo(repo: Path) -> Path:
     repo = repo.expanduser().resolve()
-    result = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "--git-dir"], capture_output=True, text=True, check=False
-    )
-    if not repo.is_dir() or result.returncode != 0:
+    if not repo.is_dir() or _git_output(repo, "rev-parse", "--git-dir") is None:
         raise ConfigError(f"--repo {repo} is not a git repository: clone the target repository there first")
     return repo
 
@@ -158,13 +159,8 @@ def _given(ctx: click.Context, name: str) -> bool:
 
 
 def _worktree_root(repo: Path, name: str) -> Path:
-    result = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "--path-format=absolute", "--git-common-dir"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return Path(result.stdout.strip()) / "coordinator-worktrees" / name
+    common = _git_output(repo, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    return Path(common or repo / ".git") / "coordinator-worktrees" / name
 
 
 def _echo_line(message: str) -> None:
