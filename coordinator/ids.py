@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 
 #: Shards of the tasks directory: a claim rewrites one small shard tree, never one huge directory.
 SHARD_HEX_DIGITS = 2
@@ -16,7 +16,7 @@ def check_name(kind: str, value: str) -> str:
 
     Names become file names on the state branch, so they are lower-case, portable (Windows too) and short.
     """
-    if not _NAME.match(value) or value.endswith(".") or ".." in value:
+    if not _NAME.fullmatch(value) or value.endswith(".") or ".." in value:
         raise ValueError(
             f"invalid {kind} '{value}': use 1-100 characters a-z, 0-9, '.', '_', '-', starting with a letter or digit"
         )

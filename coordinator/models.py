@@ -6,14 +6,24 @@ a rewrite by an older one. JSON Schemas in ``state/`` are generated from these c
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from coordinator.ids import check_name
 from coordinator.modes import ModesConfig
+
+
+def _as_utc(value: datetime) -> datetime:
+    # A hand-edited file may hold a time without a zone: take it as UTC, like the CLI does, so that every time
+    # in memory compares with every other (and with ``now``).
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+#: Every instant in the models: timezone-aware, in UTC.
+UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 
 #: Bumped only for incompatible layout changes; additive fields never bump it.
 SCHEMA_VERSION = 1
@@ -75,7 +85,7 @@ class Source(_Model):
     kind: str = Field(default="cli", description="How the task arrived: cli, github-issue, webhook, ...")
     actor: str = Field(default="unknown", description="Who triggered it (login or local user name).")
     permission: str | None = Field(default=None, description="The actor's permission when triggering.")
-    at: datetime | None = Field(default=None, description="When it was triggered.")
+    at: UtcDateTime | None = Field(default=None, description="When it was triggered.")
     repository: str | None = Field(default=None, description="owner/name of the GitHub repository, if any.")
     issue: int | None = Field(default=None, description="Issue number, if the task comes from an issue.")
     url: str | None = None
@@ -87,9 +97,9 @@ class Lease(_Model):
 
     runner: str
     attempt: int = Field(ge=1, description="Number of the attempt this lease belongs to.")
-    acquired_at: datetime
-    expires_at: datetime
-    renewed_at: datetime | None = None
+    acquired_at: UtcDateTime
+    expires_at: UtcDateTime
+    renewed_at: UtcDateTime | None = None
 
 
 class Tokens(_Model):
@@ -106,8 +116,8 @@ class AttemptResult(_Model):
 
     model: str | None = None
     outcome_detail: str | None = Field(default=None, description="Agent-level outcome, e.g. max_turns.")
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    started_at: UtcDateTime | None = None
+    finished_at: UtcDateTime | None = None
     duration_seconds: float | None = None
     cost_usd: float | None = None
     tokens: Tokens | None = None
@@ -143,9 +153,9 @@ class Task(_Model):
         default=None, description="Tasks sharing a group (e.g. one issue) never run at the same time."
     )
     priority: Priority = Priority.MEDIUM
-    deadline: datetime | None = None
-    created_at: datetime
-    updated_at: datetime
+    deadline: UtcDateTime | None = None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
     mode: str = Field(default="simple", description="Mode of the next attempt (escalation changes it).")
     requested_mode: str | None = Field(default=None, description="The mode asked for at submission.")
     requires: list[str] = Field(default_factory=list, description="Capabilities a runner must have.")
@@ -210,12 +220,12 @@ class Runner(_Model):
     version: str = "unknown"
     host: str | None = None
     platform: str | None = None
-    started_at: datetime | None = None
-    last_heartbeat: datetime
+    started_at: UtcDateTime | None = None
+    last_heartbeat: UtcDateTime
     heartbeat_seconds: float | None = Field(default=None, description="How often it promises a heartbeat.")
     state: RunnerState = RunnerState.IDLE
     running: list[str] = Field(default_factory=list, description="Task ids this runner holds leases on.")
-    cooldown_until: datetime | None = None
+    cooldown_until: UtcDateTime | None = None
     message: str | None = None
 
     @field_validator("name")
@@ -234,7 +244,7 @@ class Meta(_Model):
     """``meta.json``: the branch's schema version and id counter."""
 
     schema_version: int = SCHEMA_VERSION
-    created_at: datetime | None = None
+    created_at: UtcDateTime | None = None
     next_task_number: int = Field(default=1, ge=1)
 
 

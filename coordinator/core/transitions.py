@@ -217,6 +217,8 @@ def _finish_attempt(
                 # A result's own fields are a subset of Attempt's; reparse nested models.
                 attempt = Attempt.model_validate({**attempt.model_dump(), **update})
                 update = {}
+            # An attempt whose lease expired was already counted; a late "released" must not hand it back.
+            counted = counted or attempt.outcome == AttemptOutcome.LEASE_EXPIRED
             update.update({"outcome": outcome, "counted": counted, "finished_at": attempt.finished_at or now})
             if reason is not None:
                 update["reason"] = reason
@@ -304,6 +306,11 @@ def _reported_attempt(task: Task, runner: str, attempt: int | None = None) -> in
     raise NotLeaseHolder(task.id, f"has no {which} by {runner} to report on ({task.status.value}{ended})")
 
 
+def _superseded(task: Task, attempt: int) -> bool:
+    """True when the task is running under a newer attempt than the one reported on (late or stale report)."""
+    return task.status == TaskStatus.RUNNING and (task.lease is None or task.lease.attempt != attempt)
+
+
 def _unblock_dependents(draft: _Draft, now: datetime) -> None:
     for blocked in draft.state.blocked_tasks():
         task = draft.get(blocked.id)
@@ -328,8 +335,7 @@ def complete(
     task = draft.get(task_id)
     number = _reported_attempt(task, runner, attempt)
     attempts = _finish_attempt(task, number, now, outcome=AttemptOutcome.SUCCEEDED, counted=True, result=result)
-    held_by_other = task.status == TaskStatus.RUNNING and not _held_by(task, runner)
-    if task.is_terminal or held_by_other:
+    if task.is_terminal or _superseded(task, number):
         updated = task.model_copy(update={"attempts": attempts, "updated_at": now})
         draft.put(updated)
         draft.lines.append(f"record late result of {task_id} attempt {number} by {runner} (task {task.status.value})")
@@ -373,7 +379,7 @@ def fail(
     outcome = AttemptOutcome.FAILED if counted else AttemptOutcome.RELEASED
     attempts = _finish_attempt(task, number, now, outcome=outcome, counted=counted, reason=reason, result=result)
     updated = task.model_copy(update={"attempts": attempts, "updated_at": now})
-    if task.is_terminal or (task.status == TaskStatus.RUNNING and not _held_by(task, runner)):
+    if task.is_terminal or _superseded(task, number):
         draft.put(updated)
         draft.lines.append(f"record late failure of {task_id} attempt {number} by {runner}")
         return draft.change(task=updated)
