@@ -83,14 +83,21 @@ def test_concurrent_cli_submits_lose_nothing(store: StateStore, remote_path: Pat
         "from coordinator.cli.app import cli\n"
         "for i in range(8):\n"
         "    r = CliRunner().invoke(cli, ['--remote', sys.argv[1], 'submit', f'{sys.argv[2]}-{i}'])\n"
-        "    assert r.exit_code == 0, r.output\n"
+        "    assert r.exit_code == 0, (r.output, repr(r.exception), r.exc_info)\n"
     )
     procs = [
-        subprocess.Popen([sys.executable, "-c", script, str(remote_path), name], cwd=ROOT)
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(remote_path), name],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for name in ("alice", "bob", "carol")
     ]
     for proc in procs:
-        assert proc.wait(timeout=120) == 0
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out
     state = store.read()
     titles = sorted(t.title for t in state.tasks.values())
     assert titles == sorted(f"{n}-{i}" for n in ("alice", "bob", "carol") for i in range(8))

@@ -50,6 +50,7 @@ EXIT_MISCONFIGURED = 4
 
 _DELIVERY_BACKOFF_MAX = 60.0
 _PRUNE_EVERY_SECONDS = 6 * 3600
+_MIN_COOLDOWN = timedelta(minutes=1)
 
 
 @dataclass
@@ -429,7 +430,8 @@ class RunnerDaemon:
             )
         elif outcome == AgentOutcome.USAGE_LIMIT:
             report.counted = False
-            until = result.resets_at or (finished + timedelta(hours=1))
+            # A reset time already past (clock skew, a stale message) must not turn into claim-fail loops.
+            until = max(result.resets_at or finished + timedelta(hours=1), finished + _MIN_COOLDOWN)
             report.reason = f"usage limit on runner {name} until {until.isoformat()}"
             self._cooldown_until = until
             self.echo(f"{task.id}: usage limit reached; runner {name} cools down until {until.isoformat()}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 import threading
 import zlib
@@ -39,18 +40,30 @@ def _tree_sort_key(item: tuple[str, Entry]) -> bytes:
     return name.encode() + (b"/" if entry.is_tree else b"")
 
 
+def _create_bare(path: Path) -> None:
+    """Create a bare repository at ``path`` atomically: other processes may be creating the same one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    result = run_git(["init", "--bare", "--quiet", str(staging)], cwd=path.parent)
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise RemoteError(f"cannot create the local cache {path}: {last_lines(result.stderr)}")
+    try:
+        os.rename(staging, path)
+    except OSError:
+        # Another process won the race and its cache is complete (renames are atomic): use that one.
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (path / "HEAD").exists():
+            raise
+
+
 class ObjectCache:
     """A bare repository used only as a store of objects and a few private refs."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        if not (path / "HEAD").exists():
-            path.mkdir(parents=True, exist_ok=True)
-            result = run_git(["init", "--bare", "--quiet", str(path)], cwd=path)
-            if result.returncode != 0 and not (path / "HEAD").exists():
-                raise RemoteError(f"cannot create the local cache {path}: {last_lines(result.stderr)}")
-            # Our own writes are loose objects; let git pack them in the background now and then.
-            run_git(["config", "gc.autoDetach", "true"], cwd=path)
+        if not path.exists():
+            _create_bare(path)
         self._objects = path / "objects"
         self._repo = git.Repo(path)
         self._lock = threading.Lock()  # the cat-file pipe is not thread-safe
