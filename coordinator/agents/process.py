@@ -354,11 +354,10 @@ def run_process(
         if deadline is not None and time.monotonic() >= deadline:
             timed_out = True
             break
-        # Event.wait returns as soon as stop is set, so a stop is noticed without waiting out the interval.
-        if stop is not None:
-            stop.wait(poll_seconds)
-        else:
-            time.sleep(poll_seconds)
+        # Popen.wait returns the moment the agent exits (a short agent must not cost a whole interval); a stop
+        # or the deadline is noticed within one interval.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=poll_seconds)
 
     if timed_out or stopped:
         kill_tree(proc, kill_grace_seconds, poll_seconds)

@@ -340,8 +340,9 @@ class RunnerDaemon:
         message = f"{task.title}\n\n{(result.summary or '').strip()}\n\nCoordinator-Task: {task.id}".strip()
         try:
             committed = self.worktrees.commit_changes(worktree, message)
-            if committed is None and self.worktrees.commits_since_start(worktree) > 0:
-                committed = self.worktrees.head(worktree)  # the agent committed by itself
+            if committed is None:
+                head = self.worktrees.head(worktree)
+                committed = head if head != worktree.start_commit else None  # the agent committed by itself
             return committed
         except WorktreeError as exc:
             return exc

@@ -55,6 +55,7 @@ _QUIET_MAINTENANCE = ("-c", "gc.auto=0", "-c", "maintenance.auto=false")
 # Lock-file contention (another git process, e.g. the user's own) is worth a short retry; other errors are not.
 _LOCK_CONTENTION = re.compile(r"\.lock\b|could not lock|cannot lock|unable to lock", re.IGNORECASE)
 _LOCK_RETRIES = 4
+_REMOTE_INFO_SECONDS = 300.0
 
 # A task id becomes a directory name and a ref name component: keep it portable and unambiguous.
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -156,6 +157,9 @@ class WorktreeManager:
         # The common dir, not .git: if --repo is itself a linked worktree, .git there is a file.
         self.git_dir = (self.repo / common).resolve()
         self.root = (Path(root) if root is not None else self.git_dir / ROOT_DIRNAME).resolve()
+        # Remote names and default branches rarely change while a runner runs; asking git for them before
+        # every task would cost two processes each time. Cached for a few minutes.
+        self._remote_info: dict[str, tuple[float, str]] = {}
 
     # ----------------------------------------------------------------------------------------- naming
 
@@ -188,9 +192,9 @@ class WorktreeManager:
                     hint=f"check the name, or fetch it first (e.g. git fetch {remote})",
                 )
             return base
-        if self._commit_of(f"refs/remotes/{remote}/HEAD") is not None:
-            default = self._git_out(["symbolic-ref", "--quiet", "--short", f"refs/remotes/{remote}/HEAD"])
-            return default or f"{remote}/HEAD"
+        default = self._default_branch(remote)
+        if default and self._commit_of(default) is not None:
+            return default
         upstream = self._git_out(["rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}"])
         if upstream and self._commit_of(upstream) is not None:
             return upstream
@@ -224,7 +228,7 @@ class WorktreeManager:
                 return FetchResult(False, f"invalid branch name {branch!r}")
         else:
             # The default branch as the last fetch/clone recorded it; unknown → fetch the whole remote.
-            default = self._git_out(["symbolic-ref", "--quiet", "--short", f"refs/remotes/{remote}/HEAD"])
+            default = self._default_branch(remote)
             branch = default.removeprefix(f"{remote}/") if default else None
         args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote]
         if branch is not None:
@@ -263,11 +267,12 @@ class WorktreeManager:
                     f"cannot create worktree for task {task_id}: base {base!r} is not a commit in {self.repo}",
                     hint="check the base name, or fetch it first",
                 )
-            if self._remove_locked(path):
+            # Only a path that exists can hold a crash leftover; a registration whose directory is gone makes
+            # `worktree add` fail, and _add_locked prunes it then.
+            if os.path.lexists(path) and self._remove_locked(path):
                 log.warning("removed a stale worktree for task %s at %s (an earlier run crashed?)", task_id, path)
             self.root.mkdir(parents=True, exist_ok=True)
-            reused = self._add_locked(task_id, path, branch, base_commit)
-        start = self._git(["rev-parse", "HEAD"], cwd=path, what=f"cannot read HEAD of {path}").stdout.strip()
+            reused, start = self._add_locked(task_id, path, branch, base_commit)
         return Worktree(task_id, path, branch, base_commit, start, reused=reused)
 
     def remove(self, wt: Worktree, *, keep_branch: bool = True) -> None:
@@ -276,7 +281,10 @@ class WorktreeManager:
         The branch stays by default: it holds the attempt's commits, and the next attempt continues from it.
         """
         with self._lock:
-            self._remove_locked(wt.path)
+            # We registered it: `worktree remove` alone cleans directory and registration in the common case.
+            done = self._git(["worktree", "remove", "--force", "--force", str(wt.path)], what="", check=False)
+            if done.returncode != 0 or os.path.lexists(wt.path):
+                self._remove_locked(wt.path)
             if not keep_branch and self._commit_of(f"refs/heads/{wt.branch}") is not None:
                 self._git(["branch", "-D", wt.branch], what=f"cannot delete branch {wt.branch}")
 
@@ -312,6 +320,9 @@ class WorktreeManager:
         ``git add -A`` takes new, modified and deleted files; ignored files stay out (.gitignore is respected).
         Hooks are skipped (``--no-verify``): a failing pre-commit hook must not lose the agent's work.
         """
+        status = self._git(["status", "--porcelain"], cwd=wt.path, what=f"git status failed in {wt.path}")
+        if not status.stdout.strip():
+            return None  # clean: nothing to add (one process instead of two)
         self._git(["add", "-A"], cwd=wt.path, what=f"git add failed in {wt.path}")
         staged = self._git(["diff", "--cached", "--quiet"], cwd=wt.path, what="git diff failed", check=False)
         if staged.returncode == 0:
@@ -363,20 +374,23 @@ class WorktreeManager:
         done = self._git(["rev-list", "--count", f"{since}..HEAD"], cwd=wt.path, what="git rev-list failed")
         return int(done.stdout.strip() or "0")
 
-    def _add_locked(self, task_id: str, path: Path, branch: str, base_commit: str) -> bool:
-        """``git worktree add`` for the task; True if the branch already existed. Caller holds ``self._lock``."""
+    def _add_locked(self, task_id: str, path: Path, branch: str, base_commit: str) -> tuple[bool, str]:
+        """``git worktree add`` for the task; returns (the branch existed already, the commit checked out).
+
+        Caller holds ``self._lock``."""
         for attempt in range(_LOCK_RETRIES + 1):
             # Decided per try: `worktree add -b` creates the branch before the checkout that may fail.
-            reused = self._commit_of(f"refs/heads/{branch}") is not None
-            if reused:
+            existing = self._commit_of(f"refs/heads/{branch}")
+            if existing is not None:
                 args = ["worktree", "add", "--quiet", str(path), branch]
             else:
                 args = ["worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), base_commit]
             done = self._git(args, what="", check=False)
             if done.returncode == 0:
-                return reused
-            self._remove_locked(path)  # undo a partial checkout before retrying or giving up
-            if attempt == _LOCK_RETRIES or not _LOCK_CONTENTION.search(done.stderr):
+                return existing is not None, existing or base_commit
+            self._remove_locked(path)  # undo a partial checkout (and prune a stale registration)
+            stale = "already registered" in done.stderr or "missing but" in done.stderr
+            if attempt == _LOCK_RETRIES or not (stale or _LOCK_CONTENTION.search(done.stderr)):
                 break
             time.sleep(0.1 * 2**attempt)
         raise WorktreeError(
@@ -406,8 +420,22 @@ class WorktreeManager:
         done = self._git(["worktree", "list", "--porcelain", "-z"], what="git worktree list failed")
         return [Path(field[len("worktree ") :]) for field in done.stdout.split("\0") if field.startswith("worktree ")]
 
+    def _cached(self, key: str, args: Sequence[str]) -> str:
+        """Stdout of a git look-up about remotes, reused for a few minutes ("" when it failed)."""
+        now = time.monotonic()
+        hit = self._remote_info.get(key)
+        if hit is not None and now - hit[0] < _REMOTE_INFO_SECONDS:
+            return hit[1]
+        value = self._git_out(args)
+        self._remote_info[key] = (now, value)
+        return value
+
     def _remotes(self) -> list[str]:
-        return self._git(["remote"], what="git remote failed").stdout.split()
+        return self._cached("remotes", ["remote"]).split()
+
+    def _default_branch(self, remote: str) -> str:
+        """``origin/main`` for ``origin`` (what ``refs/remotes/origin/HEAD`` points at), or "" when unknown."""
+        return self._cached(f"default:{remote}", ["symbolic-ref", "--quiet", "--short", f"refs/remotes/{remote}/HEAD"])
 
     def _commit_of(self, rev: str) -> str | None:
         """The sha ``rev`` names if it names a commit, else None."""
