@@ -298,3 +298,24 @@ def test_the_agents_own_failing_verdict_escalates(project: Project, tmp_path: Pa
     assert task.status == TaskStatus.FAILED
     assert task.attempts[0].error == "agent's verdict: cannot reproduce"
     assert task.attempts[0].commit is None
+
+
+def test_a_result_and_the_next_claim_share_one_commit(project: Project, tmp_path: Path) -> None:
+    from tests.gitutil import branch_log
+
+    first = project.submit("first", priority="high")  # type: ignore[arg-type]
+    second = project.submit("second")
+    daemon = project.daemon("runner-a", CommandAgent(script(tmp_path, "w.py", WRITE_FILE)))
+    try:
+        daemon.run(once=True)
+    finally:
+        daemon.store.close()
+    log = branch_log(project.origin)
+    assert any(
+        line.startswith(f"complete {first} by runner-a, attempt 1; claim {second} by runner-a, attempt 1")
+        for line in log
+    ), log
+    state = project.state()
+    assert state.tasks[second].status == TaskStatus.SUCCEEDED
+    # init, 2 submits, heartbeat, claim, complete+claim, complete, final heartbeat
+    assert sum(1 for line in log if "claim " in line) == 2

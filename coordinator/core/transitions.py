@@ -244,9 +244,17 @@ def claim(
     lease_ttl: timedelta,
     now: datetime,
     heartbeat: Runner | None = None,
+    after: Change | None = None,
 ) -> Change:
-    """Requeue expired leases, then lease the best claimable task to ``runner`` (``change.task`` is it, or None)."""
+    """Requeue expired leases, then lease the best claimable task to ``runner`` (``change.task`` is it, or None).
+
+    ``after`` is a change computed on the same state that goes into the same commit (a runner reports a result
+    and claims its next task at once): the claim sees its effects (the finished task, unblocked dependents).
+    """
     draft = _Draft(state)
+    if after is not None:
+        draft.changed.update({t.id: t for t in after.tasks})
+        draft.lines.append(after.message)
     _expire_leases(draft, now)
     task = pick_next(state, capabilities=capabilities, now=now, changed=draft.changed)
     claimed: Task | None = None
@@ -264,12 +272,16 @@ def claim(
             }
         )
         draft.put(claimed)
-        draft.lines.insert(0, f"claim {task.id} by {runner}, attempt {number} ({task.mode})")
-    runners: tuple[Runner, ...] = ()
+        # The audit log reads in order: a reported result first, then the claim, then any requeues.
+        draft.lines.insert(
+            1 if after is not None else 0, f"claim {task.id} by {runner}, attempt {number} ({task.mode})"
+        )
+    runners: tuple[Runner, ...] = after.runners if after is not None else ()
     if heartbeat is not None and (claimed is not None or draft.changed):
         running = sorted({*heartbeat.running, *([claimed.id] if claimed else [])})
-        runners = (heartbeat.model_copy(update={"last_heartbeat": now, "running": running}),)
-    return draft.change(task=claimed, runners=runners)
+        mine = heartbeat.model_copy(update={"last_heartbeat": now, "running": running})
+        runners = (*[r for r in runners if r.name != mine.name], mine)
+    return draft.change(task=claimed, runners=runners, meta=after.meta if after is not None else None)
 
 
 def _held_by(task: Task, runner: str) -> bool:

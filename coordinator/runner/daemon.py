@@ -248,27 +248,38 @@ class RunnerDaemon:
     # --- one task ---
 
     def _work(self, slot: Slot) -> None:
-        task = slot.task
-        try:
-            self._attempt(slot)
-        except Exception as exc:  # a bug must not kill the runner; hand the task back instead
-            self.echo(f"error: {task.id} attempt {slot.attempt} crashed in the runner: {exc!r}")
-            self._record(
-                Report(
-                    kind="fail",
-                    task_id=task.id,
-                    attempt=slot.attempt,
-                    runner=self.config.name,
-                    result=AttemptResult(error=repr(exc)),
-                    reason=f"runner error: {exc!r}",
-                    counted=False,
-                ),
-            )
-        finally:
+        """A slot's thread: run the task, and the next one its result commit claimed, until there is none."""
+        while True:
+            task = slot.task
+            following: Task | None = None
+            try:
+                following = self._attempt(slot)
+            except Exception as exc:  # a bug must not kill the runner; hand the task back instead
+                self.echo(f"error: {task.id} attempt {slot.attempt} crashed in the runner: {exc!r}")
+                self._record(
+                    Report(
+                        kind="fail",
+                        task_id=task.id,
+                        attempt=slot.attempt,
+                        runner=self.config.name,
+                        result=AttemptResult(error=repr(exc)),
+                        reason=f"runner error: {exc!r}",
+                        counted=False,
+                    ),
+                    claim_next=False,
+                )
             with self._slots_lock:
+                # Swapped under the lock, so the main loop never sees a free slot that is already taken.
                 self._slots.pop(task.id, None)
-            self._dirty = True
-            self._wake.set()
+                if following is not None:
+                    assert following.lease is not None
+                    slot = Slot(task=following, attempt=following.lease.attempt, thread=slot.thread)
+                    self._slots[following.id] = slot
+            if following is None:
+                self._dirty = True
+                self._wake.set()
+                return
+            self.echo(f"claimed {following.id} (attempt {slot.attempt}, {following.mode}): {following.title}")
 
     def _log_path(self, task_id: str, attempt: int) -> Path:
         """Where the full output of one attempt is kept on this machine."""
@@ -281,7 +292,8 @@ class RunnerDaemon:
         self.echo(f"warning: mode '{name}' is not configured; using '{modes.default_mode}'")
         return modes.default_mode, modes.modes[modes.default_mode]
 
-    def _attempt(self, slot: Slot) -> None:
+    def _attempt(self, slot: Slot) -> Task | None:
+        """One attempt, start to recorded result; returns the task claimed in the same commit, if any."""
         task = slot.task
         mode_name, mode = self._mode(task.mode)
         log_path = self._log_path(task.id, slot.attempt)
@@ -292,7 +304,7 @@ class RunnerDaemon:
             base = self.worktrees.resolve_base(self.config.base)
             worktree = self.worktrees.create(task.id, base)
         except WorktreeError as exc:
-            self._record(
+            return self._record(
                 Report(
                     kind="fail",
                     task_id=task.id,
@@ -329,7 +341,7 @@ class RunnerDaemon:
             if isinstance(commit, WorktreeError):
                 result = replace(result, outcome=AgentOutcome.EXECUTION_ERROR, error=f"could not commit: {commit}")
                 commit = None
-            self._report(slot, mode_name, mode, result, started, worktree, commit)
+            return self._report(slot, mode_name, mode, result, started, worktree, commit)
         finally:
             try:
                 self.worktrees.remove(worktree)
@@ -377,7 +389,7 @@ class RunnerDaemon:
         started: datetime,
         worktree: Worktree,
         commit: str | None,
-    ) -> None:
+    ) -> Task | None:
         task, name = slot.task, self.config.name
         finished = self.clock()
         attempt_result = AttemptResult(
@@ -438,59 +450,91 @@ class RunnerDaemon:
             self.echo(f"{task.id}: usage limit reached; runner {name} cools down until {until.isoformat()}")
         else:
             report.reason = f"{outcome.value}: {result.error or ''}"
-        self._record(report)
+        return self._record(report)
 
     # --- recording results ---
 
-    def _record(self, report: Report) -> None:
-        """Persist, then deliver with retries until it lands (or can never apply)."""
+    def _record(self, report: Report, *, claim_next: bool = True) -> Task | None:
+        """Persist, then deliver with retries until it lands (or can never apply).
+
+        With ``claim_next`` (and claiming allowed), the same commit also claims this slot's next task: one
+        commit per task instead of two. Returns that task, if one was claimed.
+        """
         self.outbox.put(report)
         delay = 1.0
         while True:
             try:
-                self._deliver(report)
-                return
+                return self._deliver(report, claim_next=claim_next and self._may_claim_more())
             except (RemoteError, ContentionError) as exc:
                 if self._force.is_set():
                     self.echo(f"warning: result of {report.task_id} kept in {self.outbox.folder}: {exc}")
-                    return
+                    return None
                 self.echo(f"warning: could not record {report.task_id} (retrying in {delay:.0f}s): {exc}")
                 time.sleep(delay)
                 delay = min(delay * 2, _DELIVERY_BACKOFF_MAX)
 
-    def _deliver(self, report: Report) -> None:
+    def _may_claim_more(self) -> bool:
+        return not self._stopping.is_set() and self._claiming_allowed()
+
+    def _report_change(self, report: Report, state: State, now: datetime) -> Change:
+        if report.kind == "complete":
+            return transitions.complete(
+                state,
+                task_id=report.task_id,
+                runner=report.runner,
+                result=report.result,
+                now=now,
+                attempt=report.attempt,
+            )
+        return transitions.fail(
+            state,
+            task_id=report.task_id,
+            runner=report.runner,
+            reason=report.reason or "failed",
+            result=report.result,
+            retryable=report.retryable,
+            counted=report.counted,
+            next_mode=report.next_mode if report.next_mode in state.modes.modes else None,
+            now=now,
+            attempt=report.attempt,
+        )
+
+    def _deliver(self, report: Report, *, claim_next: bool = False) -> Task | None:
+        config = self.config
         runner = self._runner_model(self.clock(), running=[t for t in self.running_task_ids if t != report.task_id])
+        refused: list[CoordinatorError] = []
 
         def apply(state: State, now: datetime) -> Change:
-            if report.kind == "complete":
-                change = transitions.complete(
+            try:
+                change: Change | None = self._report_change(report, state, now)
+            except (InvalidTransition, TaskNotFound) as exc:
+                if not claim_next:
+                    raise
+                refused[:] = [exc]
+                change = None
+            if claim_next:
+                return transitions.claim(
                     state,
-                    task_id=report.task_id,
-                    runner=report.runner,
-                    result=report.result,
+                    runner=config.name,
+                    capabilities=config.capabilities,
+                    lease_ttl=timedelta(seconds=config.lease_ttl_seconds),
                     now=now,
-                    attempt=report.attempt,
+                    heartbeat=runner,
+                    after=change,
                 )
-            else:
-                change = transitions.fail(
-                    state,
-                    task_id=report.task_id,
-                    runner=report.runner,
-                    reason=report.reason or "failed",
-                    result=report.result,
-                    retryable=report.retryable,
-                    counted=report.counted,
-                    next_mode=report.next_mode if report.next_mode in state.modes.modes else None,
-                    now=now,
-                    attempt=report.attempt,
-                )
+            assert change is not None
             return transitions.with_heartbeat(change, runner, now)
 
+        claimed: Task | None = None
         try:
-            self.store.update(apply)
+            change = self.store.update(apply)
+            claimed = change.task if claim_next else None
         except (InvalidTransition, TaskNotFound) as exc:
-            self.echo(f"note: result of {report.task_id} attempt {report.attempt} not recorded: {exc}")
+            refused[:] = [exc]
+        if refused:
+            self.echo(f"note: result of {report.task_id} attempt {report.attempt} not recorded: {refused[0]}")
         self.outbox.remove(report)
+        return claimed
 
     def _deliver_pending(self) -> None:
         for path, report in self.outbox.pending():
