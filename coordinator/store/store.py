@@ -145,10 +145,11 @@ class StateStore:
         Returns True when the tip changed. Afterwards the cached state is known to be current, so an idle
         runner costs one round trip per poll and no fetch.
         """
+        # The round trip runs outside the lock: a slot thread recording a result must not wait for it.
+        tip = self.remote_tip()
+        if tip is None:
+            raise StateBranchMissing(str(self.remote), self.branch)
         with self._lock:
-            tip = self.remote_tip()
-            if tip is None:
-                raise StateBranchMissing(str(self.remote), self.branch)
             if tip == self._tip:
                 return False
             tip = self.fetch()
