@@ -245,3 +245,16 @@ def test_runner_errors_name_what_to_do(project: Project, tmp_path: Path) -> None
     no_claude = run("--name", "r", "--repo", str(clone), "--claude-path", "definitely-not-claude")
     assert no_claude.returncode == 2
     assert "npm install -g @anthropic-ai/claude-code" in no_claude.stderr
+
+
+def test_missing_name_says_which_flag_or_config_key(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "coordinator", "runner", "--repo", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "COORDINATOR_RUNNER_CONFIG": str(tmp_path / "none.toml")},
+    )
+    assert result.returncode == 2
+    assert "--name is required: pass it, or set name in" in result.stderr

@@ -93,5 +93,7 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> RunnerConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "config"
+        if first.get("type") == "missing":
+            raise ConfigError(f"--{where.replace('_', '-')} is required: pass it, or set {where} in {path}") from None
         source = f" (from {path})" if path.exists() else ""
         raise ConfigError(f"runner setting '{where}'{source}: {first.get('msg')}") from None
