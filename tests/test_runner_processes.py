@@ -67,6 +67,18 @@ def wait_until(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-unt
         time.sleep(0.05)
 
 
+def run_runner(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`coordinator runner ARGS` to completion, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "coordinator", "runner", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        check=False,
+    )
+
+
 def test_killed_runner_loses_its_lease_and_another_finishes_the_task(project: Project, tmp_path: Path) -> None:
     task_id = project.submit("survive a crash")
     slow = tmp_path / "slow.py"
@@ -165,27 +177,16 @@ def test_dry_run_shows_the_next_claim_and_the_exact_command_and_changes_nothing(
     project.submit("urgent", priority="critical")  # type: ignore[arg-type]
     before = branch_log(project.origin)
     clone = project.clone("runner-a")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "coordinator",
-            "runner",
-            "--name",
-            "runner-a",
-            "--repo",
-            str(clone),
-            "--agent",
-            "command",
-            "--agent-command",
-            "my-agent --flag",
-            "--dry-run",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=False,
+    result = run_runner(
+        "--name",
+        "runner-a",
+        "--repo",
+        str(clone),
+        "--agent",
+        "command",
+        "--agent-command",
+        "my-agent --flag",
+        "--dry-run",
     )
     assert result.returncode == 0, result.stderr
     assert "would claim task-2 (attempt 1, mode simple)" in result.stdout
@@ -200,61 +201,30 @@ def test_runner_config_file_is_read_and_flags_win(project: Project, tmp_path: Pa
         f'name = "from-file"\nrepo = {json.dumps(str(clone))}\ncapabilities = ["gpu"]\nagent = "command"\n'
         'agent_command = "from-file-agent"\n'
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "coordinator", "runner", "--config", str(config), "--name", "from-flag", "--dry-run"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=False,
-    )
+    result = run_runner("--config", str(config), "--name", "from-flag", "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "dry run of runner from-flag (capabilities [gpu])" in result.stdout
 
     config.write_text('name = "x"\nslots = "many"\n')
-    bad = subprocess.run(
-        [sys.executable, "-m", "coordinator", "runner", "--config", str(config), "--repo", str(clone), "--dry-run"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=False,
-    )
+    bad = run_runner("--config", str(config), "--repo", str(clone), "--dry-run")
     assert bad.returncode == 2
     assert "slots" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_runner_errors_name_what_to_do(project: Project, tmp_path: Path) -> None:
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "coordinator", "runner", *args],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            check=False,
-        )
-
-    not_repo = run("--name", "r", "--repo", str(tmp_path), "--agent", "command", "--agent-command", "x")
+    not_repo = run_runner("--name", "r", "--repo", str(tmp_path), "--agent", "command", "--agent-command", "x")
     assert not_repo.returncode == 2
     assert "is not a git repository" in not_repo.stderr
     clone = project.clone("r")
-    no_cmd = run("--name", "r", "--repo", str(clone), "--agent", "command")
+    no_cmd = run_runner("--name", "r", "--repo", str(clone), "--agent", "command")
     assert no_cmd.returncode == 2
     assert "--agent-command" in no_cmd.stderr
-    no_claude = run("--name", "r", "--repo", str(clone), "--claude-path", "definitely-not-claude")
+    no_claude = run_runner("--name", "r", "--repo", str(clone), "--claude-path", "definitely-not-claude")
     assert no_claude.returncode == 2
     assert "npm install -g @anthropic-ai/claude-code" in no_claude.stderr
 
 
 def test_missing_name_says_which_flag_or_config_key(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "coordinator", "runner", "--repo", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "COORDINATOR_RUNNER_CONFIG": str(tmp_path / "none.toml")},
-    )
+    result = run_runner("--repo", str(tmp_path), COORDINATOR_RUNNER_CONFIG=str(tmp_path / "none.toml"))
     assert result.returncode == 2
     assert "--name is required: pass it, or set name in" in result.stderr
