@@ -61,7 +61,6 @@ class Slot:
     attempt: int
     stop: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
-    lease_lost: bool = False
     shutting_down: bool = False
     thread: threading.Thread | None = None
 
@@ -100,7 +99,6 @@ class RunnerDaemon:
         self._cooldown_until: datetime | None = None
         self._pause_until = 0.0
         self._misconfigured: str | None = None
-        self.completed = 0
 
     # --- public controls ---
 
@@ -241,7 +239,6 @@ class RunnerDaemon:
                 self._lease_lost(slot, f"{current.status.value}")
 
     def _lease_lost(self, slot: Slot, why: str) -> None:
-        slot.lease_lost = True
         slot.stop.set()
         self.echo(f"{slot.task.id}: lease gone ({why}); stopping its agent")
 
@@ -418,7 +415,6 @@ class RunnerDaemon:
         cost = f", ${result.cost_usd:.4f}" if result.cost_usd is not None else ""
         if outcome == AgentOutcome.SUCCEEDED:
             report.kind = "complete"
-            self.completed += 1
             self.echo(f"{task.id} succeeded in {mode_name} ({result.duration_seconds:.1f}s{cost})")
         elif outcome == AgentOutcome.STOPPED:
             report.counted = not slot.shutting_down
