@@ -223,3 +223,22 @@ def test_relative_local_remote_is_made_absolute(tmp_path: Path) -> None:
     assert Remote.parse("state.git", cwd=tmp_path).url == str((tmp_path / "state.git").resolve())
     assert Remote.parse("git@github.com:o/r.git").url == "git@github.com:o/r.git"
     assert not Remote.parse("git@github.com:o/r.git").is_local
+
+
+def test_private_refs_of_dead_writers_are_cleaned_up(remote_path: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "shared-cache"
+    with StateStore(Remote.parse(str(remote_path)), cache_dir=cache) as first:
+        first.init()
+        first.read()
+        repo = next((cache / "remotes").glob("*.git"))
+        from tests.gitutil import git
+
+        tip = first.tip or ""
+        git("update-ref", "refs/coordinator/w/1000-1-dead", tip, cwd=repo)  # a writer killed long ago
+        recent = f"refs/coordinator/w/{int(__import__('time').time())}-2-alive"
+        git("update-ref", recent, tip, cwd=repo)
+    with StateStore(Remote.parse(str(remote_path)), cache_dir=cache) as second:
+        second.read()
+        refs = git("for-each-ref", "--format=%(refname)", "refs/coordinator/w", cwd=repo).split()
+    assert "refs/coordinator/w/1000-1-dead" not in refs
+    assert recent in refs

@@ -58,6 +58,22 @@ RACE_SPELLINGS = (
 Transition = Callable[[State, datetime], Change]
 
 
+class _RefVanished(RemoteError):
+    """The private ref a fetch wrote was gone when read back."""
+
+
+#: Each writer fetches into its own ref here (named by its start time), so writers sharing a cache never
+#: fight over one ref; a writer that died without closing leaves its ref behind until the next one cleans up.
+_PRIVATE_REFS = "refs/coordinator/w"
+_STALE_REF_SECONDS = 86400
+
+
+def _ref_started_at(ref: str) -> float:
+    """The start time written in a private ref's name (``…/<epoch>-<pid>-<random>``); infinity if none."""
+    stamp = ref.rsplit("/", 1)[-1].split("-", 1)[0]
+    return float(stamp) if stamp.isdigit() else float("inf")
+
+
 def default_cache_dir() -> Path:
     """Where local object caches live: ``COORDINATOR_CACHE_DIR`` or the platform's user cache folder."""
     configured = os.environ.get("COORDINATOR_CACHE_DIR")
@@ -92,11 +108,21 @@ class StateStore:
         self._objects = ObjectCache((cache_dir or default_cache_dir()) / "remotes" / f"{key}.git")
         self._snapshot = Snapshot(self._objects)
         self._tip: str | None = None
-        self._ref = f"refs/coordinator/w/{int(time.time())}-{os.getpid()}-{secrets.token_hex(4)}"
+        self._ref = f"{_PRIVATE_REFS}/{int(time.time())}-{os.getpid()}-{secrets.token_hex(4)}"
+        self._drop_stale_refs()
         self._lock = threading.RLock()
         self.stats = {"fetches": 0, "pushes": 0, "rejections": 0}
 
     # --- lifecycle ---
+
+    def _drop_stale_refs(self) -> None:
+        """Delete private refs of writers that died without closing (killed, crashed) a day or more ago."""
+        listed = run_git(["for-each-ref", "--format=%(refname)", _PRIVATE_REFS], cwd=self._objects.path)
+        cutoff = time.time() - _STALE_REF_SECONDS
+        stale = [ref for ref in listed.stdout.split() if _ref_started_at(ref) < cutoff]
+        if stale:
+            commands = "".join(f"delete {ref}\n" for ref in stale).encode()
+            run_git(["update-ref", "--stdin"], cwd=self._objects.path, input_bytes=commands)
 
     def close(self) -> None:
         """Drop this writer's private ref and stop git helper processes."""
@@ -159,6 +185,14 @@ class StateStore:
     def fetch(self) -> str | None:
         """Fetch the state branch (objects only where they changed); returns its tip, None when missing."""
         with self._lock:
+            try:
+                return self._fetch_once()
+            except _RefVanished:
+                # Another writer's clean-up took our ref for a dead one's (we ran for over a day): fetch again.
+                return self._fetch_once()
+
+    def _fetch_once(self) -> str | None:
+        with self._lock:
             self.stats["fetches"] += 1
             rc, _, err = self._git(
                 [
@@ -177,7 +211,7 @@ class StateStore:
                 raise self._remote_failure("fetch from", err)
             tip = self._objects.resolve(self._ref)
             if tip is None:
-                raise RemoteError(f"fetched {self.branch} but cannot read it in {self._objects.path}")
+                raise _RefVanished(f"fetched {self.branch} but cannot read it in {self._objects.path}")
             self._tip = tip
             return tip
 
@@ -189,7 +223,7 @@ class StateStore:
         )
         if rc == 0:
             return True
-        text = out + "\n" + err
+        text = self.remote.redact(out) + "\n" + err
         rejected = [line for line in text.splitlines() if line.startswith("!") or "rejected" in line]
         if any(spelling in text for spelling in RACE_SPELLINGS) and (rejected or "lock" in text):
             self.stats["rejections"] += 1
