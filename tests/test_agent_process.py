@@ -253,3 +253,15 @@ def test_redaction_helpers() -> None:
     )
     secrets = secret_values({"GITHUB_TOKEN": "long-enough-token", "ANTHROPIC_API_KEY": "test", "PATH": "/usr/bin"})
     assert secrets == ["long-enough-token"]
+
+
+def test_the_runners_own_credentials_are_not_inherited_by_agents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COORDINATOR_REMOTE", "https://x-access-token:ghs_statebranchtoken@github.com/o/r.git")
+    monkeypatch.setenv("GH_TOKEN", "gho_runnertoken123456")
+    monkeypatch.setenv("SOME_SETTING", "kept")
+    show = "import os; print(sorted(k for k in os.environ if k in ('COORDINATOR_REMOTE', 'GH_TOKEN', 'SOME_SETTING')))"
+    result = run_process([sys.executable, "-c", show], cwd=tmp_path, log_path=tmp_path / "log.txt")
+    assert result.stdout.strip() == "['SOME_SETTING']"
+    assert "ghs_statebranchtoken" not in (tmp_path / "log.txt").read_text()

@@ -64,6 +64,13 @@ class ProcessResult:
     start_error: str | None = None
 
 
+#: Variables of the runner that its agents never inherit: the state remote (its URL may carry a token) and the
+#: GitHub tokens the runner itself uses. A task that needs a credential gets it explicitly, not by inheritance.
+WITHHELD_FROM_AGENTS = frozenset(
+    {"COORDINATOR_REMOTE", "COORDINATOR_GITHUB_TOKEN", "GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN"}
+)
+
+
 def is_secret_env_name(name: str) -> bool:
     """Whether an environment variable name suggests a secret (``ANTHROPIC_API_KEY``, ``GH_TOKEN``, ...)."""
     parts = re.split(r"[^A-Za-z0-9]+", name.upper())
@@ -296,14 +303,16 @@ def run_process(
 ) -> ProcessResult:
     """Run ``argv`` (never through a shell) to completion, timeout or stop, and log everything.
 
-    ``env`` is merged onto ``os.environ``. stdin is closed (``DEVNULL``) unless ``stdin_text`` is given, which
-    is written then closed. The log at ``log_path`` (parent folders created) gets a header line with the
-    command, then stdout, then stderr, then the exit code and duration. A timeout or a set ``stop`` ends the
-    whole process tree (see :func:`kill_tree`). Never raises for a command that cannot start: ``rc`` is then
-    ``None`` and ``start_error`` says why.
+    ``env`` is merged onto ``os.environ``, less the runner's own credentials (:data:`WITHHELD_FROM_AGENTS`):
+    an agent runs whatever a task asks, so it must not be able to read and leak them. stdin is closed
+    (``DEVNULL``) unless ``stdin_text`` is given, which is written then closed. The log at ``log_path``
+    (parent folders created) gets a header line with the command, then stdout, then stderr, then the exit code
+    and duration. A timeout or a set ``stop`` ends the whole process tree (see :func:`kill_tree`). Never raises
+    for a command that cannot start: ``rc`` is then ``None`` and ``start_error`` says why.
     """
-    full_env = {**os.environ, **(env or {})}
-    secrets = secret_values(full_env)
+    inherited = {k: v for k, v in os.environ.items() if k.upper() not in WITHHELD_FROM_AGENTS}
+    full_env = {**inherited, **(env or {})}
+    secrets = secret_values({**os.environ, **full_env})
     log = Path(log_path)
     log.parent.mkdir(parents=True, exist_ok=True)
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
