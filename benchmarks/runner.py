@@ -1,7 +1,7 @@
 """Runner throughput and submit-to-claim latency, against the raw git compare-and-swap claim rate.
 
 Run ``python benchmarks/runner.py`` (about 2 minutes on 2 cores) or ``python benchmarks/runner.py --quick``
-(about a minute); ``--what-if`` adds section 4 (30-60 s). Everything happens in temporary directories: a local bare
+(about a minute). Everything happens in temporary directories: a local bare
 repository is the target repository's origin and holds the state branch, every runner has its own clone, object
 cache (``COORDINATOR_CACHE_DIR``) and log folder, and no runner config file is read. The script prints a report
 and always exits 0: targets are shown as PASS/MISS, not asserted.
@@ -15,8 +15,6 @@ Sections:
    on the branch, then from an in-process ``RunnerDaemon`` whose methods (and git processes) are timed.
 3. Submit-to-claim latency: an idle runner process (``--poll 1.0``, not ``--once``); tasks submitted one at a time
    from this process at random moments; time until the claim and until the attempt started.
-4. (``--what-if``) The in-process runner again with cumulative changes made in this process only: the
-   ``fetch_base = false`` setting, a 5 ms agent exit poll, the result commit also claiming the next task.
 """
 
 from __future__ import annotations
@@ -38,8 +36,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import partial, wraps
+from datetime import datetime
+from functools import wraps
 from pathlib import Path
 from typing import Any
 
@@ -642,80 +640,12 @@ POLL_LABEL = "main loop: poll (ls-remote; fetch if moved)"
 ATTEMPT_LABEL = "slot thread: whole attempt"
 
 
-def claim_with_result(daemon: Any) -> None:
-    """What-if only: the commit recording a success also claims this runner's next task (one commit per task).
-
-    Wraps two methods of this one daemon instance: ``_deliver`` of a ``complete`` report commits complete + claim
-    (claim judged on the state before the completion: enough here, where no task depends on another) and keeps
-    the claimed task; the main loop's next ``_claim`` hands it out instead of making a claim commit of its own.
-    """
-    from coordinator.core import transitions
-
-    claimed: list[Any] = []
-    deliver, claim_next = daemon._deliver, daemon._claim
-    config = daemon.config
-
-    def deliver_and_claim(report: Any) -> None:
-        if report.kind != "complete":
-            deliver(report)
-            return
-
-        def apply(state: Any, now: datetime) -> Any:
-            done = transitions.complete(
-                state,
-                task_id=report.task_id,
-                runner=report.runner,
-                result=report.result,
-                now=now,
-                attempt=report.attempt,
-            )
-            following = transitions.claim(
-                state,
-                runner=config.name,
-                capabilities=config.capabilities,
-                lease_ttl=timedelta(seconds=config.lease_ttl_seconds),
-                now=now,
-            )
-            tasks = {task.id: task for task in (*following.tasks, *done.tasks)}
-            running = [following.task.id] if following.task is not None else []
-            return transitions.Change(
-                message="; ".join(part for part in (done.message, following.message) if part),
-                tasks=tuple(tasks.values()),
-                runners=(daemon._runner_model(now, running=running),),
-                task=following.task,
-            )
-
-        change = daemon.store.update(apply)
-        if change.task is not None:
-            claimed.append(change.task)
-        daemon.outbox.remove(report)
-
-    def take_claimed(*, assume_fresh: bool) -> Any:
-        if claimed:
-            daemon._dirty = False
-            return claimed.pop()
-        return claim_next(assume_fresh=assume_fresh)
-
-    daemon._deliver, daemon._claim = deliver_and_claim, take_claimed
-
-
 def inprocess_run(
     scratch: Path,
     sizes: Sizes,
     command: str,
-    *,
-    fetch_base: bool = True,
-    agent_poll: float | None = None,
-    one_commit: bool = False,
 ) -> InProcess:
-    """One runner built as ``coordinator runner`` builds it, run in this process with its methods timed.
-
-    What-if knobs (``--what-if``): ``fetch_base=False`` is the runner setting of that name; ``agent_poll`` replaces
-    the 0.1 s poll interval of ``run_process`` (how often the agent's exit is checked) for this run only, by
-    patching the name ``run_process`` in ``coordinator.agents.command`` and restoring it afterwards; ``one_commit``
-    records each result and claims the next task in one commit (``claim_with_result``).
-    """
-    import coordinator.agents.command as command_module
+    """One runner built as ``coordinator runner`` builds it, run in this process with its methods timed."""
     from coordinator.agents.command import CommandAgent, split_command
     from coordinator.runner.config import RunnerConfig
     from coordinator.runner.daemon import RunnerDaemon
@@ -732,7 +662,6 @@ def inprocess_run(
         agent="command",
         agent_command=command,
         log_dir=project.root / "logs" / "r1",
-        fetch_base=fetch_base,
     )
     store = project.store("r1")
     # The worktree root the CLI uses (runner_cmd._worktree_root): inside the clone's git dir.
@@ -741,8 +670,6 @@ def inprocess_run(
     agent = CommandAgent(command, kill_grace_seconds=config.kill_grace_seconds)
     lines: list[str] = []
     daemon = RunnerDaemon(config, store=store, agent=agent, worktrees=worktrees, echo=lines.append)
-    if one_commit:
-        claim_with_result(daemon)  # before the timing wrappers, so that they time the changed methods
     recorder = Recorder()
     owners = {"daemon": daemon, "worktrees": worktrees, "agent": agent}
     for label, owner, attribute in PHASES:
@@ -755,15 +682,11 @@ def inprocess_run(
         _timed(lambda: subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, check=False))
         for _ in range(20)
     )
-    original_run_process = getattr(command_module, "run_process")  # noqa: B009 (a name the module imported)
-    if agent_poll is not None:
-        setattr(command_module, "run_process", partial(original_run_process, poll_seconds=agent_poll))  # noqa: B010
     try:
         with recorder.patched_subprocess():
             store.read()  # as the CLI does before it starts the daemon
             daemon.run(once=True)
     finally:
-        setattr(command_module, "run_process", original_run_process)  # noqa: B010
         store.close()
     # The busy window: from the first claim to the end of the last attempt. Start-up (heartbeat), the claim that
     # found nothing after the last task and the shutdown heartbeat fall outside it and are left out of every figure.
@@ -988,60 +911,11 @@ def print_inprocess(result: InProcess) -> None:
         print(f"      {command:<16} {len(values) / n:5.1f} per task  mean {ms(mean(values))}  {ms(sum(values) / n)}")
 
 
-#: What-if variants of the in-process runner: label -> inprocess_run keyword arguments.
-WHAT_IFS: dict[str, dict[str, Any]] = {
-    "as is": {},
-    "fetch_base = false (runner setting)": {"fetch_base": False},
-    "fetch_base = false + agent exit polled every 5 ms": {"fetch_base": False, "agent_poll": 0.005},
-    "... + result and next claim in one commit": {"fetch_base": False, "agent_poll": 0.005, "one_commit": True},
-}
-
-
-def what_if(sizes: Sizes, command: str, rounds: int = 2) -> dict[str, list[InProcess]]:
-    """Each variant ``rounds`` times, the order rotating every round so that load drift hits them alike."""
-    results: dict[str, list[InProcess]] = defaultdict(list)
-    labels = list(WHAT_IFS)
-    for round_number in range(rounds):
-        shift = round_number % len(labels)
-        for label in labels[shift:] + labels[:shift]:
-            with claim.temp_dir("what-if") as scratch:
-                results[label].append(inprocess_run(scratch, sizes, command, **WHAT_IFS[label]))
-    return results
-
-
-def print_what_if(results: dict[str, list[InProcess]], raw: float) -> None:
-    """Per-task time of each variant and its ratio to the raw rate."""
-    print(
-        "4. What if (--what-if): the in-process runner of 2. with changes made in this process only, "
-        f"{len(next(iter(results.values())))} runs each, order rotating"
-    )
-    base = None
-    for label, runs in results.items():
-        per_task = mean([run.window / run.tasks for run in runs])
-        base = base or per_task
-        agent = mean([mean(run.calls.get(PHASES[4][0], [])) for run in runs])
-        pushes = mean(
-            [sum(len(v) for (_, command), v in run.git.items() if command == "push") / run.tasks for run in runs]
-        )
-        ok = all(run.check[0] for run in runs)
-        print(
-            f"  {label:<50} {ms(per_task)} per task  {1 / per_task:5.2f} tasks/s = {1 / per_task / raw:.3f} x raw  "
-            f"x{per_task / base:.2f}"
-        )
-        verdict = "OK" if ok else "FAILED"
-        print(f"  {'':<50} pushes per task {pushes:.1f}, agent run mean {ms(agent)}, exactly-once {verdict}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every section and print the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts: about a minute on 2 cores")
     parser.add_argument("--seed", type=int, default=None, help="seed of the random submit spacing in section 3")
-    parser.add_argument(
-        "--what-if",
-        action="store_true",
-        help="also run the in-process runner with three cumulative changes, twice each (adds 30-60 s)",
-    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     rng = random.Random(args.seed)
@@ -1134,13 +1008,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         for note in latency.notes:
             print(f"  {note}")
         print()
-
-        if args.what_if:
-            try:
-                print_what_if(what_if(sizes, command), raw)
-            except Exception as exc:  # the what-ifs lean on runner internals that may have moved on
-                print(f"4. What if: could not run ({exc!r})")
-            print()
 
         ratio = one.rate / raw
         latency_target = LATENCY_POLL + LATENCY_SLACK
