@@ -211,6 +211,24 @@ def test_agent_made_commits_are_detected(manager: WorktreeManager) -> None:
     assert manager.commits_since_start(wt) == 1
 
 
+def test_record_work_names_the_commit_that_holds_the_attempts_work(manager: WorktreeManager) -> None:
+    nothing = manager.create("t1", "origin/main")
+    assert manager.record_work(nothing, "no work") is None
+    manager.remove(nothing)
+
+    by_agent = manager.create("t2", "origin/main")
+    (by_agent.path / "agent.txt").write_text("by the agent\n")
+    agent_sha = commit_all(by_agent.path, "agent commit")
+    assert manager.record_work(by_agent, "leftovers") == agent_sha
+    manager.remove(by_agent)
+
+    uncommitted = manager.create("t3", "origin/main")
+    (uncommitted.path / "left.txt").write_text("left for us\n")
+    sha = manager.record_work(uncommitted, "commit it")
+    assert sha is not None and sha != uncommitted.start_commit
+    assert git(uncommitted.path, "show", "--name-only", "--format=", sha).split() == ["left.txt"]
+
+
 def test_second_attempt_reuses_branch_and_keeps_commits(repos: Repos, manager: WorktreeManager) -> None:
     first = manager.create("t1", "origin/main")
     (first.path / "attempt1.txt").write_text("1\n")

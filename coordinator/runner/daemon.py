@@ -348,11 +348,7 @@ class RunnerDaemon:
     def _commit(self, worktree: Worktree, task: Task, result: AgentResult) -> str | WorktreeError | None:
         message = f"{task.title}\n\n{(result.summary or '').strip()}\n\nCoordinator-Task: {task.id}".strip()
         try:
-            committed = self.worktrees.commit_changes(worktree, message)
-            if committed is None:
-                head = self.worktrees.head(worktree)
-                committed = head if head != worktree.start_commit else None  # the agent committed by itself
-            return committed
+            return self.worktrees.record_work(worktree, message)
         except WorktreeError as exc:
             return exc
 

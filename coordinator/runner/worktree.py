@@ -356,6 +356,20 @@ class WorktreeManager:
         )
         return self.head(wt)
 
+    def record_work(self, wt: Worktree, message: str) -> str | None:
+        """The commit holding this attempt's work: a new one for uncommitted changes, else the agent's own HEAD
+        if it committed, else None (no work). One ``git status`` answers both questions in the common case."""
+        status = self._git(
+            ["status", "--porcelain=v2", "--branch"], cwd=wt.path, what=f"git status failed in {wt.path}"
+        ).stdout
+        changed = any(line and not line.startswith("#") for line in status.splitlines())
+        if changed:
+            return self.commit_changes(wt, message)
+        head = next((line.split()[2] for line in status.splitlines() if line.startswith("# branch.oid ")), None)
+        if head is None or head == "(initial)":
+            head = self.head(wt)
+        return head if head != wt.start_commit else None
+
     def head(self, wt: Worktree) -> str:
         """The sha the worktree's HEAD points at."""
         return self._git(["rev-parse", "HEAD"], cwd=wt.path, what=f"cannot read HEAD of {wt.path}").stdout.strip()
