@@ -33,7 +33,10 @@ class RunnerConfig(BaseModel):
     agent_command: str | None = None
     claude_path: str = "claude"
     base: str | None = Field(default=None, description="Base branch of task branches; default origin/HEAD.")
-    fetch_base: bool = Field(default=True, description="Fetch the base branch before each task.")
+    fetch_base: bool = Field(default=True, description="Fetch the base branch before a task starts.")
+    fetch_base_every_seconds: float = Field(
+        default=30.0, ge=0, description="Skip that fetch when the last one is more recent than this."
+    )
     log_dir: Path | None = None
     log_retention_days: float = Field(default=14.0, ge=0)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)

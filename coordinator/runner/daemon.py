@@ -95,6 +95,8 @@ class RunnerDaemon:
         self._started_at = clock()
         self._last_heartbeat = 0.0
         self._last_prune = 0.0
+        self._last_base_fetch = -1e9
+        self._fetch_lock = threading.Lock()
         self._dirty = True  # the next claim must look at the branch even if ls-remote says nothing moved
         self._cooldown_until: datetime | None = None
         self._pause_until = 0.0
@@ -296,8 +298,7 @@ class RunnerDaemon:
         log_path = self._log_path(task.id, slot.attempt)
         started = self.clock()
         try:
-            if self.config.fetch_base:
-                self.worktrees.fetch_base()
+            self._fetch_base_if_due()
             base = self.worktrees.resolve_base(self.config.base)
             worktree = self.worktrees.create(task.id, base)
         except WorktreeError as exc:
@@ -344,6 +345,19 @@ class RunnerDaemon:
                 self.worktrees.remove(worktree)
             except WorktreeError as exc:
                 self.echo(f"warning: could not remove the worktree of {task.id}: {exc}")
+
+    def _fetch_base_if_due(self) -> None:
+        # Back-to-back tasks share one fetch of the base: a base half a minute old is as good as a fresh one,
+        # and a fetch per task would be a sixth of a short task's cost.
+        if not self.config.fetch_base:
+            return
+        with self._fetch_lock:
+            if time.monotonic() - self._last_base_fetch < self.config.fetch_base_every_seconds:
+                return
+            result = self.worktrees.fetch_base()
+            if not result:
+                self.echo(f"warning: could not fetch the base branch ({result.reason}); using the local one")
+            self._last_base_fetch = time.monotonic()
 
     def _commit(self, worktree: Worktree, task: Task, result: AgentResult) -> str | WorktreeError | None:
         message = f"{task.title}\n\n{(result.summary or '').strip()}\n\nCoordinator-Task: {task.id}".strip()
