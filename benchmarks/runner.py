@@ -237,8 +237,8 @@ def claim_times(origin: Path) -> dict[tuple[str, int], float]:
     wanted: list[tuple[str, str]] = []
     for row in log.splitlines():
         sha, _, subject = row.partition(" ")
-        found = re.match(r"claim (\S+) by \S+, attempt \d+", subject)
-        if found:
+        # A claim may share its commit with the result before it ("complete task-3 ...; claim task-4 ...").
+        for found in re.finditer(r"(?:^|; )claim (\S+) by \S+, attempt \d+", subject):
             wanted.append((sha, found.group(1)))
     if not wanted:
         return {}
