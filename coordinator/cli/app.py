@@ -292,13 +292,10 @@ def show(ctx: click.Context, task_id: str, as_json: bool) -> None:
         if problem is not None:
             raise CorruptFile(problem.path, f"{problem.reason}; fix or delete the file on the state branch")
         raise TaskNotFound(task_id)
-    click.echo(_json_text(dump(task)) if as_json else task_details(task, _now()))
-
-
-def _json_text(value: Any) -> str:
-    from coordinator.cli.render import to_json
-
-    return to_json(value)
+    if as_json:
+        _echo_json(dump(task))
+    else:
+        click.echo(task_details(task, _now()))
 
 
 @cli.command()
