@@ -80,6 +80,14 @@ class Project:
         return daemon
 
 
+def run_once(daemon: RunnerDaemon) -> int:
+    """Run a daemon with ``--once`` semantics and close its store; returns its exit code."""
+    try:
+        return daemon.run(once=True)
+    finally:
+        daemon.store.close()
+
+
 def make_project(root: Path) -> Project:
     """origin.git with a README on main, and an initialised state branch."""
     root.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from coordinator.models import AttemptOutcome, AttemptResult, RunnerState, TaskS
 from coordinator.runner.daemon import EXIT_MISCONFIGURED, EXIT_OK
 from coordinator.runner.outbox import Outbox, Report
 from tests.fakes.claude_env import make_fake_claude
-from tests.runner_helpers import Project, branch_files, make_project
+from tests.runner_helpers import Project, branch_files, make_project, run_once
 
 
 @pytest.fixture
@@ -48,10 +48,7 @@ def test_once_runs_every_task_and_commits_on_the_task_branch(project: Project, t
     first = project.submit("first task", body="do the first thing")
     second = project.submit("second task")
     daemon = project.daemon("runner-a", CommandAgent(script(tmp_path, "w.py", WRITE_FILE)))
-    try:
-        assert daemon.run(once=True) == EXIT_OK
-    finally:
-        daemon.store.close()
+    assert run_once(daemon) == EXIT_OK
     state = project.state()
     for task_id in (first, second):
         task = state.tasks[task_id]
@@ -75,10 +72,7 @@ def test_once_runs_every_task_and_commits_on_the_task_branch(project: Project, t
 def test_prompt_carries_title_body_and_the_branch(project: Project, tmp_path: Path) -> None:
     task_id = project.submit("Fix the login bug", body="Users cannot log in with SSO.")
     daemon = project.daemon("runner-a", CommandAgent(script(tmp_path, "w.py", WRITE_FILE)))
-    try:
-        daemon.run(once=True)
-    finally:
-        daemon.store.close()
+    run_once(daemon)
     from tests.gitutil import git
 
     prompt = git("show", f"coordinator/{task_id}:out-{task_id}.txt", cwd=daemon.config.repo)
@@ -90,10 +84,7 @@ def test_prompt_carries_title_body_and_the_branch(project: Project, tmp_path: Pa
 def test_failure_escalates_to_the_next_mode_and_records_each_attempt(project: Project) -> None:
     task_id = project.submit("hard one", body="[demo: fail-in simple] [demo: seconds 0.05]")
     daemon = project.daemon("runner-a", ScriptedAgent(), kind="scripted")
-    try:
-        daemon.run(once=True)
-    finally:
-        daemon.store.close()
+    run_once(daemon)
     task = project.state().tasks[task_id]
     assert task.status == TaskStatus.SUCCEEDED
     assert [(a.mode, a.outcome, a.model) for a in task.attempts] == [
@@ -110,10 +101,7 @@ def test_exhausted_attempts_fail_the_task(project: Project, tmp_path: Path) -> N
     daemon = project.daemon(
         "runner-a", CommandAgent(script(tmp_path, "f.py", "import sys; print('boom'); sys.exit(3)"))
     )
-    try:
-        daemon.run(once=True)
-    finally:
-        daemon.store.close()
+    run_once(daemon)
     task = project.state().tasks[task_id]
     assert task.status == TaskStatus.FAILED
     assert [a.mode for a in task.attempts] == ["simple", "complex"]
@@ -132,10 +120,7 @@ def test_usage_limit_requeues_without_using_an_attempt_and_cools_the_runner_down
 ) -> None:
     task_id = project.submit("limited")
     daemon = fake_claude_daemon(project, tmp_path, monkeypatch, "v330_quota")
-    try:
-        assert daemon.run(once=True) == EXIT_OK
-    finally:
-        daemon.store.close()
+    assert run_once(daemon) == EXIT_OK
     state = project.state()
     task = state.tasks[task_id]
     assert task.status == TaskStatus.QUEUED
@@ -158,10 +143,7 @@ def test_auth_failure_stops_claiming_and_says_why(
     first = project.submit("one")
     project.submit("two")
     daemon = fake_claude_daemon(project, tmp_path, monkeypatch, "v330_e401")
-    try:
-        assert daemon.run(once=True) == EXIT_MISCONFIGURED
-    finally:
-        daemon.store.close()
+    assert run_once(daemon) == EXIT_MISCONFIGURED
     state = project.state()
     assert all(t.status == TaskStatus.QUEUED for t in state.tasks.values())
     assert state.tasks[first].counted_attempts() == 0
@@ -176,10 +158,7 @@ def test_claude_command_line_comes_from_the_mode(
 ) -> None:
     project.submit("x", mode="complex")
     daemon = fake_claude_daemon(project, tmp_path, monkeypatch, "v330_basic")
-    try:
-        daemon.run(once=True)
-    finally:
-        daemon.store.close()
+    run_once(daemon)
     argv = json.loads((tmp_path / "argv.jsonl").read_text().splitlines()[0])["argv"]
     assert argv[argv.index("--model") + 1] == "sonnet"
     assert argv[argv.index("--max-turns") + 1] == "50"
@@ -251,10 +230,7 @@ def test_pending_results_of_a_crashed_run_are_delivered_at_start(project: Projec
             result=AttemptResult(summary="finished before the crash"),
         )
     )
-    try:
-        daemon.run(once=True)
-    finally:
-        daemon.store.close()
+    run_once(daemon)
     task = project.state().tasks[task_id]
     assert task.status == TaskStatus.SUCCEEDED
     assert task.attempts[0].summary == "finished before the crash"
@@ -265,10 +241,7 @@ def test_leftover_worktrees_are_removed_at_start(project: Project, tmp_path: Pat
     daemon = project.daemon("runner-a", ScriptedAgent(), kind="scripted")
     leftover = daemon.worktrees.create("task-99", daemon.worktrees.resolve_base(None))
     assert leftover.path.exists()
-    try:
-        daemon.run(once=True)
-    finally:
-        daemon.store.close()
+    run_once(daemon)
     assert not leftover.path.exists()
     assert any("leftover" in line for line in daemon.lines)  # type: ignore[attr-defined]
 
@@ -277,10 +250,7 @@ def test_capabilities_decide_who_runs_what(project: Project) -> None:
     gpu = project.submit("gpu work", requires=("gpu",), body="[demo: seconds 0.05]")
     plain = project.submit("plain work", body="[demo: seconds 0.05]")
     daemon = project.daemon("cpu-box", ScriptedAgent(), kind="scripted")
-    try:
-        daemon.run(once=True)
-    finally:
-        daemon.store.close()
+    run_once(daemon)
     state = project.state()
     assert state.tasks[plain].status == TaskStatus.SUCCEEDED
     assert state.tasks[gpu].status == TaskStatus.QUEUED
@@ -290,10 +260,7 @@ def test_the_agents_own_failing_verdict_escalates(project: Project, tmp_path: Pa
     task_id = project.submit("impossible", max_attempts=1)
     agent = script(tmp_path, "v.py", "print('looked around')\nprint('COORDINATOR-VERDICT: failed: cannot reproduce')")
     daemon = project.daemon("runner-a", CommandAgent(agent))
-    try:
-        daemon.run(once=True)
-    finally:
-        daemon.store.close()
+    run_once(daemon)
     task = project.state().tasks[task_id]
     assert task.status == TaskStatus.FAILED
     assert task.attempts[0].error == "agent's verdict: cannot reproduce"
@@ -306,10 +273,7 @@ def test_a_result_and_the_next_claim_share_one_commit(project: Project, tmp_path
     first = project.submit("first", priority="high")  # type: ignore[arg-type]
     second = project.submit("second")
     daemon = project.daemon("runner-a", CommandAgent(script(tmp_path, "w.py", WRITE_FILE)))
-    try:
-        daemon.run(once=True)
-    finally:
-        daemon.store.close()
+    run_once(daemon)
     log = branch_log(project.origin)
     assert any(
         line.startswith(f"complete {first} by runner-a, attempt 1; claim {second} by runner-a, attempt 1")

@@ -20,7 +20,7 @@ from coordinator.runner.daemon import EXIT_MISCONFIGURED, EXIT_OK
 from tests.fakes.anthropic_api import ApiError, FakeAnthropic, Reply, Text, ToolUse, last_user_text
 from tests.fakes.claude_env import claude_env, clear_inherited_claude_env, require_real_claude
 from tests.gitutil import git
-from tests.runner_helpers import Project, make_project
+from tests.runner_helpers import Project, make_project, run_once
 
 pytestmark = pytest.mark.slow
 
@@ -73,10 +73,7 @@ def test_agent_writes_a_file_and_the_change_is_committed_on_the_task_branch(
             "runner-a", ClaudeAgent(claude_exe, extra_env=env), kind="claude", claude_path=claude_exe
         )
         holder["daemon"] = daemon
-        try:
-            assert daemon.run(once=True) == EXIT_OK
-        finally:
-            daemon.store.close()
+        assert run_once(daemon) == EXIT_OK
     task = project.state().tasks[task_id]
     assert task.status == TaskStatus.SUCCEEDED, daemon.lines  # type: ignore[attr-defined]
     attempt = task.attempts[0]
@@ -99,10 +96,7 @@ def test_max_turns_escalates_to_the_next_mode(project: Project, claude_exe: str,
             "runner-a", ClaudeAgent(claude_exe, extra_env=env), kind="claude", claude_path=claude_exe
         )
         holder["daemon"] = daemon
-        try:
-            daemon.run(once=True)
-        finally:
-            daemon.store.close()
+        run_once(daemon)
         models = [str((r.body or {}).get("model", "")) for r in api.message_requests]
     task = project.state().tasks[task_id]
     assert [(a.mode, a.outcome) for a in task.attempts] == [
@@ -125,10 +119,7 @@ def test_usage_limit_requeues_without_an_attempt_and_cools_down(
         daemon = project.daemon(
             "runner-a", ClaudeAgent(claude_exe, extra_env=env), kind="claude", claude_path=claude_exe
         )
-        try:
-            assert daemon.run(once=True) == EXIT_OK
-        finally:
-            daemon.store.close()
+        assert run_once(daemon) == EXIT_OK
     state = project.state()
     task = state.tasks[task_id]
     assert task.status == TaskStatus.QUEUED, daemon.lines  # type: ignore[attr-defined]
@@ -147,10 +138,7 @@ def test_auth_failure_stops_the_runner_from_claiming(project: Project, claude_ex
         daemon = project.daemon(
             "runner-a", ClaudeAgent(claude_exe, extra_env=env), kind="claude", claude_path=claude_exe
         )
-        try:
-            assert daemon.run(once=True) == EXIT_MISCONFIGURED
-        finally:
-            daemon.store.close()
+        assert run_once(daemon) == EXIT_MISCONFIGURED
     state = project.state()
     assert all(t.status == TaskStatus.QUEUED and t.counted_attempts() == 0 for t in state.tasks.values())
     assert sum(len(t.attempts) for t in state.tasks.values()) == 1  # the second task was never claimed
