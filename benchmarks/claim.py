@@ -36,6 +36,8 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
+from coordinator.store.store import RACE_SPELLINGS as STORE_RACE_SPELLINGS
+
 BRANCH = "coordinator/state"
 RAW_REF = "refs/heads/x"
 LEASE_TTL = timedelta(hours=1)  # long enough that no lease expires during a run
@@ -43,17 +45,8 @@ LEASE_TTL = timedelta(hours=1)  # long enough that no lease expires during a run
 GROWTH_TARGET = 1.3  # p50 at 10,000 tasks / p50 at 200 tasks
 BASELINE_TARGET = 2.0  # store in-process p50 / raw baseline p50
 
-#: Every way git says "another push landed first" (the same list the store uses).
-RACE_SPELLINGS = (
-    "fetch first",
-    "non-fast-forward",
-    "stale info",
-    "failed to update ref",
-    "cannot lock ref",
-    "incorrect old value",
-    "failed to lock",
-    "already exists",
-)
+#: Every way git says "another push landed first": the store's own list, so both loops judge races alike.
+RACE_SPELLINGS = STORE_RACE_SPELLINGS
 
 
 @dataclass(frozen=True)
