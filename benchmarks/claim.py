@@ -95,7 +95,7 @@ def verdict(value: float, target: float) -> str:
 
 def git_environment() -> dict[str, str]:
     """The environment the store runs git with, plus an identity so commit-tree works anywhere."""
-    from coordinator.store.gitcmd import git_env
+    from coordinator.gitcmd import git_env
 
     return git_env(
         {

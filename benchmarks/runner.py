@@ -132,6 +132,7 @@ def child_environment(scratch: Path, name: str) -> dict[str, str]:
         if k not in ("COORDINATOR_REMOTE", "COORDINATOR_BRANCH")
     }
     env["COORDINATOR_CACHE_DIR"] = str(scratch / f"cache-{name}")
+    env["COORDINATOR_DATA_DIR"] = str(scratch / f"data-{name}")
     # A path that does not exist: load_config then uses defaults + flags, never the user's runner.toml.
     env["COORDINATOR_RUNNER_CONFIG"] = str(scratch / "no-runner-config.toml")
     env["PYTHONUNBUFFERED"] = "1"  # the runner's log file shows lines as they happen (for a post-mortem)
@@ -229,8 +230,8 @@ def claim_times(origin: Path) -> dict[tuple[str, int], float]:
     A task's final file no longer holds its lease, so this walks the branch history: one ``git log`` and one
     ``git cat-file --batch`` for the task files at the claim commits.
     """
-    from coordinator.ids import task_path
     from coordinator.models import Task
+    from coordinator.store.layout import task_path
 
     env = claim.git_environment()
     log = claim.git_ok(["log", "--format=%H %s", f"refs/heads/{BRANCH}"], origin, env)
@@ -625,14 +626,15 @@ class InProcess:
     poll_seconds: float
 
 
-#: Phases of one task, in order, as (label, owner, method): the owner is "daemon", "worktrees" or "agent".
+#: Phases of one task, in order, as (label, owner, method): the owner is "daemon", "attempts", "worktrees" or
+#: "agent" (the objects of a runner built by coordinator.runner.build).
 PHASES = (
     ("claim (store.update: transition, commit, push)", "daemon", "_claim"),
     ("fetch base (git fetch origin main)", "worktrees", "fetch_base"),
     ("resolve base", "worktrees", "resolve_base"),
     ("worktree create", "worktrees", "create"),
     ("agent run (CommandAgent.run)", "agent", "run"),
-    ("commit of changes (none to commit here)", "daemon", "_commit"),
+    ("commit of changes (none to commit here)", "attempts", "_commit"),
     ("result commit (outbox file + store.update)", "daemon", "_record"),
     ("worktree remove", "worktrees", "remove"),
 )
@@ -646,10 +648,9 @@ def inprocess_run(
     command: str,
 ) -> InProcess:
     """One runner built as ``coordinator runner`` builds it, run in this process with its methods timed."""
-    from coordinator.agents.command import CommandAgent, split_command
+    from coordinator.agents.command import split_command
+    from coordinator.runner.build import build_runner
     from coordinator.runner.config import RunnerConfig
-    from coordinator.runner.daemon import RunnerDaemon
-    from coordinator.runner.worktree import WorktreeManager
 
     count = sizes.inprocess_tasks
     project = make_project(scratch, count)
@@ -662,16 +663,13 @@ def inprocess_run(
         agent="command",
         agent_command=command,
         log_dir=project.root / "logs" / "r1",
+        cache_dir=project.root / "cache-r1",
     )
-    store = project.store("r1")
-    # The worktree root the CLI uses (runner_cmd._worktree_root): inside the clone's git dir.
-    common = claim.git_ok(["rev-parse", "--path-format=absolute", "--git-common-dir"], repo, claim.git_environment())
-    worktrees = WorktreeManager(repo, root=Path(common) / "coordinator-worktrees" / "r1")
-    agent = CommandAgent(command, kill_grace_seconds=config.kill_grace_seconds)
     lines: list[str] = []
-    daemon = RunnerDaemon(config, store=store, agent=agent, worktrees=worktrees, echo=lines.append)
+    daemon = build_runner(config, echo=lines.append)  # exactly as `coordinator runner` builds it
+    store = daemon.store
     recorder = Recorder()
-    owners = {"daemon": daemon, "worktrees": worktrees, "agent": agent}
+    owners = {"daemon": daemon, "attempts": daemon.attempts, "worktrees": daemon.worktrees, "agent": daemon.agent}
     for label, owner, attribute in PHASES:
         recorder.wrap(owners[owner], attribute, label)
     recorder.wrap(daemon, "_attempt", ATTEMPT_LABEL)
@@ -924,6 +922,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with claim.temp_dir("runner-home") as home:
         # Belt and braces: every store here and in the runner processes gets an explicit cache folder.
         os.environ["COORDINATOR_CACHE_DIR"] = str(home / "default-cache")
+        os.environ["COORDINATOR_DATA_DIR"] = str(home / "data")
         os.environ["COORDINATOR_RUNNER_CONFIG"] = str(home / "no-runner-config.toml")
         git_version = claim.git_ok(["--version"], home, claim.git_environment())
         print(

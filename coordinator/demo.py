@@ -7,7 +7,6 @@ and summarises what happened: statuses, escalations, cost.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -15,17 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from coordinator.agents.base import Agent
 from coordinator.core import transitions
 from coordinator.core.state import State
+from coordinator.errors import RemoteError
+from coordinator.gitcmd import GitIdentity, last_lines, run_git
 from coordinator.models import Priority, Source, TaskStatus
+from coordinator.runner.build import build_runner
 from coordinator.runner.config import RunnerConfig
 from coordinator.runner.daemon import RunnerDaemon
-from coordinator.runner.worktree import WorktreeManager
-from coordinator.store.remote import Remote
 from coordinator.store.store import StateStore
 
-_IDENTITY = ["-c", "user.name=coordinator demo", "-c", "user.email=demo@localhost", "-c", "commit.gpgsign=false"]
+_IDENTITY = GitIdentity(name="coordinator demo", email="demo@localhost")
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,9 @@ RUNNERS = (("runner-a", ("linux",)), ("runner-b", ("linux", "gpu")))
 
 
 def _git(*args: str, cwd: Path) -> None:
-    subprocess.run(["git", *_IDENTITY, *args], cwd=cwd, check=True, capture_output=True)
+    done = run_git([*_IDENTITY.config_args(), "-c", "commit.gpgsign=false", *args], cwd=cwd)
+    if not done.ok:
+        raise RemoteError(f"demo sandbox: git {args[0]} failed: {last_lines(done.stderr)}")
 
 
 def build_sandbox(root: Path) -> Path:
@@ -113,15 +114,13 @@ def submit_demo_tasks(store: StateStore) -> dict[str, str]:
 
 def run_runners(
     root: Path,
-    origin: Path,
     *,
-    make_agent: Callable[[], Agent],
+    agent: str,
     echo: Callable[[str], None],
     poll_seconds: float = 0.2,
 ) -> list[RunnerDaemon]:
     """Run the demo runners at once, each until nothing is claimable; returns them when all stopped."""
     daemons: list[RunnerDaemon] = []
-    stores: list[StateStore] = []
     for name, capabilities in RUNNERS:
         config = RunnerConfig(
             name=name,
@@ -131,18 +130,17 @@ def run_runners(
             poll_seconds=poll_seconds,
             lease_ttl_seconds=120,
             heartbeat_seconds=60,
-            agent="scripted",
+            agent=agent,
             log_dir=root / "logs" / name,
+            worktree_root=root / "worktrees",
+            cache_dir=root / "cache",
             shutdown_grace_seconds=5,
         )
-        store = StateStore(Remote.parse(str(origin)), cache_dir=root / "cache")
-        stores.append(store)
-        worktrees = WorktreeManager(root / name, root=root / "worktrees" / name)
 
         def runner_echo(message: str, name: str = name) -> None:
             echo(f"{name}  {message}")
 
-        daemons.append(RunnerDaemon(config, store=store, agent=make_agent(), worktrees=worktrees, echo=runner_echo))
+        daemons.append(build_runner(config, echo=runner_echo))
     threads = [threading.Thread(target=d.run, kwargs={"once": True}, daemon=True) for d in daemons]
     for thread in threads:
         thread.start()
@@ -157,8 +155,8 @@ def run_runners(
             thread.join()
         raise
     finally:
-        for store in stores:
-            store.close()
+        for daemon in daemons:
+            daemon.store.close()
     return daemons
 
 

@@ -58,13 +58,18 @@ class StateBranchMissing(CoordinatorError):
     """The remote has no state branch yet."""
 
     def __init__(self, remote: str, branch: str) -> None:
-        remote_arg = remote if " " not in remote else f'"{remote}"'
-        super().__init__(
-            f"no state branch '{branch}' on {remote}: run 'coordinator init --remote {remote_arg}'"
-            + (f" --branch {branch}" if branch != "coordinator/state" else "")
-        )
+        super().__init__(f"no state branch '{branch}' on {remote}: run '{init_command(remote, branch)}'")
         self.remote = remote
         self.branch = branch
+
+
+def init_command(remote: str, branch: str) -> str:
+    """The command line that creates the state branch (global options go before the command)."""
+    from coordinator.ids import DEFAULT_STATE_BRANCH
+
+    remote_arg = remote if not any(c in remote for c in " '\"") else '"' + remote.replace('"', '\\"') + '"'
+    branch_arg = f" --branch {branch}" if branch != DEFAULT_STATE_BRANCH else ""
+    return f"coordinator --remote {remote_arg}{branch_arg} init"
 
 
 class SchemaTooNew(CoordinatorError):
@@ -85,3 +90,18 @@ class RemoteError(CoordinatorError):
 
 class ContentionError(CoordinatorError):
     """Too many writers won the race in a row; the update was not applied."""
+
+
+class WorktreeError(CoordinatorError):
+    """A git worktree operation failed; the message says what, git's last words, and what to do."""
+
+    def __init__(self, what: str, *, stderr: str = "", hint: str = "") -> None:
+        self.what = what
+        self.stderr_tail = " / ".join(line.strip() for line in stderr.strip().splitlines()[-3:] if line.strip())
+        self.hint = hint
+        parts = [what]
+        if self.stderr_tail:
+            parts.append(f"git said: {self.stderr_tail}")
+        if hint:
+            parts.append(f"what to do: {hint}")
+        super().__init__("; ".join(parts))

@@ -1,38 +1,58 @@
-"""Names of things on the state branch: task ids, runner names, capability names, and where files live."""
+"""Names of things: task ids, runner names, capabilities and branch names. One rule each, used everywhere.
+
+Task ids and runner names become file names on the state branch, directory names of worktrees and parts of
+git ref names (``coordinator/<task>``), on Windows too; so there is one rule for all of them.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import re
 
-_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+#: The state branch when none is configured.
+DEFAULT_STATE_BRANCH = "coordinator/state"
+#: Task branches are ``coordinator/<task id>``.
+TASK_BRANCH_PREFIX = "coordinator/"
 
-#: Shards of the tasks directory: a claim rewrites one small shard tree, never one huge directory.
-SHARD_HEX_DIGITS = 2
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+# Windows refuses these as file or directory names, with or without an extension ("con.txt" too).
+_WINDOWS_DEVICES = frozenset(
+    {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {f"lpt{i}" for i in range(10)}
+)
+_BRANCH_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
 
 
 def check_name(kind: str, value: str) -> str:
     """Validate a task id, runner name or capability; returns it or raises ``ValueError``.
 
-    Names become file names on the state branch, so they are lower-case, portable (Windows too) and short.
+    1-100 characters ``a-z 0-9 . _ -``, starting with a letter or digit, not ending in ``.`` or ``.lock``,
+    no ``..``, and not a Windows device name (``con``, ``nul``, ``com1``...).
     """
-    if not _NAME.fullmatch(value) or value.endswith(".") or ".." in value:
+    if (
+        not _NAME.fullmatch(value)
+        or value.endswith((".", ".lock"))
+        or ".." in value
+        or value.split(".", 1)[0] in _WINDOWS_DEVICES
+    ):
         raise ValueError(
-            f"invalid {kind} '{value}': use 1-100 characters a-z, 0-9, '.', '_', '-', starting with a letter or digit"
+            f"invalid {kind} {value!r}: use 1-100 characters a-z, 0-9, '.', '_', '-', starting with a letter or "
+            "digit (not a Windows device name like 'con' or 'nul')"
         )
     return value
 
 
-def task_shard(task_id: str) -> str:
-    """The fan-out directory of a task (two hex digits of the SHA-1 of its id)."""
-    return hashlib.sha1(task_id.encode(), usedforsecurity=False).hexdigest()[:SHARD_HEX_DIGITS]
+def check_branch(value: str) -> str:
+    """Validate a git branch name given by a person (``--branch``); returns it or raises ``ValueError``."""
+    if (
+        not value
+        or value.startswith(("/", "-", "."))
+        or value.endswith((".lock", "/", "."))
+        or "/." in value
+        or _BRANCH_FORBIDDEN.search(value)
+    ):
+        raise ValueError(f"{value!r} is not a valid branch name (e.g. {DEFAULT_STATE_BRANCH})")
+    return value
 
 
-def task_path(task_id: str) -> str:
-    """Path of a task's file on the state branch."""
-    return f"tasks/{task_shard(task_id)}/{task_id}.json"
-
-
-def runner_path(name: str) -> str:
-    """Path of a runner's heartbeat file on the state branch."""
-    return f"runners/{name}.json"
+def task_branch(task_id: str) -> str:
+    """The git branch a task's attempts commit to."""
+    return TASK_BRANCH_PREFIX + check_name("task id", task_id)

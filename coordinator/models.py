@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from coordinator.ids import check_name
 from coordinator.modes import ModesConfig
@@ -24,12 +25,18 @@ def _as_utc(value: datetime) -> datetime:
 
 #: Every instant in the models: timezone-aware, in UTC.
 UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
+#: Names that become file and ref names (one rule: :func:`coordinator.ids.check_name`).
+TaskId = Annotated[str, AfterValidator(partial(check_name, "task id"))]
+RunnerName = Annotated[str, AfterValidator(partial(check_name, "runner name"))]
+Capability = Annotated[str, AfterValidator(partial(check_name, "capability"))]
 
 #: Bumped only for incompatible layout changes; additive fields never bump it.
 SCHEMA_VERSION = 1
 
 
-class _Model(BaseModel):
+class StateModel(BaseModel):
+    """Base of everything stored on the state branch: keeps unknown fields, serialises stably."""
+
     model_config = ConfigDict(extra="allow", validate_assignment=False, use_enum_values=False)
 
     def to_json(self) -> bytes:
@@ -79,7 +86,7 @@ class AttemptOutcome(StrEnum):
     CANCELLED = "cancelled"
 
 
-class Source(_Model):
+class Source(StateModel):
     """Who asked for the task, how, when and with what permission."""
 
     kind: str = Field(default="cli", description="How the task arrived: cli, github-issue, webhook, ...")
@@ -92,7 +99,7 @@ class Source(_Model):
     event: str | None = Field(default=None, description="The triggering event, e.g. 'issues.labeled'.")
 
 
-class Lease(_Model):
+class Lease(StateModel):
     """The lock a runner holds on a running task; it expires unless renewed."""
 
     runner: str
@@ -102,7 +109,7 @@ class Lease(_Model):
     renewed_at: UtcDateTime | None = None
 
 
-class Tokens(_Model):
+class Tokens(StateModel):
     """Token counts of an attempt."""
 
     input: int = 0
@@ -111,7 +118,14 @@ class Tokens(_Model):
     cache_creation: int = 0
 
 
-class AttemptResult(_Model):
+class Denial(StateModel):
+    """A tool call the agent's permissions refused (secrets redacted)."""
+
+    tool: str = Field(description="The tool, e.g. Write or Bash.")
+    target: str | None = Field(default=None, description="What it was called on: a file, a command, a URL.")
+
+
+class AttemptResult(StateModel):
     """What a runner reports when an attempt ends (``coordinator complete --result-file`` takes this)."""
 
     model: str | None = None
@@ -121,6 +135,7 @@ class AttemptResult(_Model):
     duration_seconds: float | None = None
     cost_usd: float | None = None
     tokens: Tokens | None = None
+    denials: list[Denial] = Field(default_factory=list, description="Tool calls the permissions refused.")
     turns: int | None = None
     session_id: str | None = None
     summary: str | None = None
@@ -142,10 +157,10 @@ class Attempt(AttemptResult):
     reason: str | None = None
 
 
-class Task(_Model):
+class Task(StateModel):
     """A unit of work: one file ``tasks/<shard>/<id>.json`` on the state branch."""
 
-    id: str
+    id: TaskId
     title: str = Field(min_length=1, max_length=500)
     body: str = ""
     source: Source = Field(default_factory=Source)
@@ -158,7 +173,7 @@ class Task(_Model):
     updated_at: UtcDateTime
     mode: str = Field(default="simple", description="Mode of the next attempt (escalation changes it).")
     requested_mode: str | None = Field(default=None, description="The mode asked for at submission.")
-    requires: list[str] = Field(default_factory=list, description="Capabilities a runner must have.")
+    requires: list[Capability] = Field(default_factory=list, description="Capabilities a runner must have.")
     depends_on: list[str] = Field(default_factory=list, description="Tasks that must succeed first.")
     max_attempts: int = Field(default=3, ge=1, le=100)
     round: int = Field(default=0, ge=0)
@@ -166,16 +181,6 @@ class Task(_Model):
     status_reason: str | None = None
     lease: Lease | None = None
     attempts: list[Attempt] = Field(default_factory=list)
-
-    @field_validator("id")
-    @classmethod
-    def _valid_id(cls, value: str) -> str:
-        return check_name("task id", value)
-
-    @field_validator("requires")
-    @classmethod
-    def _valid_caps(cls, value: list[str]) -> list[str]:
-        return [check_name("capability", cap) for cap in value]
 
     @property
     def is_terminal(self) -> bool:
@@ -211,11 +216,11 @@ class RunnerState(StrEnum):
     STOPPED = "stopped"
 
 
-class Runner(_Model):
+class Runner(StateModel):
     """A machine that runs tasks: one file ``runners/<name>.json``, rewritten at each heartbeat."""
 
-    name: str
-    capabilities: list[str] = Field(default_factory=list)
+    name: RunnerName
+    capabilities: list[Capability] = Field(default_factory=list)
     slots: int = Field(default=1, ge=1)
     version: str = "unknown"
     host: str | None = None
@@ -228,11 +233,6 @@ class Runner(_Model):
     cooldown_until: UtcDateTime | None = None
     message: str | None = None
 
-    @field_validator("name")
-    @classmethod
-    def _valid_name(cls, value: str) -> str:
-        return check_name("runner name", value)
-
     def is_silent(self, now: datetime) -> bool:
         """True when a live runner missed three heartbeats (it probably died without saying so)."""
         if self.state == RunnerState.STOPPED or self.heartbeat_seconds is None:
@@ -240,7 +240,7 @@ class Runner(_Model):
         return (now - self.last_heartbeat).total_seconds() > 3 * self.heartbeat_seconds
 
 
-class Meta(_Model):
+class Meta(StateModel):
     """``meta.json``: the branch's schema version and id counter."""
 
     schema_version: int = SCHEMA_VERSION
@@ -253,7 +253,7 @@ def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_none=True)
 
 
-class BranchConfig(_Model):
+class BranchConfig(StateModel):
     """``config.json``: settings shared by every runner, kept on the state branch."""
 
     modes: ModesConfig = Field(default_factory=ModesConfig)

@@ -16,6 +16,7 @@ from coordinator.store.store import StateStore
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep caches out of $HOME and ignore the developer's own coordinator settings."""
     monkeypatch.setenv("COORDINATOR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("COORDINATOR_DATA_DIR", str(tmp_path / "data"))
     for name in ("COORDINATOR_REMOTE", "COORDINATOR_BRANCH", "COORDINATOR_ACTOR"):
         monkeypatch.delenv(name, raising=False)
 

@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from coordinator.agents.base import Agent
 from coordinator.core import transitions as T
 from coordinator.core.state import State
+from coordinator.runner.build import build_runner
+from coordinator.runner.clock import SYSTEM_CLOCK, Clock
 from coordinator.runner.config import RunnerConfig
 from coordinator.runner.daemon import RunnerDaemon
-from coordinator.runner.worktree import WorktreeManager
 from coordinator.store.remote import Remote
 from coordinator.store.store import StateStore
 from tests.gitutil import git
@@ -48,14 +48,14 @@ class Project:
     def daemon(
         self,
         name: str,
-        agent: Agent,
         *,
         repo: Path | None = None,
         echo: Callable[[str], None] | None = None,
-        kind: str = "command",
+        clock: Clock | None = None,
         **settings: Any,
     ) -> RunnerDaemon:
-        """A runner on its own clone and own store (close ``daemon.store`` when done)."""
+        """A runner on its own clone, built as ``coordinator runner`` builds it from these config keys (close
+        ``daemon.store`` when done). Only keys a user can set in the config file are accepted."""
         repo = repo or self.clone(name)
         values: dict[str, Any] = {
             "name": name,
@@ -63,19 +63,16 @@ class Project:
             "poll_seconds": 0.1,
             "lease_ttl_seconds": 60,
             "heartbeat_seconds": 60,
-            "agent": kind,
-            "agent_command": "unused",
+            "agent": "command",
             "log_dir": self.root / "logs" / name,
+            "cache_dir": self.root / f"cache-{name}",
             "shutdown_grace_seconds": 1,
             "kill_grace_seconds": 1,
             "api_error_pause_seconds": 0,
         }
         values.update(settings)
-        config = RunnerConfig(**values)
-        store = StateStore(Remote.parse(str(self.origin)), cache_dir=self.root / f"cache-{name}")
-        worktrees = WorktreeManager(repo, root=self.root / "worktrees" / name)
         lines: list[str] = []
-        daemon = RunnerDaemon(config, store=store, agent=agent, worktrees=worktrees, echo=echo or lines.append)
+        daemon = build_runner(RunnerConfig(**values), echo=echo or lines.append, clock=clock or SYSTEM_CLOCK)
         daemon.lines = lines  # type: ignore[attr-defined]
         return daemon
 

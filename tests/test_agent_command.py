@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.agents.base import AgentOutcome, AgentRequest, AgentResult, TokenCounts
+from coordinator.agents.base import AgentOutcome, AgentRequest, AgentResult
 from coordinator.agents.command import CommandAgent, interpret, split_command
+from coordinator.models import Tokens
 from coordinator.modes import Mode
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -188,7 +189,7 @@ def test_interpret_usage_limit_and_tokens() -> None:
     fallback = _interpret(1, json.dumps({"outcome": "usage_limit"}))
     assert fallback.resets_at == NOW + timedelta(hours=1)
     tokens = _interpret(0, json.dumps({"tokens": {"input": 10, "output": 3}}))
-    assert tokens.tokens == TokenCounts(input=10, output=3)
+    assert tokens.tokens == Tokens(input=10, output=3)
 
 
 def test_interpret_summary_is_the_tail_of_stdout() -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.agents.process import REDACTED, redact, redact_argv, run_process, secret_values
+from coordinator.agents.process import run_process
+from coordinator.redaction import REDACTED, redact, redact_argv, secret_values
 
 pytestmark = pytest.mark.slow
 

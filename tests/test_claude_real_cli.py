@@ -138,9 +138,10 @@ def _cmdlines() -> list[str]:
 
 
 def test_stop_ends_the_cli_and_its_tool_processes(claude_exe: str, tmp_path: Path) -> None:
-    marker = "sleep 47.25"  # unusual enough to find in the process list
+    marker = "time.sleep(47.25)"  # unusual enough to find in the process list
+    # Not a plain `sleep N`: since 2.1.33x the CLI refuses a standalone long sleep without running it.
     mode = Mode(model="haiku", max_turns=5, timeout_seconds=120, allowed_tools=["Bash"])
-    with FakeAnthropic([ToolUse.bash(marker)], then=Text("DONE")) as api:
+    with FakeAnthropic([ToolUse.bash(f"{sys.executable} -c 'import time; {marker}'")], then=Text("DONE")) as api:
         request = _request(tmp_path, claude_env(api.url, tmp_path / "home"), mode)
         stop = threading.Event()
         timer = threading.Timer(3.0, stop.set)

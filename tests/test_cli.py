@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from coordinator.cli.app import cli
-from coordinator.ids import task_path
+from coordinator.store.layout import task_path
 from tests.gitutil import branch_log, edit_branch
 
 
@@ -195,7 +195,7 @@ def test_missing_remote_and_missing_branch_name_the_next_command(remote_path: Pa
     assert "git init --bare" in no_repo.output
     no_branch = run(remote_path, "list")
     assert no_branch.exit_code == 1
-    assert f"run 'coordinator init --remote {remote_path}'" in no_branch.output
+    assert f"run 'coordinator --remote {remote_path} init'" in no_branch.output
 
 
 def test_show_of_a_corrupt_task_names_the_file(remote: Path, tmp_path: Path) -> None:

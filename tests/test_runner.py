@@ -7,13 +7,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from coordinator.agents.claude import ClaudeAgent
-from coordinator.agents.command import CommandAgent
-from coordinator.agents.scripted import ScriptedAgent
 from coordinator.core import transitions as T
 from coordinator.models import AttemptOutcome, AttemptResult, RunnerState, TaskStatus
 from coordinator.runner.daemon import EXIT_MISCONFIGURED, EXIT_OK
@@ -47,7 +45,7 @@ print("wrote the file for", task, "in mode", os.environ["COORDINATOR_MODE"])
 def test_once_runs_every_task_and_commits_on_the_task_branch(project: Project, tmp_path: Path) -> None:
     first = project.submit("first task", body="do the first thing")
     second = project.submit("second task")
-    daemon = project.daemon("runner-a", CommandAgent(script(tmp_path, "w.py", WRITE_FILE)))
+    daemon = project.daemon("runner-a", agent_command=script(tmp_path, "w.py", WRITE_FILE))
     assert run_once(daemon) == EXIT_OK
     state = project.state()
     for task_id in (first, second):
@@ -71,7 +69,7 @@ def test_once_runs_every_task_and_commits_on_the_task_branch(project: Project, t
 
 def test_prompt_carries_title_body_and_the_branch(project: Project, tmp_path: Path) -> None:
     task_id = project.submit("Fix the login bug", body="Users cannot log in with SSO.")
-    daemon = project.daemon("runner-a", CommandAgent(script(tmp_path, "w.py", WRITE_FILE)))
+    daemon = project.daemon("runner-a", agent_command=script(tmp_path, "w.py", WRITE_FILE))
     run_once(daemon)
     from tests.gitutil import git
 
@@ -83,7 +81,7 @@ def test_prompt_carries_title_body_and_the_branch(project: Project, tmp_path: Pa
 
 def test_failure_escalates_to_the_next_mode_and_records_each_attempt(project: Project) -> None:
     task_id = project.submit("hard one", body="[demo: fail-in simple] [demo: seconds 0.05]")
-    daemon = project.daemon("runner-a", ScriptedAgent(), kind="scripted")
+    daemon = project.daemon("runner-a", agent="scripted")
     run_once(daemon)
     task = project.state().tasks[task_id]
     assert task.status == TaskStatus.SUCCEEDED
@@ -98,9 +96,8 @@ def test_failure_escalates_to_the_next_mode_and_records_each_attempt(project: Pr
 
 def test_exhausted_attempts_fail_the_task(project: Project, tmp_path: Path) -> None:
     task_id = project.submit("always fails", max_attempts=2)
-    daemon = project.daemon(
-        "runner-a", CommandAgent(script(tmp_path, "f.py", "import sys; print('boom'); sys.exit(3)"))
-    )
+    failing = script(tmp_path, "f.py", "import sys; print('boom'); sys.exit(3)")
+    daemon = project.daemon("runner-a", agent_command=failing)
     run_once(daemon)
     task = project.state().tasks[task_id]
     assert task.status == TaskStatus.FAILED
@@ -112,7 +109,7 @@ def fake_claude_daemon(project: Project, tmp_path: Path, monkeypatch: pytest.Mon
     exe = make_fake_claude(tmp_path / "bin")
     monkeypatch.setenv("FAKE_CLAUDE_CASE", case)
     monkeypatch.setenv("FAKE_CLAUDE_ARGV_LOG", str(tmp_path / "argv.jsonl"))
-    return project.daemon("runner-a", ClaudeAgent(str(exe)), kind="claude")
+    return project.daemon("runner-a", agent="claude", claude_path=str(exe))
 
 
 def test_usage_limit_requeues_without_using_an_attempt_and_cools_the_runner_down(
@@ -172,7 +169,7 @@ def test_claude_command_line_comes_from_the_mode(
 
 def test_cancel_stops_the_running_agent(project: Project, tmp_path: Path) -> None:
     task_id = project.submit("slow")
-    daemon = project.daemon("runner-a", CommandAgent(script(tmp_path, "s.py", "import time; time.sleep(60)")))
+    daemon = project.daemon("runner-a", agent_command=script(tmp_path, "s.py", "import time; time.sleep(60)"))
     thread = threading.Thread(target=daemon.run, kwargs={"once": True})
     started = time.monotonic()
     thread.start()
@@ -196,7 +193,7 @@ def test_cancel_stops_the_running_agent(project: Project, tmp_path: Path) -> Non
 def test_stop_request_releases_the_task_without_using_an_attempt(project: Project, tmp_path: Path) -> None:
     task_id = project.submit("slow")
     daemon = project.daemon(
-        "runner-a", CommandAgent(script(tmp_path, "s.py", "import time; time.sleep(60)")), shutdown_grace_seconds=0.5
+        "runner-a", agent_command=script(tmp_path, "s.py", "import time; time.sleep(60)"), shutdown_grace_seconds=0.5
     )
     thread = threading.Thread(target=daemon.run)
     thread.start()
@@ -218,9 +215,9 @@ def test_stop_request_releases_the_task_without_using_an_attempt(project: Projec
 def test_pending_results_of_a_crashed_run_are_delivered_at_start(project: Project, tmp_path: Path) -> None:
     task_id = project.submit("x")
     project.update(
-        lambda s, now: T.claim(s, runner="runner-a", capabilities=(), lease_ttl=T.timedelta(minutes=5), now=now)
+        lambda s, now: T.claim(s, runner="runner-a", capabilities=(), lease_ttl=timedelta(minutes=5), now=now)
     )
-    daemon = project.daemon("runner-a", ScriptedAgent(), kind="scripted")
+    daemon = project.daemon("runner-a", agent="scripted")
     Outbox(daemon.log_dir / "outbox").put(
         Report(
             kind="complete",
@@ -238,7 +235,7 @@ def test_pending_results_of_a_crashed_run_are_delivered_at_start(project: Projec
 
 
 def test_leftover_worktrees_are_removed_at_start(project: Project, tmp_path: Path) -> None:
-    daemon = project.daemon("runner-a", ScriptedAgent(), kind="scripted")
+    daemon = project.daemon("runner-a", agent="scripted")
     leftover = daemon.worktrees.create("task-99", daemon.worktrees.resolve_base(None))
     assert leftover.path.exists()
     run_once(daemon)
@@ -249,7 +246,7 @@ def test_leftover_worktrees_are_removed_at_start(project: Project, tmp_path: Pat
 def test_capabilities_decide_who_runs_what(project: Project) -> None:
     gpu = project.submit("gpu work", requires=("gpu",), body="[demo: seconds 0.05]")
     plain = project.submit("plain work", body="[demo: seconds 0.05]")
-    daemon = project.daemon("cpu-box", ScriptedAgent(), kind="scripted")
+    daemon = project.daemon("cpu-box", agent="scripted")
     run_once(daemon)
     state = project.state()
     assert state.tasks[plain].status == TaskStatus.SUCCEEDED
@@ -259,7 +256,7 @@ def test_capabilities_decide_who_runs_what(project: Project) -> None:
 def test_the_agents_own_failing_verdict_escalates(project: Project, tmp_path: Path) -> None:
     task_id = project.submit("impossible", max_attempts=1)
     agent = script(tmp_path, "v.py", "print('looked around')\nprint('COORDINATOR-VERDICT: failed: cannot reproduce')")
-    daemon = project.daemon("runner-a", CommandAgent(agent))
+    daemon = project.daemon("runner-a", agent_command=agent)
     run_once(daemon)
     task = project.state().tasks[task_id]
     assert task.status == TaskStatus.FAILED
@@ -272,7 +269,7 @@ def test_a_result_and_the_next_claim_share_one_commit(project: Project, tmp_path
 
     first = project.submit("first", priority="high")  # type: ignore[arg-type]
     second = project.submit("second")
-    daemon = project.daemon("runner-a", CommandAgent(script(tmp_path, "w.py", WRITE_FILE)))
+    daemon = project.daemon("runner-a", agent_command=script(tmp_path, "w.py", WRITE_FILE))
     run_once(daemon)
     log = branch_log(project.origin)
     assert any(

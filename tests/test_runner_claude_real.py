@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from coordinator.agents.claude import ClaudeAgent
 from coordinator.core import transitions as T
 from coordinator.models import AttemptOutcome, TaskStatus
 from coordinator.modes import Mode, ModesConfig
@@ -69,9 +68,7 @@ def test_agent_writes_a_file_and_the_change_is_committed_on_the_task_branch(
     holder: dict[str, Any] = {}
     with FakeAnthropic(writer(lambda: holder["daemon"].worktrees.path_for(task_id))) as api:
         env = claude_env(api.url, tmp_path / "home")
-        daemon = project.daemon(
-            "runner-a", ClaudeAgent(claude_exe, extra_env=env), kind="claude", claude_path=claude_exe
-        )
+        daemon = project.daemon("runner-a", agent="claude", claude_path=claude_exe, agent_env=env)
         holder["daemon"] = daemon
         assert run_once(daemon) == EXIT_OK
     task = project.state().tasks[task_id]
@@ -92,9 +89,7 @@ def test_max_turns_escalates_to_the_next_mode(project: Project, claude_exe: str,
     holder: dict[str, Any] = {}
     with FakeAnthropic(writer(lambda: holder["daemon"].worktrees.path_for(task_id), loop_models=("haiku",))) as api:
         env = claude_env(api.url, tmp_path / "home")
-        daemon = project.daemon(
-            "runner-a", ClaudeAgent(claude_exe, extra_env=env), kind="claude", claude_path=claude_exe
-        )
+        daemon = project.daemon("runner-a", agent="claude", claude_path=claude_exe, agent_env=env)
         holder["daemon"] = daemon
         run_once(daemon)
         models = [str((r.body or {}).get("model", "")) for r in api.message_requests]
@@ -116,9 +111,7 @@ def test_usage_limit_requeues_without_an_attempt_and_cools_down(
     resets = int(time.time()) + 3 * 3600
     with FakeAnthropic([], then=ApiError.usage_limit(resets)) as api:
         env = claude_env(api.url, tmp_path / "home", oauth_token="sk-ant-oat01-fake-token-for-tests")
-        daemon = project.daemon(
-            "runner-a", ClaudeAgent(claude_exe, extra_env=env), kind="claude", claude_path=claude_exe
-        )
+        daemon = project.daemon("runner-a", agent="claude", claude_path=claude_exe, agent_env=env)
         assert run_once(daemon) == EXIT_OK
     state = project.state()
     task = state.tasks[task_id]
@@ -135,9 +128,7 @@ def test_auth_failure_stops_the_runner_from_claiming(project: Project, claude_ex
     project.submit("two")
     with FakeAnthropic([], then=ApiError.authentication()) as api:
         env = claude_env(api.url, tmp_path / "home")
-        daemon = project.daemon(
-            "runner-a", ClaudeAgent(claude_exe, extra_env=env), kind="claude", claude_path=claude_exe
-        )
+        daemon = project.daemon("runner-a", agent="claude", claude_path=claude_exe, agent_env=env)
         assert run_once(daemon) == EXIT_MISCONFIGURED
     state = project.state()
     assert all(t.status == TaskStatus.QUEUED and t.counted_attempts() == 0 for t in state.tasks.values())

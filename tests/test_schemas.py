@@ -40,8 +40,8 @@ def test_files_written_on_a_real_branch_validate_against_the_schemas(store: obje
     import jsonschema
 
     from coordinator.core import transitions as T
-    from coordinator.ids import task_path
     from coordinator.models import Runner
+    from coordinator.store.layout import task_path
     from tests.gitutil import read_branch_file
 
     store.update(lambda s, now: T.submit(s, T.SubmitRequest(title="x", deadline=now), now))  # type: ignore[attr-defined]

@@ -12,8 +12,9 @@ import pytest
 
 from coordinator.core import transitions as T
 from coordinator.errors import RemoteError, SchemaTooNew, StateBranchMissing
-from coordinator.ids import task_path, task_shard
 from coordinator.models import TaskStatus
+from coordinator.store.layout import shard_of as task_shard
+from coordinator.store.layout import task_path
 from coordinator.store.objects import ObjectCache
 from coordinator.store.remote import Remote
 from coordinator.store.store import StateStore
@@ -52,7 +53,7 @@ def test_init_creates_orphan_branch_with_readme_meta_and_config(remote_path: Pat
 def test_missing_branch_names_the_init_command(remote_path: Path, tmp_path: Path) -> None:
     with other_store(remote_path, tmp_path, "x") as store, pytest.raises(StateBranchMissing) as err:
         store.read()
-    assert f"coordinator init --remote {remote_path}" in str(err.value)
+    assert f"coordinator --remote {remote_path} init" in str(err.value)
 
 
 def test_tasks_are_sharded_files_and_commit_messages_are_an_audit_log(store: StateStore, remote_path: Path) -> None:
@@ -103,8 +104,9 @@ def test_corrupt_task_file_is_reported_and_skipped(store: StateStore, remote_pat
     edit_branch(remote_path, tmp_path / "hand", {task_path(bad): "{not json"})
     state = store.read()
     assert bad not in state.tasks
-    assert state.problems[bad].path == task_path(bad)
-    assert "Invalid JSON" in state.problems[bad].reason or "invalid" in state.problems[bad].reason.lower()
+    problem = state.problem_for("tasks", bad)
+    assert problem is not None and problem.path == task_path(bad)
+    assert "Invalid JSON" in problem.reason or "invalid" in problem.reason.lower()
     assert claim(store) == good
     assert claim(store) is None  # the corrupt one is skipped, not retried forever
     # Fixing the file brings the task back.
@@ -113,7 +115,7 @@ def test_corrupt_task_file_is_reported_and_skipped(store: StateStore, remote_pat
     fixed.pop("lease", None)
     edit_branch(remote_path, tmp_path / "hand", {task_path(bad): json.dumps(fixed)})
     state = store.read()
-    assert bad not in state.problems
+    assert state.problem_for("tasks", bad) is None and not state.problems
     assert state.tasks[bad].title == "bad but fixed"
 
 
@@ -129,8 +131,8 @@ def test_invalid_task_fields_and_misplaced_files_are_problems(
         remote_path, tmp_path / "hand", {task_path(task_id): json.dumps(raw), wrong_place: json.dumps(misplaced)}
     )
     state = store.read()
-    assert "priority" in state.problems[task_id].reason
-    assert "belongs at" in state.problems["task-9"].reason
+    assert "priority" in str(state.problem_for("tasks", task_id))
+    assert "belongs at" in str(state.problem_for("tasks", "task-9"))
 
 
 def test_invalid_config_falls_back_to_default_modes_and_is_reported(

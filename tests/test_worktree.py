@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.runner.worktree import GitIdentity, WorktreeError, WorktreeManager
+from coordinator.errors import WorktreeError
+from coordinator.runner.worktree import GitIdentity, WorktreeManager
 
 # Only the test's own setup commits use this; the code under test must bring its own identity.
 SETUP_IDENTITY = ["-c", "user.name=Setup", "-c", "user.email=setup@example.com", "-c", "commit.gpgsign=false"]

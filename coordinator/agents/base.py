@@ -10,6 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from coordinator.models import Denial, Tokens
 from coordinator.modes import Mode
 
 
@@ -31,16 +32,6 @@ class AgentOutcome(StrEnum):
 ESCALATING_OUTCOMES = frozenset(
     {AgentOutcome.MAX_TURNS, AgentOutcome.MAX_BUDGET, AgentOutcome.EXECUTION_ERROR, AgentOutcome.TIMEOUT}
 )
-
-
-@dataclass(frozen=True)
-class TokenCounts:
-    """Token usage of one run."""
-
-    input: int = 0
-    output: int = 0
-    cache_read: int = 0
-    cache_creation: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,7 +58,9 @@ class AgentResult:
     exit_code: int | None = None
     model: str | None = None
     cost_usd: float | None = None
-    tokens: TokenCounts = field(default_factory=TokenCounts)
+    tokens: Tokens = field(default_factory=Tokens)
+    #: Tool calls the agent's permissions refused (tool and target).
+    denials: tuple[Denial, ...] = ()
     turns: int | None = None
     session_id: str | None = None
     summary: str = ""

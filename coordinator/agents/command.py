@@ -32,16 +32,14 @@ import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from coordinator.agents.base import AgentOutcome, AgentRequest, AgentResult, TokenCounts
-from coordinator.agents.process import run_process
-
-SUMMARY_LIMIT = 4000
-ERROR_LIMIT = 2000
-DEFAULT_COOLDOWN = timedelta(hours=1)
+from coordinator.agents.base import AgentOutcome, AgentRequest, AgentResult
+from coordinator.agents.launch import DEFAULT_COOLDOWN, ERROR_LIMIT, SUMMARY_LIMIT, launch, number, tail, whole
+from coordinator.models import Tokens
+from coordinator.timeutil import utcnow
 
 
 def split_command(command: str | Sequence[str]) -> list[str]:
@@ -53,11 +51,6 @@ def split_command(command: str | Sequence[str]) -> list[str]:
     # Non-POSIX shlex keeps the quotes around a quoted token ("C:\Program Files\x.exe"); drop them.
     parts = shlex.split(command, posix=False)
     return [p[1:-1] if len(p) >= 2 and p[0] == p[-1] and p[0] in "\"'" else p for p in parts]
-
-
-def _tail(text: str, limit: int) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else "[…] " + text[-(limit - 4) :]
 
 
 def _result_line(stdout: str) -> tuple[dict[str, Any] | None, str]:
@@ -77,22 +70,14 @@ def _result_line(stdout: str) -> tuple[dict[str, Any] | None, str]:
     return parsed, "\n".join(lines[:-1])
 
 
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _whole(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
 def _reset_time(value: object) -> datetime | None:
-    number = _number(value)
-    if number is not None and number > 0:
-        return datetime.fromtimestamp(number, UTC)
+    seconds = number(value)
+    if seconds is not None and seconds > 0:
+        return datetime.fromtimestamp(seconds, UTC)
     if isinstance(value, str):
         try:
             when = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -102,11 +87,11 @@ def _reset_time(value: object) -> datetime | None:
     return None
 
 
-def _tokens(value: object) -> TokenCounts | None:
+def _tokens(value: object) -> Tokens | None:
     if not isinstance(value, Mapping):
         return None
-    counts = {k: _whole(value.get(k)) or 0 for k in ("input", "output", "cache_read", "cache_creation")}
-    return TokenCounts(**counts)
+    counts = {k: whole(value.get(k)) or 0 for k in ("input", "output", "cache_read", "cache_creation")}
+    return Tokens(**counts)
 
 
 def interpret(
@@ -129,11 +114,11 @@ def interpret(
         duration_seconds=duration_seconds,
         exit_code=rc,
         model=_text(info.get("model")) or default_model,
-        cost_usd=_number(info.get("cost_usd")),
-        tokens=_tokens(info.get("tokens")) or TokenCounts(),
-        turns=_whole(info.get("turns")),
+        cost_usd=number(info.get("cost_usd")),
+        tokens=_tokens(info.get("tokens")) or Tokens(),
+        turns=whole(info.get("turns")),
         session_id=_text(info.get("session_id")),
-        summary=_tail(summary if summary is not None else rest, SUMMARY_LIMIT),
+        summary=tail(summary if summary is not None else rest, SUMMARY_LIMIT),
     )
     if stopped:
         return replace(result, outcome=AgentOutcome.STOPPED, error="stopped before it finished")
@@ -152,16 +137,12 @@ def interpret(
     if result.outcome is not AgentOutcome.SUCCEEDED:
         error = (
             _text(info.get("error"))
-            or _tail(stderr, ERROR_LIMIT)
-            or _tail(rest, ERROR_LIMIT)
+            or tail(stderr, ERROR_LIMIT)
+            or tail(rest, ERROR_LIMIT)
             or f"command exited with code {rc}"
         )
         result = replace(result, error=error[:ERROR_LIMIT])
     return result
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class CommandAgent:
@@ -172,7 +153,7 @@ class CommandAgent:
         command: str | Sequence[str],
         kill_grace_seconds: float = 10,
         *,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         """``command``: a command line (split with shell-like rules) or an argv list."""
         self.argv = split_command(command)
@@ -207,37 +188,14 @@ class CommandAgent:
 
     def run(self, request: AgentRequest, stop: threading.Event) -> AgentResult:
         """Run the command with the prompt on stdin until it exits, times out or is stopped."""
-        if not Path(request.workdir).is_dir():
-            return AgentResult(
-                AgentOutcome.EXECUTION_ERROR,
-                0.0,
-                model=request.mode.model,
-                error=f"work tree missing: {request.workdir}",
-            )
-        done = run_process(
+        return launch(
             self.command_line(request),
-            cwd=request.workdir,
-            log_path=request.log_path,
+            request,
+            stop,
             env=self.environment(request),
             stdin_text=request.prompt,
-            timeout_seconds=request.mode.timeout_seconds,
-            stop=stop,
             kill_grace_seconds=self.kill_grace_seconds,
-        )
-        if done.start_error is not None:
-            return AgentResult(
-                AgentOutcome.AUTH_ERROR,
-                done.duration_seconds,
-                model=request.mode.model,
-                error=f"cannot run the agent command: {done.start_error}",
-            )
-        return interpret(
-            done.rc,
-            done.stdout,
-            done.stderr,
-            timed_out=done.timed_out,
-            stopped=done.stopped,
-            duration_seconds=done.duration_seconds,
-            now=self._clock(),
-            default_model=request.mode.model,
+            what="the agent command",
+            read=interpret,
+            clock=self._clock,
         )

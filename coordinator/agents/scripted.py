@@ -15,7 +15,8 @@ import threading
 import time
 import uuid
 
-from coordinator.agents.base import AgentOutcome, AgentRequest, AgentResult, TokenCounts
+from coordinator.agents.base import AgentOutcome, AgentRequest, AgentResult
+from coordinator.models import Tokens
 
 _FAIL_IN = re.compile(r"\[demo: fail-in ([a-z0-9_-]+)\]")
 _SECONDS = re.compile(r"\[demo: seconds ([0-9.]+)\]")
@@ -49,7 +50,7 @@ class ScriptedAgent:
             "exit_code": 0,
             "model": request.mode.model,
             "cost_usd": cost,
-            "tokens": TokenCounts(input=input_tokens, output=output_tokens),
+            "tokens": Tokens(input=input_tokens, output=output_tokens),
             "session_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{request.task_id}/{request.attempt}")),
         }
         request.log_path.parent.mkdir(parents=True, exist_ok=True)

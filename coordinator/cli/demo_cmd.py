@@ -41,20 +41,10 @@ def demo(agent: str, directory: Path | None) -> None:
         click.echo(f"[{time.monotonic() - started:5.1f}s] {message}")
 
     if agent == "claude":
-        from coordinator.agents.claude import ClaudeAgent
-        from coordinator.cli.runner_cmd import build_agent
+        from coordinator.runner.build import build_agent
         from coordinator.runner.config import RunnerConfig
 
-        checked = build_agent(RunnerConfig(name="demo", repo=root, agent="claude"))
-        assert isinstance(checked, ClaudeAgent)
-
-        def make_agent() -> object:
-            return checked
-    else:
-        from coordinator.agents.scripted import ScriptedAgent
-
-        def make_agent() -> object:
-            return ScriptedAgent()
+        build_agent(RunnerConfig(name="demo", repo=root, agent="claude"))  # says how to install it, if missing
 
     say(f"building a sandbox in {root}")
     origin = build_sandbox(root)
@@ -62,7 +52,7 @@ def demo(agent: str, directory: Path | None) -> None:
         store.init()
         ids = submit_demo_tasks(store)
         say(f"submitted {len(ids)} tasks; starting runner-a [linux] and runner-b [linux, gpu]")
-        run_runners(root, origin, make_agent=make_agent, echo=say)  # type: ignore[arg-type]
+        run_runners(root, agent=agent, echo=say)
         state = wait_for_tip(store)
     click.echo("")
     tasks = sorted(state.tasks.values(), key=lambda t: (t.created_at, t.id))

@@ -2,62 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import click
 
-from coordinator.cli.app import Settings, _store, cli
-from coordinator.errors import ConfigError
-
-
-def _git_output(repo: Path, *args: str) -> str | None:
-    """What ``git -C repo ARGS`` prints, or None when it fails."""
-    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
-    return result.stdout.strip() if result.returncode == 0 else None
-
-
-def _origin_url(repo: Path) -> str:
-    url = _git_output(repo, "remote", "get-url", "origin")
-    if url is None:
-        raise ConfigError(
-            f"{repo} has no 'origin' remote to hold the state branch: add one (git -C {repo} remote add origin URL) "
-            "or pass --remote URL"
-        )
-    return url
-
-
-def _check_repo(repo: Path) -> Path:
-    repo = repo.expanduser().resolve()
-    if not repo.is_dir() or _git_output(repo, "rev-parse", "--git-dir") is None:
-        raise ConfigError(f"--repo {repo} is not a git repository: clone the target repository there first")
-    return repo
-
-
-def build_agent(config: Any) -> Any:
-    """The agent named by the config, checked for what it needs."""
-    if config.agent == "command":
-        from coordinator.agents.command import CommandAgent
-
-        if not config.agent_command:
-            raise ConfigError("--agent command needs --agent-command CMD (the executable to run for each task)")
-        return CommandAgent(config.agent_command, kill_grace_seconds=config.kill_grace_seconds)
-    if config.agent == "scripted":
-        from coordinator.agents.scripted import ScriptedAgent
-
-        return ScriptedAgent()
-    from coordinator.agents.claude import ClaudeAgent
-
-    executable = shutil.which(config.claude_path)
-    if executable is None:
-        raise ConfigError(
-            f"the claude CLI ('{config.claude_path}') is not on PATH: install it with "
-            "'npm install -g @anthropic-ai/claude-code', or pass --claude-path PATH"
-        )
-    return ClaudeAgent(executable, kill_grace_seconds=config.kill_grace_seconds)
+from coordinator.cli.app import Settings, cli, store_for
 
 
 @cli.command()
@@ -115,52 +66,48 @@ def runner(ctx: click.Context, /, config_file: Path | None, once: bool, dry_run:
     The state branch is on the repo's origin unless --remote says otherwise. Exit codes: 0 stopped cleanly,
     4 the agent's credentials are wrong (the runner stopped claiming).
     """
+    from coordinator.runner.build import build_runner, locate_state
     from coordinator.runner.config import load_config
 
     settings: Settings = ctx.obj
     overrides = dict(flags)
     overrides["capabilities"] = list(flags["capabilities"]) or None
-    overrides["branch"] = settings.branch if ctx.parent and _given(ctx.parent, "branch") else None
+    parent = ctx.parent
+    overrides["branch"] = settings.branch if parent and _given(parent, "branch") else None
+    overrides["remote"] = settings.remote
     config = load_config(config_file, overrides)
-    repo = _check_repo(config.repo)
-    # The origin of a clone may be a path relative to the clone itself.
-    remote_cwd = None if settings.remote or config.remote else repo
-    remote = settings.remote or config.remote or _origin_url(repo)
-    state_settings = Settings(remote=remote, branch=config.branch, cwd=remote_cwd)
-    agent = build_agent(config)
-
-    from coordinator.runner.worktree import WorktreeManager
-
-    worktrees = WorktreeManager(repo, root=_worktree_root(repo, config.name))
-    if dry_run:
-        _dry_run(state_settings, config, agent, worktrees)
-        return
-
-    from coordinator.runner.daemon import RunnerDaemon
-
-    store = state_settings.open_store()
+    remote_from = "the config file"
+    if settings.remote and parent is not None:
+        remote_from = "--remote" if _source(parent, "remote") == "COMMANDLINE" else "COORDINATOR_REMOTE"
+    state = locate_state(config, remote_from=remote_from)
+    daemon = build_runner(config, state=state, echo=_echo_line)
     try:
-        store.read()  # fail early, with the init hint, when there is no state branch
-        daemon = RunnerDaemon(config, store=store, agent=agent, worktrees=worktrees, echo=_echo_line)
+        if dry_run:
+            from coordinator.runner.dryrun import dry_run_lines
+
+            for line in dry_run_lines(daemon, why=state.why):
+                click.echo(line)
+            return
+        daemon.store.read()  # fail early, with the init hint, when there is no state branch
         _install_signal_handlers(daemon)
         click.echo(
             f"runner {config.name}: {config.slots} slot(s), capabilities [{', '.join(config.capabilities)}], "
-            f"agent {config.agent}, state {store.remote}#{config.branch}, polling every {config.poll_seconds:g}s"
+            f"agent {config.agent}, state {state.branch} on {state.remote} ({state.why}), "
+            f"polling every {config.poll_seconds:g}s"
         )
         code = daemon.run(once=once)
     finally:
-        store.close()
+        daemon.store.close()
     ctx.exit(code)
 
 
-def _given(ctx: click.Context, name: str) -> bool:
+def _source(ctx: click.Context, name: str) -> str | None:
     source = ctx.get_parameter_source(name)
-    return source is not None and source.name != "DEFAULT"
+    return source.name if source is not None else None
 
 
-def _worktree_root(repo: Path, name: str) -> Path:
-    common = _git_output(repo, "rev-parse", "--path-format=absolute", "--git-common-dir")
-    return Path(common or repo / ".git") / "coordinator-worktrees" / name
+def _given(ctx: click.Context, name: str) -> bool:
+    return _source(ctx, name) not in (None, "DEFAULT")
 
 
 def _echo_line(message: str) -> None:
@@ -189,53 +136,6 @@ def _install_signal_handlers(daemon: Any) -> None:
         signal.signal(signal.SIGBREAK, handler)
 
 
-def _dry_run(settings: Settings, config: Any, agent: Any, worktrees: Any) -> None:
-    from coordinator.agents.base import AgentRequest
-    from coordinator.cli.render import table
-    from coordinator.core.scheduling import rank
-    from coordinator.runner.prompt import build_prompt
-    from coordinator.store.store import StateStore
-    from coordinator.timeutil import utcnow
-
-    store: StateStore = settings.open_store()
-    try:
-        state = store.read()
-    finally:
-        store.close()
-    now = utcnow()
-    ranked = rank(state, capabilities=set(config.capabilities), now=now)
-    click.echo(f"dry run of runner {config.name} (capabilities [{', '.join(config.capabilities)}]): nothing changes")
-    if not ranked:
-        click.echo("no queued tasks")
-        return
-    click.echo(
-        table(
-            ("ID", "SCORE", "CLAIMABLE", "TITLE"),
-            [(r.task.id, f"{r.score:.0f}", r.blocked_by or "yes", r.task.title[:60]) for r in ranked[:20]],
-        )
-    )
-    first = next((r.task for r in ranked if r.blocked_by is None), None)
-    if first is None:
-        click.echo("\nnothing is claimable by this runner")
-        return
-    mode_name = first.mode if first.mode in state.modes.modes else state.modes.default_mode
-    attempt = len(first.attempts) + 1
-    request = AgentRequest(
-        task_id=first.id,
-        title=first.title,
-        prompt=build_prompt(first, branch=worktrees.branch_for(first.id), attempt=attempt),
-        workdir=worktrees.path_for(first.id),
-        mode_name=mode_name,
-        mode=state.modes.modes[mode_name],
-        attempt=attempt,
-        log_path=config.resolved_log_dir() / f"{first.id}.attempt-{attempt}.log",
-    )
-    import shlex
-
-    click.echo(f"\nwould claim {first.id} (attempt {attempt}, mode {mode_name}) and run in {request.workdir}:")
-    click.echo("  " + shlex.join(agent.command_line(request)))
-
-
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option(
@@ -249,13 +149,14 @@ def modes(ctx: click.Context, as_json: bool, set_file: Any) -> None:
     """Show (or replace) the modes kept on the state branch: model, turns, timeout, budget, escalation."""
     from pydantic import ValidationError
 
-    from coordinator.cli.render import table, to_json
+    from coordinator.cli.render import to_json
     from coordinator.core.transitions import set_modes
     from coordinator.errors import UsageError
     from coordinator.modes import ModesConfig
     from coordinator.store.snapshot import describe_error
+    from coordinator.text import table
 
-    with _store(ctx) as store:
+    with store_for(ctx) as store:
         if set_file is not None:
             try:
                 new = ModesConfig.model_validate_json(set_file.read())

@@ -33,10 +33,16 @@ def static_key(task: Task) -> float:
 
 @dataclass
 class Problem:
-    """A file on the branch that could not be read; reported, never fatal."""
+    """An entry on the branch that could not be read; reported, never fatal.
+
+    ``collection`` and ``key`` say which record the file was meant to be (when its name tells), so that an id
+    whose file is unreadable is never reused.
+    """
 
     path: str
     reason: str
+    collection: str | None = None
+    key: str | None = None
 
 
 @dataclass
@@ -47,6 +53,9 @@ class State:
     modes: ModesConfig = field(default_factory=ModesConfig)
     tasks: dict[str, Task] = field(default_factory=dict)
     runners: dict[str, Runner] = field(default_factory=dict)
+    #: Records of the other collections, by collection directory, then key.
+    records: dict[str, dict[str, object]] = field(default_factory=dict)
+    #: Unreadable entries by path.
     problems: dict[str, Problem] = field(default_factory=dict)
     # Indexes, maintained by put_task/remove_task only. Queued tasks without a deadline are kept in exactly the
     # scheduler's order, (-static_key, created, id), so the first claimable one is the best of them; tasks with a
@@ -79,7 +88,6 @@ class State:
         """Insert or replace a task, keeping the indexes right."""
         self.remove_task(task.id)
         self.tasks[task.id] = task
-        self.problems.pop(task.id, None)
         if task.status == TaskStatus.QUEUED:
             entry = (-static_key(task), task.created_at.timestamp(), task.id)
             bisect.insort(self._queued_deadline if task.deadline else self._queued, entry)
@@ -103,7 +111,34 @@ class State:
         self._running.discard(task_id)
         self._blocked.discard(task_id)
 
+    def put_record(self, collection: str, key: str, record: object) -> None:
+        """Insert or replace a record of any collection (tasks keep their indexes)."""
+        if collection == "tasks":
+            assert isinstance(record, Task)
+            self.put_task(record)
+        elif collection == "runners":
+            assert isinstance(record, Runner)
+            self.runners[key] = record
+        else:
+            self.records.setdefault(collection, {})[key] = record
+
+    def remove_record(self, collection: str, key: str) -> None:
+        """Forget a record of any collection."""
+        if collection == "tasks":
+            self.remove_task(key)
+        elif collection == "runners":
+            self.runners.pop(key, None)
+        else:
+            self.records.get(collection, {}).pop(key, None)
+
     # --- queries ---
+
+    def problem_for(self, collection: str, key: str) -> Problem | None:
+        """The problem of the file that was meant to hold this record, if it is unreadable."""
+        for problem in self.problems.values():
+            if problem.collection == collection and problem.key == key:
+                return problem
+        return None
 
     def queued_without_deadline(self) -> Iterator[tuple[QueueEntry, Task]]:
         """Queued tasks that have no deadline, in claim order (best first), with their index entry."""

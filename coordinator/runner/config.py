@@ -10,7 +10,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from coordinator.errors import ConfigError
-from coordinator.ids import check_name
+from coordinator.ids import DEFAULT_STATE_BRANCH
+from coordinator.models import Capability, RunnerName
 
 AgentKind = Literal["claude", "command", "scripted"]
 
@@ -20,17 +21,20 @@ class RunnerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str
+    name: RunnerName
     repo: Path
     remote: str | None = Field(default=None, description="State remote; default: the repo's origin.")
-    branch: str = "coordinator/state"
-    capabilities: list[str] = Field(default_factory=list)
+    branch: str = DEFAULT_STATE_BRANCH
+    capabilities: list[Capability] = Field(default_factory=list)
     slots: int = Field(default=1, ge=1, le=64)
     poll_seconds: float = Field(default=5.0, gt=0)
     lease_ttl_seconds: int = Field(default=600, ge=3)
     heartbeat_seconds: float = Field(default=300.0, gt=0, description="Idle heartbeat interval.")
     agent: AgentKind = "claude"
     agent_command: str | None = None
+    agent_env: dict[str, str] = Field(
+        default_factory=dict, description="Extra environment variables for every agent run (e.g. ANTHROPIC_BASE_URL)."
+    )
     claude_path: str = "claude"
     base: str | None = Field(default=None, description="Base branch of task branches; default origin/HEAD.")
     fetch_base: bool = Field(default=True, description="Fetch the base branch before a task starts.")
@@ -38,20 +42,17 @@ class RunnerConfig(BaseModel):
         default=30.0, ge=0, description="Skip that fetch when the last one is more recent than this."
     )
     log_dir: Path | None = None
+    worktree_root: Path | None = Field(default=None, description="Folder holding this clone's task worktrees.")
+    cache_dir: Path | None = Field(default=None, description="Local object cache of the state branch.")
     log_retention_days: float = Field(default=14.0, ge=0)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     kill_grace_seconds: float = Field(default=10.0, ge=0)
     api_error_pause_seconds: float = Field(default=60.0, ge=0)
 
-    @field_validator("name")
-    @classmethod
-    def _valid_name(cls, value: str) -> str:
-        return check_name("runner name", value)
-
     @field_validator("capabilities")
     @classmethod
-    def _valid_caps(cls, value: list[str]) -> list[str]:
-        return sorted({check_name("capability", cap) for cap in value})
+    def _sorted_caps(cls, value: list[str]) -> list[str]:
+        return sorted(set(value))
 
     @property
     def renew_every_seconds(self) -> float:

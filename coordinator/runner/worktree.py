@@ -18,91 +18,29 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from coordinator.errors import WorktreeError
+from coordinator.gitcmd import GitIdentity, GitOutput, last_lines, run_git
+from coordinator.ids import check_name, task_branch
+
 log = logging.getLogger(__name__)
 
-#: Task branches are ``coordinator/<task_id>``.
-BRANCH_PREFIX = "coordinator/"
 #: Default worktree root, a directory inside the repository's (common) git dir.
 ROOT_DIRNAME = "coordinator-worktrees"
 
 _GIT_TIMEOUT_SECONDS = 600.0  # a checkout of a big repository can take minutes
 _FETCH_TIMEOUT_SECONDS = 120.0
-_STDERR_TAIL_LINES = 8
-
-# Set by git hooks or a parent git process; inherited, they would point our git calls at another repository.
-_REPO_ENV_VARS = (
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_COMMON_DIR",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-    "GIT_NAMESPACE",
-    "GIT_PREFIX",
-)
-
-# Never let our own commands start a background gc: it could repack or prune while other slots run git.
-_QUIET_MAINTENANCE = ("-c", "gc.auto=0", "-c", "maintenance.auto=false")
 
 # Lock-file contention (another git process, e.g. the user's own) is worth a short retry; other errors are not.
 _LOCK_CONTENTION = re.compile(r"\.lock\b|could not lock|cannot lock|unable to lock", re.IGNORECASE)
 _LOCK_RETRIES = 4
 _REMOTE_INFO_SECONDS = 300.0
-
-# A task id becomes a directory name and a ref name component: keep it portable and unambiguous.
-_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-_WINDOWS_RESERVED = frozenset(
-    {"CON", "PRN", "AUX", "NUL"} | {f"COM{i}" for i in range(1, 10)} | {f"LPT{i}" for i in range(1, 10)}
-)
-
-
-class WorktreeError(Exception):
-    """A git worktree operation failed; the message says what, git's last words, and what to do."""
-
-    def __init__(self, what: str, *, stderr: str = "", hint: str = "") -> None:
-        self.what = what
-        self.stderr_tail = _tail(stderr)
-        self.hint = hint
-        parts = [what]
-        if self.stderr_tail:
-            parts.append(f"git said:\n{self.stderr_tail}")
-        if hint:
-            parts.append(f"what to do: {hint}")
-        super().__init__("\n".join(parts))
-
-
-@dataclass(frozen=True)
-class GitIdentity:
-    """Author and committer of the commits the coordinator makes."""
-
-    name: str = "coordinator"
-    email: str = "coordinator@localhost"
-
-    def __post_init__(self) -> None:
-        for label, value in (("name", self.name), ("email", self.email)):
-            if not value.strip() or any(c in value for c in "<>\n\r"):
-                raise ValueError(f"invalid git identity {label}: {value!r}")
-
-    def env(self) -> dict[str, str]:
-        """Environment variables that make git use this identity (also for an agent's own commits)."""
-        return {
-            "GIT_AUTHOR_NAME": self.name,
-            "GIT_AUTHOR_EMAIL": self.email,
-            "GIT_COMMITTER_NAME": self.name,
-            "GIT_COMMITTER_EMAIL": self.email,
-        }
-
-    def config_args(self) -> list[str]:
-        """``-c`` options that set this identity for one git command, whatever the git config says."""
-        return ["-c", f"user.name={self.name}", "-c", f"user.email={self.email}"]
 
 
 @dataclass(frozen=True)
@@ -166,7 +104,7 @@ class WorktreeManager:
     def branch_for(self, task_id: str) -> str:
         """The branch a task's attempts commit to."""
         _check_task_id(task_id)
-        return f"{BRANCH_PREFIX}{task_id}"
+        return task_branch(task_id)
 
     def path_for(self, task_id: str) -> Path:
         """Where a task's worktree lives."""
@@ -241,7 +179,7 @@ class WorktreeManager:
         except WorktreeError as exc:
             return FetchResult(False, str(exc))
         if done.returncode != 0:
-            return FetchResult(False, f"{what} failed: {_tail(done.stderr) or f'exit code {done.returncode}'}")
+            return FetchResult(False, f"{what} failed: {last_lines(done.stderr) or f'exit code {done.returncode}'}")
         return FetchResult(True, f"fetched {remote}/{branch}" if branch else f"fetched {remote}")
 
     # ------------------------------------------------------------------------------------- lifecycle
@@ -470,75 +408,35 @@ class WorktreeManager:
         check: bool = True,
         timeout: float = _GIT_TIMEOUT_SECONDS,
         input_text: str | None = None,
-    ) -> subprocess.CompletedProcess[str]:
+    ) -> GitOutput:
         """Run git in ``cwd`` (default: the repo). With ``check``, a failure raises ``WorktreeError(what)``
         after retrying lock-file contention (another git process) a few times; without, it returns at once."""
         where = cwd if cwd is not None else self.repo
-        argv = ["git", *_QUIET_MAINTENANCE, *args]
         for attempt in range(_LOCK_RETRIES + 1):
-            done = _run(argv, cwd=where, env=self._env(), timeout=timeout, input_text=input_text)
-            if done.returncode == 0 or not check:
+            done = run_git(
+                args, cwd=where, env=self.author.env(), input_data=input_text, timeout=timeout, no_auto_gc=True
+            )
+            if done.timed_out:
+                raise WorktreeError(
+                    f"git timed out after {timeout:.0f}s in {where}: git {' '.join(args)[:300]}",
+                    hint="check the network / disk, or whether another git process holds a lock",
+                )
+            if done.ok or not check:
                 return done
             if attempt == _LOCK_RETRIES or not _LOCK_CONTENTION.search(done.stderr):
                 break
             time.sleep(0.1 * 2**attempt)
         raise WorktreeError(what or f"git {' '.join(args)} failed", stderr=done.stderr, hint=hint)
 
-    def _env(self) -> dict[str, str]:
-        # Built per call so the process environment can change (tests, a runner reloading config).
-        env = {k: v for k, v in os.environ.items() if k not in _REPO_ENV_VARS}
-        env.update(self.author.env())
-        env["GIT_TERMINAL_PROMPT"] = "0"  # no credential prompt may block a headless runner
-        env["GCM_INTERACTIVE"] = "never"  # same for Git Credential Manager on Windows
-        return env
-
 
 # -------------------------------------------------------------------------------------------- module helpers
 
 
-def _run(
-    argv: list[str], *, cwd: Path, env: Mapping[str, str], timeout: float, input_text: str | None
-) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(
-            argv,
-            cwd=cwd,
-            env=dict(env),
-            input=input_text,
-            stdin=subprocess.DEVNULL if input_text is None else None,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            timeout=timeout,
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise WorktreeError(f"cannot run git in {cwd}: {exc}", hint="install git and put it on PATH") from exc
-    except subprocess.TimeoutExpired as exc:
-        command = " ".join(argv)
-        raise WorktreeError(
-            f"git timed out after {timeout:.0f}s in {cwd}: {command[:300]}",
-            hint="check the network / disk, or whether another git process holds a lock",
-        ) from exc
-
-
 def _check_task_id(task_id: str) -> None:
-    if (
-        not _TASK_ID.fullmatch(task_id)
-        or ".." in task_id
-        or task_id.endswith((".", ".lock"))
-        or task_id.split(".", maxsplit=1)[0].upper() in _WINDOWS_RESERVED
-    ):
-        raise WorktreeError(
-            f"invalid task id {task_id!r} for a worktree",
-            hint="task ids must be 1-100 of A-Z a-z 0-9 . _ -, start with a letter or digit, and not be a "
-            "Windows device name",
-        )
-
-
-def _tail(text: str) -> str:
-    return "\n".join(text.strip().splitlines()[-_STDERR_TAIL_LINES:])
+    try:
+        check_name("task id", task_id)
+    except ValueError as exc:
+        raise WorktreeError(f"{exc} for a worktree") from None
 
 
 def _relative_to(path: Path, root: Path) -> Path | None:

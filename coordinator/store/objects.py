@@ -20,24 +20,53 @@ from pathlib import Path
 import git
 
 from coordinator.errors import RemoteError
-from coordinator.store.gitcmd import last_lines, run_git
+from coordinator.gitcmd import last_lines, run_git
 
 TREE_MODE = b"40000"
-BLOB_MODE = b"100644"
+FILE_MODE = b"100644"
+_GITLINK_MODE = b"160000"
+_SYMLINK_MODE = b"120000"
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One entry of a tree: a file (blob) or a directory (tree)."""
+    """One entry of a tree, with its mode exactly as the tree holds it (``040000`` included)."""
 
     sha: str
-    is_tree: bool
+    mode: bytes
+
+    @property
+    def is_tree(self) -> bool:
+        """A directory (git accepts the zero-padded ``040000`` too)."""
+        return self.mode.lstrip(b"0") == TREE_MODE
+
+    @property
+    def is_file(self) -> bool:
+        """A regular file (``100644``, ``100755`` or an old ``100664``)."""
+        return len(self.mode) == 6 and self.mode.startswith(b"100")
+
+    def describe(self) -> str:
+        """What kind of entry this is, for a person."""
+        if self.is_tree:
+            return "a directory"
+        if self.is_file:
+            return "a file"
+        if self.mode == _GITLINK_MODE:
+            return "a submodule (gitlink)"
+        if self.mode == _SYMLINK_MODE:
+            return "a symbolic link"
+        return f"an entry with the unknown mode {self.mode.decode('ascii', 'replace')}"
+
+
+def _encode_name(name: str) -> bytes:
+    # Names are decoded with surrogateescape, so any byte sequence a tree holds is written back unchanged.
+    return name.encode("utf-8", "surrogateescape")
 
 
 def _tree_sort_key(item: tuple[str, Entry]) -> bytes:
     name, entry = item
     # git orders a directory as if its name ended with '/'.
-    return name.encode() + (b"/" if entry.is_tree else b"")
+    return _encode_name(name) + (b"/" if entry.is_tree else b"")
 
 
 def _create_bare(path: Path) -> None:
@@ -102,7 +131,7 @@ class ObjectCache:
             nul = data.index(b"\0", space)
             mode = data[pos:space]
             name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
-            entries[name] = Entry(sha=data[nul + 1 : nul + 21].hex(), is_tree=mode == TREE_MODE)
+            entries[name] = Entry(sha=data[nul + 1 : nul + 21].hex(), mode=mode)
             pos = nul + 21
         return entries
 
@@ -137,11 +166,12 @@ class ObjectCache:
         return sha
 
     def write_tree(self, entries: Mapping[str, Entry]) -> str:
-        """Store a tree with these entries."""
+        """Store a tree with these entries, each with its own mode (a zero-padded ``040000`` is written as
+        ``40000``: the same directory, in the form strict remotes accept)."""
         parts = []
         for name, entry in sorted(entries.items(), key=_tree_sort_key):
-            mode = TREE_MODE if entry.is_tree else BLOB_MODE
-            parts.append(mode + b" " + name.encode() + b"\0" + bytes.fromhex(entry.sha))
+            mode = TREE_MODE if entry.is_tree else entry.mode
+            parts.append(mode + b" " + _encode_name(name) + b"\0" + bytes.fromhex(entry.sha))
         return self.write("tree", b"".join(parts))
 
     def write_commit(self, *, tree: str, parents: Iterable[str], message: str, author: str, timestamp: int) -> str:

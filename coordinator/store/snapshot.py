@@ -1,30 +1,31 @@
 """Read the state branch at a commit into a ``State``, re-reading only what changed since the last commit read.
 
 Trees are compared by id: an unchanged shard is skipped without being opened, and a changed shard only
-re-parses the blobs whose ids changed. Parsed files are cached by blob id. A file that does not parse or
-validate becomes a ``Problem`` (path, reason) and its task is left out until it is fixed.
+re-parses the blobs whose ids changed. Parsed files are cached by blob id. What to read is driven by the
+layout table (:mod:`coordinator.store.layout`).
+
+Nothing on the branch can stop the queue: a file that does not parse or validate, a record in the wrong place,
+a symlink, a submodule entry or an entry with an odd mode becomes a ``Problem`` (path, reason) and is left out
+until fixed; writing keeps every entry it did not change exactly as it was (object and mode).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from coordinator.core.state import Problem, State
-from coordinator.ids import task_shard
-from coordinator.models import BranchConfig, Meta, Runner, Task
-from coordinator.store.objects import Entry, ObjectCache
-
-META_FILE = "meta.json"
-CONFIG_FILE = "config.json"
-README_FILE = "README.md"
-TASKS_DIR = "tasks"
-RUNNERS_DIR = "runners"
+from coordinator.ids import check_name
+from coordinator.models import BranchConfig, Meta
+from coordinator.store.layout import COLLECTIONS, CONFIG, META, Collection, shard_of
+from coordinator.store.objects import FILE_MODE, Entry, ObjectCache
 
 _BLOB_CACHE_SIZE = 50_000
+_DELETE = object()
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -52,27 +53,29 @@ class Snapshot:
         self._objects = objects
         self.commit: str | None = None
         self.state = State()
-        self._root = _Dir()
-        self._tasks = _Dir()
-        self._shards: dict[str, _Dir] = {}
-        self._runners = _Dir()
+        # Every directory read at the current commit, by path ("" is the root): reused when writing.
+        self._dirs: dict[str, _Dir] = {"": _Dir()}
         self._parsed: OrderedDict[str, BaseModel | Problem] = OrderedDict()
 
-    def _parse(self, sha: str, path: str, model: type[M]) -> M | Problem:
-        cached = self._parsed.get(sha)
+    # --- reading ---
+
+    def _parse(self, entry: Entry, path: str, model: type[M]) -> M | Problem:
+        if not entry.is_file:
+            return Problem(path, f"is {entry.describe()}, not a file")
+        cached = self._parsed.get(entry.sha)
         if isinstance(cached, model):
-            self._parsed.move_to_end(sha)
+            self._parsed.move_to_end(entry.sha)
             return cached
         if isinstance(cached, Problem):
             return Problem(path, cached.reason)
         try:
-            kind, data = self._objects.read(sha)
+            kind, data = self._objects.read(entry.sha)
             if kind != "blob":
                 raise ValueError(f"expected a file, found a {kind}")
             value: M | Problem = model.model_validate_json(data)
         except (ValidationError, ValueError, UnicodeDecodeError) as exc:
             value = Problem(path, describe_error(exc))
-        self._parsed[sha] = value
+        self._parsed[entry.sha] = value
         if len(self._parsed) > _BLOB_CACHE_SIZE:
             self._parsed.popitem(last=False)
         return value
@@ -90,133 +93,177 @@ class Snapshot:
         self.commit = commit
         return self.state
 
-    # --- the pieces ---
-
     def _advance_root(self, root: dict[str, Entry]) -> None:
         state = self.state
-        old = self._root.entries
-        self._root.entries = root
-
-        meta_entry = root.get(META_FILE)
-        if meta_entry is None:
-            state.meta = Meta()
-        elif meta_entry != old.get(META_FILE):
-            meta = self._parse(meta_entry.sha, META_FILE, Meta)
-            state.meta = meta if isinstance(meta, Meta) else state.meta
-            self._set_problem(META_FILE, meta)
-
-        config_entry = root.get(CONFIG_FILE)
-        if config_entry is None:
-            state.modes = BranchConfig().modes
-        elif config_entry != old.get(CONFIG_FILE):
-            config = self._parse(config_entry.sha, CONFIG_FILE, BranchConfig)
-            state.modes = config.modes if isinstance(config, BranchConfig) else BranchConfig().modes
-            self._set_problem(CONFIG_FILE, config)
-
-        self._advance_tasks(root.get(TASKS_DIR))
-        self._advance_runners(root.get(RUNNERS_DIR))
-
-    def _set_problem(self, key: str, value: BaseModel | Problem) -> None:
-        if isinstance(value, Problem):
-            self.state.problems[key] = value
-        else:
-            self.state.problems.pop(key, None)
-
-    def _advance_tasks(self, entry: Entry | None) -> None:
-        sha = entry.sha if entry and entry.is_tree else None
-        if sha == self._tasks.sha:
-            return
-        shards = self._objects.read_tree(sha) if sha else {}
-        self._tasks = _Dir(sha, shards)
-        for name in set(self._shards) | set(shards):
-            new = shards.get(name)
-            new_sha = new.sha if new and new.is_tree else None
-            old = self._shards.get(name, _Dir())
-            if new_sha == old.sha:
+        old = self._dirs[""].entries
+        self._dirs[""] = _Dir(None, root)
+        for name in set(old) | set(root):
+            entry = root.get(name)
+            if entry == old.get(name):
                 continue
-            files = self._objects.read_tree(new_sha) if new_sha else {}
-            self._advance_shard(name, old.entries, files)
-            if new_sha:
-                self._shards[name] = _Dir(new_sha, files)
-            else:
-                self._shards.pop(name, None)
+            odd = entry is not None and not (entry.is_file or entry.is_tree)
+            problem = Problem(name, f"is {entry.describe()}; coordinator ignores it") if odd and entry else None
+            self._set_problem(name, problem)
 
-    def _advance_shard(self, shard: str, old: dict[str, Entry], new: dict[str, Entry]) -> None:
-        state = self.state
+        meta = self._read_single(root.get(META.path), old.get(META.path), META.path, Meta)
+        if meta is not None:
+            state.meta = meta if isinstance(meta, Meta) else state.meta
+        config = self._read_single(root.get(CONFIG.path), old.get(CONFIG.path), CONFIG.path, BranchConfig)
+        if config is not None:
+            state.modes = config.modes if isinstance(config, BranchConfig) else BranchConfig().modes
+        for collection in COLLECTIONS:
+            self._advance_collection(collection, root.get(collection.directory))
+
+    def _read_single(self, entry: Entry | None, old: Entry | None, path: str, model: type[M]) -> M | Problem | None:
+        """The parsed file when it changed (a default model when it is gone), None when unchanged."""
+        if entry == old:
+            return None
+        if entry is None:
+            self.state.problems.pop(path, None)
+            return model()
+        parsed = self._parse(entry, path, model)
+        self._set_problem(path, parsed)
+        return parsed
+
+    def _set_problem(self, path: str, value: BaseModel | Problem | None) -> None:
+        if isinstance(value, Problem):
+            self.state.problems[path] = value
+        else:
+            self.state.problems.pop(path, None)
+
+    def _subdir(self, path: str, entry: Entry | None) -> tuple[dict[str, Entry], dict[str, Entry]] | None:
+        """(old entries, new entries) of the directory at ``path`` when it changed, else None."""
+        sha = entry.sha if entry is not None and entry.is_tree else None
+        old = self._dirs.get(path, _Dir())
+        if sha == old.sha and path in self._dirs:
+            return None
+        if entry is not None and not entry.is_tree:
+            self._set_problem(path, Problem(path, f"is {entry.describe()}, not a directory"))
+        else:
+            self.state.problems.pop(path, None)
+        new = self._objects.read_tree(sha) if sha else {}
+        if sha:
+            self._dirs[path] = _Dir(sha, new)
+        else:
+            self._dirs.pop(path, None)
+        return old.entries, new
+
+    def _advance_collection(self, collection: Collection, entry: Entry | None) -> None:
+        top = collection.directory
+        changed = self._subdir(top, entry)
+        if changed is None:
+            return
+        old, new = changed
+        if not collection.sharded:
+            self._advance_files(collection, top, old, new, shard=None)
+            return
+        for name in set(old) | set(new):
+            if old.get(name) == new.get(name) and f"{top}/{name}" in self._dirs:
+                continue
+            shard_changed = self._subdir(f"{top}/{name}", new.get(name))
+            if shard_changed is not None:
+                self._advance_files(collection, f"{top}/{name}", *shard_changed, shard=name)
+
+    def _advance_files(
+        self, collection: Collection, folder: str, old: dict[str, Entry], new: dict[str, Entry], shard: str | None
+    ) -> None:
         for name in set(old) - set(new):
-            task_id = name.removesuffix(".json")
-            state.remove_task(task_id)
-            state.problems.pop(task_id, None)
+            self._forget(collection, f"{folder}/{name}", name)
         for name, entry in new.items():
             if old.get(name) == entry:
                 continue
-            path = f"{TASKS_DIR}/{shard}/{name}"
-            task_id = name.removesuffix(".json")
-            parsed = self._parse(entry.sha, path, Task) if not entry.is_tree else Problem(path, "is a directory")
-            if isinstance(parsed, Task) and (parsed.id != task_id or task_shard(task_id) != shard):
-                parsed = Problem(path, f"holds task '{parsed.id}', which belongs at tasks/{task_shard(parsed.id)}/")
-            if isinstance(parsed, Task):
-                state.put_task(parsed)
+            path = f"{folder}/{name}"
+            parsed = self._read_record(collection, path, name, entry, shard)
+            key = name.removesuffix(".json")
+            if isinstance(parsed, Problem):
+                self.state.problems[path] = parsed
+                if path == collection.path(key):  # a stray copy elsewhere must not hide the real record
+                    self.state.remove_record(collection.directory, key)
             else:
-                state.remove_task(task_id)
-                state.problems[task_id] = parsed
+                self.state.problems.pop(path, None)
+                self.state.put_record(collection.directory, key, parsed)
 
-    def _advance_runners(self, entry: Entry | None) -> None:
-        sha = entry.sha if entry and entry.is_tree else None
-        if sha == self._runners.sha:
-            return
-        old = self._runners.entries
-        files = self._objects.read_tree(sha) if sha else {}
-        self._runners = _Dir(sha, files)
-        for name in set(old) - set(files):
-            self.state.runners.pop(name.removesuffix(".json"), None)
-            self.state.problems.pop(f"{RUNNERS_DIR}/{name}", None)
-        for name, file in files.items():
-            if old.get(name) == file:
-                continue
-            path = f"{RUNNERS_DIR}/{name}"
-            parsed = self._parse(file.sha, path, Runner)
-            self._set_problem(path, parsed)
-            if isinstance(parsed, Runner):
-                self.state.runners[parsed.name] = parsed
+    def _read_record(
+        self, collection: Collection, path: str, name: str, entry: Entry, shard: str | None
+    ) -> BaseModel | Problem:
+        key = name.removesuffix(".json")
+        try:
+            check_name(collection.kind, key)
+        except ValueError:
+            return Problem(path, f"is not a {collection.kind} file (expected <{collection.kind} name>.json)")
+        if not name.endswith(".json"):
+            return Problem(path, f"is not a {collection.kind} file (expected {key}.json)")
+        parsed = self._parse(entry, path, collection.model)
+        if isinstance(parsed, Problem):
+            return Problem(path, parsed.reason, collection=collection.directory, key=key)
+        found = collection.key_of(parsed)
+        if found != key or (shard is not None and shard_of(key) != shard):
+            return Problem(
+                path,
+                f"holds {collection.kind} '{found}', which belongs at {collection.path(found)}",
+                collection=collection.directory,
+                key=key,
+            )
+        return parsed
+
+    def _forget(self, collection: Collection, path: str, name: str) -> None:
+        self.state.problems.pop(path, None)
+        key = name.removesuffix(".json")
+        if path == collection.path(key):
+            self.state.remove_record(collection.directory, key)
 
     # --- building the next tree ---
 
-    def tree_with(self, files: dict[str, bytes]) -> tuple[str, dict[str, str]]:
-        """Write the tree of the current commit with ``files`` (path -> content) replaced.
+    def tree_with(self, files: dict[str, bytes], deletes: Iterable[str] = ()) -> tuple[str, dict[str, str]]:
+        """Write the tree of the current commit with ``files`` (path -> content) written and ``deletes`` gone.
 
-        Returns the new root tree id and the blob id of each written file.
-
-        Only the directories on the changed paths are rewritten; everything else is reused by id.
+        Returns the new root tree id and the blob id of each written file. Only the directories on the changed
+        paths are rewritten; every other entry is kept exactly as it was. A directory left empty is dropped.
         """
-        objects = self._objects
-        root = dict(self._root.entries)
-        blob_ids: dict[str, str] = {}
-        by_dir: dict[str, dict[str, bytes]] = {}
+        plan: dict[str, object] = {}
         for path, data in files.items():
-            blob_ids[path] = objects.write("blob", data)
-            folder, _, name = path.rpartition("/")
-            by_dir.setdefault(folder, {})[name] = data
+            _insert(plan, path.split("/"), data)
+        for path in deletes:
+            _insert(plan, path.split("/"), _DELETE)
+        blob_ids: dict[str, str] = {}
+        return self._write_dir("", self._dirs[""].entries, plan, blob_ids), blob_ids
 
-        def blob(data: bytes) -> Entry:
-            return Entry(objects.write("blob", data), is_tree=False)
+    def _write_dir(
+        self, path: str, entries: dict[str, Entry], plan: dict[str, object], blob_ids: dict[str, str]
+    ) -> str:
+        new = dict(entries)
+        for name, step in plan.items():
+            child = f"{path}/{name}" if path else name
+            if step is _DELETE:
+                new.pop(name, None)
+            elif isinstance(step, bytes):
+                sha = self._objects.write("blob", step)
+                blob_ids[child] = sha
+                new[name] = Entry(sha, FILE_MODE)
+            else:
+                assert isinstance(step, dict)
+                sub = self._entries_of(child, new.get(name))
+                tree = self._write_dir(child, sub, step, blob_ids)
+                if tree == "":
+                    new.pop(name, None)
+                else:
+                    new[name] = Entry(tree, b"40000")
+        if not new and path:
+            return ""  # an empty directory is dropped from its parent
+        return self._objects.write_tree(new)
 
-        for name, data in by_dir.pop("", {}).items():
-            root[name] = blob(data)
-        runner_files = by_dir.pop(RUNNERS_DIR, None)
-        if runner_files:
-            entries = dict(self._runners.entries)
-            entries.update({name: blob(data) for name, data in runner_files.items()})
-            root[RUNNERS_DIR] = Entry(objects.write_tree(entries), is_tree=True)
-        shard_files = {k.split("/", 1)[1]: v for k, v in by_dir.items() if k.startswith(TASKS_DIR + "/")}
-        unknown = set(by_dir) - {f"{TASKS_DIR}/{s}" for s in shard_files}
-        if unknown:
-            raise ValueError(f"cannot write files under {sorted(unknown)}")
-        if shard_files:
-            shards = dict(self._tasks.entries)
-            for shard, shard_content in shard_files.items():
-                entries = dict(self._shards.get(shard, _Dir()).entries)
-                entries.update({name: blob(data) for name, data in shard_content.items()})
-                shards[shard] = Entry(objects.write_tree(entries), is_tree=True)
-            root[TASKS_DIR] = Entry(objects.write_tree(shards), is_tree=True)
-        return objects.write_tree(root), blob_ids
+    def _entries_of(self, path: str, entry: Entry | None) -> dict[str, Entry]:
+        if entry is None or not entry.is_tree:
+            return {}
+        known = self._dirs.get(path)
+        if known is not None and known.sha == entry.sha:
+            return known.entries
+        return self._objects.read_tree(entry.sha)
+
+
+def _insert(plan: dict[str, object], parts: list[str], value: object) -> None:
+    for part in parts[:-1]:
+        step = plan.setdefault(part, {})
+        assert isinstance(step, dict), "a path is both a file and a directory in one change"
+        plan = step
+    plan[parts[-1]] = value

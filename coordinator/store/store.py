@@ -20,10 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-from pydantic import BaseModel
-
 from coordinator.core.state import State
-from coordinator.core.transitions import Change
+from coordinator.core.transitions import Change, Transition
 from coordinator.errors import (
     ContentionError,
     CoordinatorError,
@@ -31,17 +29,16 @@ from coordinator.errors import (
     SchemaTooNew,
     StateBranchMissing,
 )
-from coordinator.ids import runner_path, task_path
-from coordinator.models import SCHEMA_VERSION, BranchConfig, Meta
-from coordinator.store.gitcmd import last_lines, run_git
-from coordinator.store.layout import branch_readme
+from coordinator.gitcmd import GitIdentity, last_lines, run_git
+from coordinator.ids import DEFAULT_STATE_BRANCH
+from coordinator.models import SCHEMA_VERSION, BranchConfig, Meta, StateModel
+from coordinator.store.layout import CONFIG, META, README_FILE, branch_readme, collection, path_of
 from coordinator.store.objects import ObjectCache
 from coordinator.store.remote import Remote
-from coordinator.store.snapshot import CONFIG_FILE, META_FILE, README_FILE, Snapshot
+from coordinator.store.snapshot import Snapshot
 from coordinator.timeutil import utcnow
 
-DEFAULT_BRANCH = "coordinator/state"
-DEFAULT_AUTHOR = "coordinator <coordinator@localhost>"
+DEFAULT_AUTHOR = str(GitIdentity())
 
 #: Every way git says "another push landed first": all mean re-read and retry.
 RACE_SPELLINGS = (
@@ -54,8 +51,6 @@ RACE_SPELLINGS = (
     "failed to lock",
     "already exists",
 )
-
-Transition = Callable[[State, datetime], Change]
 
 
 class _RefVanished(RemoteError):
@@ -90,7 +85,7 @@ class StateStore:
     def __init__(
         self,
         remote: Remote,
-        branch: str = DEFAULT_BRANCH,
+        branch: str = DEFAULT_STATE_BRANCH,
         *,
         cache_dir: Path | None = None,
         clock: Callable[[], datetime] = utcnow,
@@ -122,7 +117,7 @@ class StateStore:
         stale = [ref for ref in listed.stdout.split() if _ref_started_at(ref) < cutoff]
         if stale:
             commands = "".join(f"delete {ref}\n" for ref in stale).encode()
-            run_git(["update-ref", "--stdin"], cwd=self._objects.path, input_bytes=commands)
+            run_git(["update-ref", "--stdin"], cwd=self._objects.path, input_data=commands)
 
     def close(self) -> None:
         """Drop this writer's private ref and stop git helper processes."""
@@ -249,23 +244,13 @@ class StateStore:
     # --- writing ---
 
     def _commit(self, change: Change, now: datetime, parent: str | None) -> str:
-        files: dict[str, bytes] = {}
-        models: dict[str, BaseModel] = {}
-        for task in change.tasks:
-            files[task_path(task.id)] = task.to_json()
-            models[task_path(task.id)] = task
-        for runner in change.runners:
-            files[runner_path(runner.name)] = runner.to_json()
-            models[runner_path(runner.name)] = runner
-        if change.meta is not None:
-            files[META_FILE] = change.meta.to_json()
-            models[META_FILE] = change.meta
-        if change.config is not None:
-            files[CONFIG_FILE] = change.config.to_json()
-            models[CONFIG_FILE] = change.config
+        records: list[StateModel] = [*change.tasks, *change.runners, *change.records]
+        records += [m for m in (change.meta, change.config) if m is not None]
+        models = {path_of(record): record for record in records}
+        deletes = [collection(directory).path(key) for directory, key in change.deletes]
         if parent is None:
             self._snapshot.advance(None)
-        tree, blob_ids = self._snapshot.tree_with(files)
+        tree, blob_ids = self._snapshot.tree_with({path: m.to_json() for path, m in models.items()}, deletes)
         for path, sha in blob_ids.items():
             self._snapshot.remember(sha, models[path])
         return self._objects.write_commit(
@@ -341,8 +326,8 @@ class StateStore:
             now = self._clock()
             files = {
                 README_FILE: branch_readme(self.branch).encode(),
-                META_FILE: Meta(created_at=now).to_json(),
-                CONFIG_FILE: BranchConfig().to_json(),
+                META.path: Meta(created_at=now).to_json(),
+                CONFIG.path: BranchConfig().to_json(),
             }
             self._snapshot.advance(None)
             tree, _ = self._snapshot.tree_with(files)

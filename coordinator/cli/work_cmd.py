@@ -1,0 +1,138 @@
+"""Commands a runner (or a script acting as one) uses: claim, complete, fail."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from coordinator.cli.app import (
+    EXIT_NOTHING_TO_CLAIM,
+    apply,
+    check_id,
+    cli,
+    echo_json,
+    runner_name,
+    usage_error,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+@cli.command()
+@click.option("--runner", "runner", required=True, metavar="NAME", help="Name of the claiming runner.")
+@click.option("--capability", "capabilities", multiple=True, metavar="CAP", help="A capability it has (repeat).")
+@click.option(
+    "--lease-ttl",
+    type=click.IntRange(5, 7 * 86400),
+    default=900,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the lease lasts unless renewed.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the claimed task as JSON.")
+@click.pass_context
+def claim(ctx: click.Context, runner: str, capabilities: tuple[str, ...], lease_ttl: int, as_json: bool) -> None:
+    """Claim the best task this runner can run; exit code 3 when there is none."""
+    from datetime import timedelta
+
+    from coordinator.core.transitions import claim as claim_task
+    from coordinator.models import dump
+
+    name = runner_name(runner)
+    change = apply(
+        ctx,
+        lambda state, now: claim_task(
+            state, runner=name, capabilities=set(capabilities), lease_ttl=timedelta(seconds=lease_ttl), now=now
+        ),
+    )
+    if change.task is None:
+        click.echo("nothing to claim", err=True)
+        ctx.exit(EXIT_NOTHING_TO_CLAIM)
+    if as_json:
+        echo_json(dump(change.task))
+    else:
+        click.echo(f"{change.task.id}\t{change.task.title}")
+
+
+def _read_result(result_file: Any) -> Any:
+    from pydantic import ValidationError
+
+    from coordinator.models import AttemptResult
+    from coordinator.store.snapshot import describe_error
+
+    if result_file is None:
+        return AttemptResult()
+    text = result_file.read()
+    try:
+        return AttemptResult.model_validate_json(text)
+    except ValidationError as exc:
+        usage_error(
+            f"--result-file {result_file.name}: {describe_error(exc)}; it must be a JSON object like "
+            '{"summary": "...", "cost_usd": 0.12, "model": "haiku"}'
+        )
+
+
+@cli.command()
+@click.argument("task_id", metavar="ID")
+@click.option("--runner", required=True, metavar="NAME", help="The runner holding the lease.")
+@click.option("--result-file", type=click.File("r", encoding="utf-8"), help="JSON attempt result ('-' = stdin).")
+@click.option("--attempt", type=click.IntRange(1), help="The attempt reported on. [default: the runner's current one]")
+@click.pass_context
+def complete(ctx: click.Context, task_id: str, runner: str, result_file: Any, attempt: int | None) -> None:
+    """Record a successful attempt: the task succeeds."""
+    from coordinator.core.transitions import complete as complete_task
+
+    check_id(task_id)
+    name = runner_name(runner)
+    result = _read_result(result_file)
+    change = apply(
+        ctx,
+        lambda state, now: complete_task(state, task_id=task_id, runner=name, result=result, now=now, attempt=attempt),
+    )
+    assert change.task is not None
+    click.echo(f"{task_id} {change.task.status.value}")
+
+
+@cli.command()
+@click.argument("task_id", metavar="ID")
+@click.option("--runner", required=True, metavar="NAME", help="The runner holding the lease.")
+@click.option("--reason", required=True, help="Why the attempt failed.")
+@click.option("--result-file", type=click.File("r", encoding="utf-8"), help="JSON attempt result ('-' = stdin).")
+@click.option("--no-retry", is_flag=True, help="Fail the task now even if attempts are left.")
+@click.option("--next-mode", metavar="MODE", help="Run the next attempt in this mode (escalation).")
+@click.option("--attempt", type=click.IntRange(1), help="The attempt reported on. [default: the runner's current one]")
+@click.pass_context
+def fail(
+    ctx: click.Context,
+    task_id: str,
+    runner: str,
+    reason: str,
+    result_file: Any,
+    no_retry: bool,
+    next_mode: str | None,
+    attempt: int | None,
+) -> None:
+    """Record a failed attempt: the task is requeued while attempts are left, else it fails."""
+    from coordinator.core.transitions import fail as fail_task
+
+    check_id(task_id)
+    name = runner_name(runner)
+    result = _read_result(result_file)
+    change = apply(
+        ctx,
+        lambda state, now: fail_task(
+            state,
+            task_id=task_id,
+            runner=name,
+            reason=reason,
+            result=result,
+            retryable=not no_retry,
+            next_mode=next_mode,
+            now=now,
+            attempt=attempt,
+        ),
+    )
+    assert change.task is not None
+    click.echo(f"{task_id} {change.task.status.value}")

@@ -1,0 +1,110 @@
+"""Leases: claiming the best task, renewing a lease, and requeueing tasks whose runner stopped renewing."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime, timedelta
+
+from coordinator.core.scheduling import pick_next
+from coordinator.core.state import State
+from coordinator.core.transitions.attempts import finish_attempt, held_by
+from coordinator.core.transitions.change import Change, Draft
+from coordinator.errors import NotLeaseHolder
+from coordinator.models import Attempt, AttemptOutcome, Lease, Runner, Task, TaskStatus
+
+
+def expire_leases(draft: Draft, now: datetime) -> None:
+    """Requeue (or fail, when the budget is spent) every running task whose lease has expired."""
+    for task in draft.state.running_tasks():
+        task = draft.get(task.id)
+        if task.status != TaskStatus.RUNNING or task.lease is None or task.lease.expires_at > now:
+            continue
+        holder = task.lease.runner
+        attempts = finish_attempt(
+            task,
+            task.lease.attempt,
+            now,
+            outcome=AttemptOutcome.LEASE_EXPIRED,
+            counted=True,
+            reason=f"lease of {holder} expired at {task.lease.expires_at.isoformat()}",
+        )
+        updated = task.model_copy(update={"attempts": attempts, "lease": None, "updated_at": now})
+        if updated.attempts_left() > 0:
+            updated = updated.model_copy(
+                update={"status": TaskStatus.QUEUED, "status_reason": f"requeued: lease of {holder} expired"}
+            )
+            draft.lines.append(f"requeue {task.id} (lease of {holder} expired)")
+        else:
+            updated = updated.model_copy(
+                update={
+                    "status": TaskStatus.FAILED,
+                    "status_reason": f"attempts exhausted: lease of {holder} expired",
+                }
+            )
+            draft.lines.append(f"fail {task.id} (lease of {holder} expired, no attempts left)")
+        draft.put(updated)
+
+
+def requeue_expired(state: State, now: datetime) -> Change:
+    """Requeue tasks whose runner stopped renewing its lease (any writer may do this)."""
+    draft = Draft(state)
+    expire_leases(draft, now)
+    return draft.change()
+
+
+def claim(
+    state: State,
+    *,
+    runner: str,
+    capabilities: Collection[str],
+    lease_ttl: timedelta,
+    now: datetime,
+    heartbeat: Runner | None = None,
+    after: Change | None = None,
+) -> Change:
+    """Requeue expired leases, then lease the best claimable task to ``runner`` (``change.task`` is it, or None).
+
+    ``after`` is a change computed on the same state that goes into the same commit (a runner reports a result
+    and claims its next task at once): the claim sees its effects (the finished task, unblocked dependents).
+    """
+    draft = Draft(state)
+    if after is not None:
+        draft.changed.update({t.id: t for t in after.tasks})
+        draft.lines.append(after.message)
+    expire_leases(draft, now)
+    task = pick_next(state, capabilities=capabilities, now=now, changed=draft.changed)
+    claimed: Task | None = None
+    if task is not None:
+        number = len(task.attempts) + 1
+        attempt = Attempt(number=number, round=task.round, runner=runner, mode=task.mode, started_at=now)
+        lease = Lease(runner=runner, attempt=number, acquired_at=now, expires_at=now + lease_ttl)
+        claimed = task.model_copy(
+            update={
+                "status": TaskStatus.RUNNING,
+                "status_reason": None,
+                "lease": lease,
+                "attempts": [*task.attempts, attempt],
+                "updated_at": now,
+            }
+        )
+        draft.put(claimed)
+        # The audit log reads in order: a reported result first, then the claim, then any requeues.
+        draft.lines.insert(
+            1 if after is not None else 0, f"claim {task.id} by {runner}, attempt {number} ({task.mode})"
+        )
+    runners: tuple[Runner, ...] = after.runners if after is not None else ()
+    if heartbeat is not None and (claimed is not None or draft.changed):
+        running = sorted({*heartbeat.running, *([claimed.id] if claimed else [])})
+        mine = heartbeat.model_copy(update={"last_heartbeat": now, "running": running})
+        runners = (*[r for r in runners if r.name != mine.name], mine)
+    return draft.change(task=claimed, runners=runners, meta=after.meta if after is not None else None)
+
+
+def renew(state: State, *, task_id: str, runner: str, lease_ttl: timedelta, now: datetime) -> Change:
+    """Extend ``runner``'s lease; raises ``NotLeaseHolder`` when the lease is gone (cancelled or reclaimed)."""
+    task = Draft(state).get(task_id)
+    if not held_by(task, runner) or task.lease is None:
+        raise NotLeaseHolder(task_id, f"is not leased to {runner} any more ({task.status.value})")
+    lease = task.lease.model_copy(update={"expires_at": now + lease_ttl, "renewed_at": now})
+    updated = task.model_copy(update={"lease": lease, "updated_at": now})
+    return Change(message=f"renew {task_id} lease of {runner}", tasks=(updated,), task=updated)

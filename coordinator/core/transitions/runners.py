@@ -1,0 +1,40 @@
+"""Runner heartbeats and the shared configuration (modes) kept on the branch."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from coordinator.core.state import State
+from coordinator.core.transitions.change import Change
+from coordinator.errors import UsageError
+from coordinator.models import BranchConfig, Runner
+from coordinator.modes import ModesConfig
+
+
+def heartbeat(state: State, *, runner: Runner, now: datetime) -> Change:
+    """Write a runner's heartbeat file."""
+    updated = runner.model_copy(update={"last_heartbeat": now})
+    return Change(message=f"heartbeat {runner.name} ({runner.state.value})", runners=(updated,))
+
+
+def with_heartbeat(change: Change, runner: Runner, now: datetime) -> Change:
+    """``change`` plus the runner's heartbeat file, so reporting a result costs no extra commit."""
+    updated = runner.model_copy(update={"last_heartbeat": now})
+    return Change(
+        message=change.message,
+        tasks=change.tasks,
+        runners=(*[r for r in change.runners if r.name != runner.name], updated),
+        meta=change.meta,
+        task=change.task,
+    )
+
+
+def set_modes(state: State, *, modes: ModesConfig, by: str = "unknown") -> Change:
+    """Replace the modes in ``config.json``, refusing to drop a mode that unfinished tasks still use."""
+    missing = sorted({t.mode for t in state.tasks.values() if not t.is_terminal and t.mode not in modes.modes})
+    if missing:
+        raise UsageError(
+            f"unfinished tasks use modes {', '.join(missing)}, which the new configuration drops: keep them, "
+            "or cancel those tasks first"
+        )
+    return Change(message=f"set modes by {by}: {', '.join(sorted(modes.modes))}", config=BranchConfig(modes=modes))

@@ -1,0 +1,23 @@
+"""One task this runner is working on, and the signals between the slot's thread and the rest of the runner."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from coordinator.models import Task
+
+
+@dataclass
+class Slot:
+    """One task being worked on: ``stop`` asks its agent to end early, ``done`` says the agent has ended."""
+
+    task: Task
+    attempt: int
+    stop: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+    #: Set when the agent is stopped because the runner shuts down (the task is handed back, not failed).
+    shutting_down: bool = False
+    #: Set when the agent is stopped because its lease is gone (cancelled, or taken over).
+    lease_lost: bool = False
+    thread: threading.Thread | None = None
