@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from coordinator.agents.base import Agent, AgentOutcome, AgentRequest, AgentResult, failed_verdict
 from coordinator.errors import WorktreeError
@@ -23,6 +24,8 @@ from coordinator.runner.policy import Decision, Situation, decide
 from coordinator.runner.prompt import build_prompt
 from coordinator.runner.slot import Slot
 from coordinator.runner.worktree import Worktree, WorktreeManager
+
+T = TypeVar("T")
 
 
 class AttemptRunner:
@@ -63,8 +66,9 @@ class AttemptRunner:
         self._echo(f"warning: mode '{name}' is not configured; using '{modes.default_mode}'")
         return modes.default_mode, modes.modes[modes.default_mode]
 
-    def run(self, slot: Slot) -> tuple[Report, Decision]:
-        """One attempt at ``slot.task``: its report and what the outcome means."""
+    def run(self, slot: Slot, record: Callable[[Report, Decision], T]) -> T:
+        """One attempt at ``slot.task``; ``record`` gets its report and what the outcome means before the worktree
+        is removed (the result lands a worktree removal sooner), and what it returns is returned."""
         task = slot.task
         mode_name, mode = self.mode(task.mode)
         started = self._clock.now()
@@ -75,7 +79,7 @@ class AttemptRunner:
             result = AgentResult(AgentOutcome.EXECUTION_ERROR, 0.0, error=str(exc))
             reason = f"could not prepare the worktree: {exc.what}"
             decision = Decision("fail", reason, reason=reason)
-            return self._report(slot, mode, result, decision, started, None, None), decision
+            return record(self._report(slot, mode, result, decision, started, None, None), decision)
         try:
             result = self._run_agent(slot, worktree, mode_name, mode)
             commit = None
@@ -90,7 +94,7 @@ class AttemptRunner:
                 late=slot.lease_lost,
             )
             decision = decide(result, situation)
-            return self._report(slot, mode, result, decision, started, worktree, commit), decision
+            return record(self._report(slot, mode, result, decision, started, worktree, commit), decision)
         finally:
             try:
                 self.worktrees.remove(worktree)

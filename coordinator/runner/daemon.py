@@ -228,7 +228,7 @@ class RunnerDaemon:
     def _attempt(self, slot: Slot) -> Task | None:
         """Run one attempt and record it; returns the task claimed in the same commit, if any."""
         try:
-            report, decision = self.attempts.run(slot)
+            return self.attempts.run(slot, self._conclude)
         except Exception as exc:  # a bug must not kill the runner; hand the task back instead
             self.echo(f"error: {slot.task.id} attempt {slot.attempt} crashed in the runner: {exc!r}")
             report = Report(
@@ -241,11 +241,13 @@ class RunnerDaemon:
                 counted=False,
             )
             return self._record(report, claim_next=False)
+
+    def _conclude(self, report: Report, decision: Decision) -> Task | None:
         self.health.apply(decision, mono=self.clock.monotonic())
-        self._announce(slot.task, decision)
+        self._announce(report.task_id, decision)
         return self._record(report, claim_next=True)
 
-    def _announce(self, task: Task, decision: Decision) -> None:
+    def _announce(self, task_id: str, decision: Decision) -> None:
         if decision.misconfigured is not None:
             self.echo(
                 f"ERROR: {decision.misconfigured}\nERROR: runner {self.config.name} stops claiming: fix the "
@@ -253,9 +255,9 @@ class RunnerDaemon:
                 "and restart the runner"
             )
         elif decision.pause:
-            self.echo(f"{task.id}: {decision.message} for {self.config.api_error_pause_seconds:.0f}s")
+            self.echo(f"{task_id}: {decision.message} for {self.config.api_error_pause_seconds:.0f}s")
         else:
-            self.echo(f"{task.id} {decision.message}")
+            self.echo(f"{task_id} {decision.message}")
 
     def _record(self, report: Report, *, claim_next: bool) -> Task | None:
         def claim() -> ClaimSpec | None:
