@@ -105,3 +105,12 @@ class WorktreeError(CoordinatorError):
         if hint:
             parts.append(f"what to do: {hint}")
         super().__init__("; ".join(parts))
+
+
+class SecretsInChanges(WorktreeError):
+    """The agent's changes hold a secret: nothing of the attempt stays on the branch."""
+
+    def __init__(self, findings: list[str]) -> None:
+        shown = "; ".join(findings[:5]) + (f" and {len(findings) - 5} more" if len(findings) > 5 else "")
+        super().__init__(f"the agent's changes hold secrets ({shown})")
+        self.findings = findings

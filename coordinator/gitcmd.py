@@ -91,6 +91,50 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+#: How an agent's ssh runs: no user config, no agent, no key files, never a prompt (it can't use the runner
+#: user's keys unless the owner allows it with ``agent_git_credentials``).
+AGENT_SSH_COMMAND = (
+    f"ssh -F {os.devnull} -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none -o IdentityFile={os.devnull}"
+)
+
+
+def agent_git_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Variables that keep an agent's git (and ssh) away from the runner user's credentials: no credential helper,
+    no askpass program, no extra HTTP headers, no ssh agent or key, no prompt. Merged on top of the agent's
+    environment; ``base`` (default ``os.environ``) tells which ``GIT_CONFIG_*`` entries to keep.
+
+    An agent runs as the same OS user and can still read that user's files: this stops inheritance, not a
+    determined agent (see README, Security).
+    """
+    base = os.environ if base is None else base
+    try:
+        count = max(0, int(base.get("GIT_CONFIG_COUNT") or 0))
+    except ValueError:
+        count = 0
+    overrides = (
+        ("credential.helper", ""),  # an empty value resets the list of helpers, whatever the config files say
+        ("core.askPass", ""),
+        ("http.extraHeader", ""),  # the same for headers (e.g. an Authorization header set by CI)
+        ("core.sshCommand", AGENT_SSH_COMMAND),
+    )
+    env = {"GIT_CONFIG_COUNT": str(count + len(overrides))}
+    for index, (key, value) in enumerate(overrides, start=count):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    env.update(
+        {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GCM_INTERACTIVE": "never",
+            "GIT_ASKPASS": "",  # set but empty: git then asks no program at all (not even SSH_ASKPASS)
+            "SSH_ASKPASS": "",
+            "SSH_AUTH_SOCK": "",
+            "GIT_SSH": "",
+            "GIT_SSH_COMMAND": AGENT_SSH_COMMAND,
+        }
+    )
+    return env
+
+
 def run_git(
     args: Sequence[str],
     *,

@@ -212,6 +212,8 @@ class RunnerState(StrEnum):
     BUSY = "busy"
     COOLING_DOWN = "cooling_down"  # usage limit hit: no claims until cooldown_until
     MISCONFIGURED = "misconfigured"  # e.g. auth failure: no claims until fixed
+    FAULTY = "faulty"  # this machine failed repeatedly (disk, git): no claims until fixed
+    PAUSED = "paused"  # backing off after API trouble or a machine fault: claims again later
     STOPPING = "stopping"
     STOPPED = "stopped"
 
@@ -232,6 +234,9 @@ class Runner(StateModel):
     running: list[str] = Field(default_factory=list, description="Task ids this runner holds leases on.")
     cooldown_until: UtcDateTime | None = None
     message: str | None = None
+    max_permission_mode: str | None = Field(
+        default=None, description="The most permissive permission_mode its owner allows (None: an older runner)."
+    )
 
     def is_silent(self, now: datetime) -> bool:
         """True when a live runner missed three heartbeats (it probably died without saying so)."""

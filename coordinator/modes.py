@@ -8,6 +8,22 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+#: Claude Code's permission modes, from the most restricted to the most permissive. ``default`` and ``dontAsk``
+#: are equal here: run headless, both refuse whatever is not allowed up front.
+PERMISSION_RANK: dict[str, int] = {
+    "plan": 0,
+    "default": 1,
+    "dontAsk": 1,
+    "acceptEdits": 2,
+    "auto": 3,
+    "bypassPermissions": 4,
+}
+
+
+def permission_rank(permission_mode: str) -> int | None:
+    """How permissive a permission mode is (higher: more), or None for one this version does not know."""
+    return PERMISSION_RANK.get(permission_mode)
+
 
 class Mode(BaseModel):
     """One way of running the agent, e.g. ``simple`` = haiku, few turns, small budget."""

@@ -1,10 +1,9 @@
-"""Worktree manager against real git repositories: an "origin" bare repo and a clone of it, per test."""
+"""Worktree manager against real git repositories: an "origin" bare repo, a clone of it, and the runner's work
+clone and worktrees in a folder outside any .git directory, per test."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import stat
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -12,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.errors import WorktreeError
-from coordinator.runner.worktree import GitIdentity, WorktreeManager
+from coordinator.errors import SecretsInChanges, WorktreeError
+from coordinator.gitcmd import GitIdentity
+from coordinator.runner.workclone import NO_PUSH_URL
+from coordinator.runner.worktree import OLD_ROOT_DIRNAME, WorktreeManager
 
 # Only the test's own setup commits use this; the code under test must bring its own identity.
 SETUP_IDENTITY = ["-c", "user.name=Setup", "-c", "user.email=setup@example.com", "-c", "commit.gpgsign=false"]
@@ -76,8 +77,17 @@ def repos(tmp_path: Path) -> Repos:
 
 
 @pytest.fixture
-def manager(repos: Repos) -> WorktreeManager:
-    return WorktreeManager(repos.clone)
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "wt" / "clone-1234"
+
+
+@pytest.fixture
+def manager(repos: Repos, root: Path) -> WorktreeManager:
+    return WorktreeManager(repos.clone, root=root, runner="r1")
+
+
+def head_of(path: Path) -> str:
+    return git(path, "rev-parse", "HEAD")
 
 
 def test_identity_is_really_missing(repos: Repos) -> None:
@@ -88,10 +98,15 @@ def test_identity_is_really_missing(repos: Repos) -> None:
     assert done.returncode != 0
 
 
-def test_root_defaults_inside_git_dir(repos: Repos, manager: WorktreeManager) -> None:
-    assert manager.root == (repos.clone / ".git" / "coordinator-worktrees").resolve()
-    manager.create("t1", manager.resolve_base(None))
+def test_worktrees_live_in_the_runners_folder_of_the_work_clone(
+    repos: Repos, manager: WorktreeManager, root: Path
+) -> None:
+    wt = manager.create("t1", manager.resolve_base(None))
+    assert wt.path == root / "r1" / "t1"
+    assert ".git" not in wt.path.parts  # Claude Code refuses every edit under a .git directory
+    assert (root / "repo.git" / "HEAD").is_file()
     assert git(repos.clone, "status", "--porcelain", "--untracked-files=all") == ""
+    assert git(repos.clone, "worktree", "list", "--porcelain").count("worktree ") == 1  # the clone knows none
 
 
 def test_resolve_base_defaults_to_origin_head(manager: WorktreeManager) -> None:
@@ -106,11 +121,11 @@ def test_resolve_base_falls_back_to_upstream(repos: Repos, manager: WorktreeMana
     assert manager.resolve_base(None) == "origin/dev"
 
 
-def test_resolve_base_falls_back_to_head(repos: Repos, tmp_path: Path) -> None:
+def test_resolve_base_falls_back_to_head(repos: Repos, tmp_path: Path, root: Path) -> None:
     local = tmp_path / "local"
     git(tmp_path, "clone", "-q", str(repos.origin), str(local))
     git(local, "remote", "remove", "origin")
-    manager = WorktreeManager(local)
+    manager = WorktreeManager(local, root=root, runner="r1")
     assert manager.resolve_base(None) == "main"
     git(local, "checkout", "-q", "--detach")
     assert manager.resolve_base(None) == git(local, "rev-parse", "HEAD")
@@ -131,14 +146,12 @@ def test_create_from_default_base(repos: Repos, manager: WorktreeManager) -> Non
     wt = manager.create("t1", manager.resolve_base(None))
     assert wt.task_id == "t1"
     assert wt.branch == "coordinator/t1"
-    assert wt.path == manager.root / "t1"
     assert wt.base_commit == git(repos.clone, "rev-parse", "origin/main")
     assert wt.start_commit == wt.base_commit
     assert not wt.reused
     assert (wt.path / "README.md").read_text() == "hello\n"
     assert git(wt.path, "symbolic-ref", "HEAD") == "refs/heads/coordinator/t1"
-    assert manager.head(wt) == wt.base_commit
-    assert manager.commits_since_base(wt) == 0
+    assert head_of(wt.path) == wt.base_commit
     # No upstream: a bare `git push` from the task branch must never target main.
     upstream = ["git", "rev-parse", "--abbrev-ref", "@{upstream}"]
     done = subprocess.run(upstream, cwd=wt.path, capture_output=True, check=False)
@@ -151,12 +164,12 @@ def test_create_rejects_bad_input(manager: WorktreeManager) -> None:
             manager.create(bad, "main")
     with pytest.raises(WorktreeError, match="is not a commit"):
         manager.create("t1", "no-such-branch")
-    assert not (manager.root / "t1").exists()
+    assert not (manager.dir / "t1").exists()
 
 
-def test_commit_changes_new_modified_deleted_and_ignored(manager: WorktreeManager) -> None:
+def test_record_work_commits_new_modified_deleted_but_not_ignored(manager: WorktreeManager) -> None:
     wt = manager.create("t1", "origin/main")
-    assert manager.commit_changes(wt, "nothing yet") is None
+    assert manager.record_work(wt, "nothing yet") is None
     (wt.path / "tracked.txt").write_text("two\n")
     (wt.path / "to_delete.txt").unlink()
     (wt.path / "new.txt").write_text("new\n")
@@ -167,10 +180,10 @@ def test_commit_changes_new_modified_deleted_and_ignored(manager: WorktreeManage
     (wt.path / "build" / "out.bin").write_bytes(b"\0")
 
     message = "# Task t1\n\nDid the thing.\n"
-    sha = manager.commit_changes(wt, message)
+    sha = manager.record_work(wt, message)
 
     assert sha is not None
-    assert sha == manager.head(wt) == git(wt.path, "rev-parse", "coordinator/t1")
+    assert sha == head_of(wt.path) == git(wt.path, "rev-parse", "coordinator/t1")
     changes = git(wt.path, "show", "--name-status", "--format=", "HEAD").splitlines()
     assert sorted(changes) == sorted(["M\ttracked.txt", "D\tto_delete.txt", "A\tnew.txt", "A\tsub/deeper/file.py"])
     assert git(wt.path, "log", "-1", "--format=%an <%ae>|%cn <%ce>") == (
@@ -179,37 +192,25 @@ def test_commit_changes_new_modified_deleted_and_ignored(manager: WorktreeManage
     assert git(wt.path, "log", "-1", "--format=%B") == message.strip()  # "# heading" is not a comment
     assert (wt.path / "debug.log").exists()
     assert git(wt.path, "status", "--porcelain") == ""
-    assert manager.commits_since_base(wt) == 1
-    assert manager.commit_changes(wt, "again") is None
+    assert manager.record_work(wt, "again") == sha  # nothing new: the attempt's work is still that commit
 
 
-def test_commit_changes_with_custom_identity(repos: Repos) -> None:
-    manager = WorktreeManager(repos.clone, author=GitIdentity("Robo", "robo@example.org"))
+def test_record_work_with_custom_identity(repos: Repos, root: Path) -> None:
+    manager = WorktreeManager(repos.clone, root=root, runner="r1", author=GitIdentity("Robo", "robo@example.org"))
     wt = manager.create("t1", "origin/main")
     (wt.path / "new.txt").write_text("new\n")
-    assert manager.commit_changes(wt, "") is not None  # empty message: a default one is used
+    assert manager.record_work(wt, "") is not None  # empty message: a default one is used
     assert git(wt.path, "log", "-1", "--format=%an <%ae>|%cn <%ce>|%s") == (
-        "Robo <robo@example.org>|Robo <robo@example.org>|coordinator: work on task t1"
+        "Robo <robo@example.org>|Robo <robo@example.org>|coordinator: work in progress"
     )
 
 
-def test_commit_changes_refuses_when_agent_switched_branch(manager: WorktreeManager) -> None:
+def test_record_work_refuses_when_agent_switched_branch(manager: WorktreeManager) -> None:
     wt = manager.create("t1", "origin/main")
     git(wt.path, "checkout", "-q", "--detach")
-    assert manager.commit_changes(wt, "nothing to commit anywhere") is None
     (wt.path / "new.txt").write_text("new\n")
     with pytest.raises(WorktreeError, match="no longer on branch coordinator/t1"):
-        manager.commit_changes(wt, "x")
-
-
-def test_agent_made_commits_are_detected(manager: WorktreeManager) -> None:
-    wt = manager.create("t1", "origin/main")
-    (wt.path / "agent.txt").write_text("by the agent\n")
-    agent_sha = commit_all(wt.path, "agent commit")
-    assert manager.commit_changes(wt, "leftovers") is None
-    assert manager.head(wt) == agent_sha
-    assert manager.commits_since_base(wt) == 1
-    assert manager.commits_since_start(wt) == 1
+        manager.record_work(wt, "x")
 
 
 def test_record_work_names_the_commit_that_holds_the_attempts_work(manager: WorktreeManager) -> None:
@@ -230,10 +231,13 @@ def test_record_work_names_the_commit_that_holds_the_attempts_work(manager: Work
     assert git(uncommitted.path, "show", "--name-only", "--format=", sha).split() == ["left.txt"]
 
 
-def test_second_attempt_reuses_branch_and_keeps_commits(repos: Repos, manager: WorktreeManager) -> None:
+def test_second_attempt_continues_the_branch_which_is_copied_to_the_users_clone(
+    repos: Repos, manager: WorktreeManager
+) -> None:
     first = manager.create("t1", "origin/main")
     (first.path / "attempt1.txt").write_text("1\n")
-    first_head = manager.commit_changes(first, "attempt 1")
+    first_head = manager.record_work(first, "attempt 1")
+    assert manager.publish(first) is None
     manager.remove(first)
     assert not first.path.exists()
     assert git(repos.clone, "rev-parse", "coordinator/t1") == first_head
@@ -248,72 +252,115 @@ def test_second_attempt_reuses_branch_and_keeps_commits(repos: Repos, manager: W
 
     second = manager.create("t1", manager.resolve_base(None))
     assert second.reused
-    assert second.start_commit == first_head == manager.head(second)
+    assert second.start_commit == first_head == head_of(second.path)
     assert (second.path / "attempt1.txt").read_text() == "1\n"
     assert not (second.path / "upstream.txt").exists()
-    assert manager.commits_since_base(second) == 1
-    assert manager.commits_since_start(second) == 0
-
-    manager.remove(second, keep_branch=False)
-    assert git(repos.clone, "branch", "--list", "coordinator/t1") == ""
-    assert git(repos.clone, "worktree", "list", "--porcelain").count("worktree ") == 1
 
 
-def test_create_replaces_worktree_left_by_a_crash(repos: Repos, manager: WorktreeManager) -> None:
-    first = manager.create("t1", "origin/main")
-    (first.path / "committed.txt").write_text("kept\n")
-    head = manager.commit_changes(first, "attempt 1")
-    (first.path / "uncommitted.txt").write_text("lost with the crash\n")
-
-    restarted = WorktreeManager(repos.clone)  # the runner died without removing the worktree
-    second = restarted.create("t1", "origin/main")
-
-    assert second.reused and second.path == first.path
-    assert restarted.head(second) == head
-    assert (second.path / "committed.txt").exists()
-    assert not (second.path / "uncommitted.txt").exists()
-    assert git(repos.clone, "worktree", "list", "--porcelain").count("worktree ") == 2
+def test_taking_over_a_dead_runners_task_commits_what_it_left_and_frees_the_branch(
+    repos: Repos, manager: WorktreeManager, root: Path
+) -> None:
+    dead = manager.create("t1", "origin/main")
+    (dead.path / "half-done.txt").write_text("the dead attempt's work\n")
+    rescuer = WorktreeManager(repos.clone, root=root, runner="r2")
+    wt = rescuer.create("t1", "origin/main", takeover="WIP t1: work left by attempt 1 of r1")
+    assert wt.reused and wt.path == root / "r2" / "t1"
+    assert (wt.path / "half-done.txt").read_text() == "the dead attempt's work\n"
+    assert git(wt.path, "log", "-1", "--format=%s") == "WIP t1: work left by attempt 1 of r1"
+    assert not dead.path.exists()
 
 
-def _gitdir_of(worktree: Path) -> Path:
-    link = (worktree / ".git").read_text().strip()
-    assert link.startswith("gitdir: ")
-    return Path(link[len("gitdir: ") :])
+def test_leftovers_of_a_crash_are_committed_and_removed_and_nothing_else_is_touched(
+    repos: Repos, manager: WorktreeManager, root: Path, tmp_path: Path
+) -> None:
+    crashed = manager.create("t1", "origin/main")
+    (crashed.path / "work.txt").write_text("uncommitted\n")
+    gone = manager.create("t2", "origin/main")
+    shutil.rmtree(gone.path)  # a registration whose directory was deleted
+    (manager.dir / "stray").mkdir()  # never a worktree: not ours to delete
+    (manager.dir / "stray" / "keep.txt").write_text("keep\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("precious\n")
+    (manager.dir / "link").symlink_to(outside, target_is_directory=True)
+    other_runner = WorktreeManager(repos.clone, root=root, runner="r2").create("t3", "origin/main")
+
+    restarted = WorktreeManager(repos.clone, root=root, runner="r1")
+    assert restarted.clean_leftovers() == ["t1", "t2"]
+
+    assert not crashed.path.exists()
+    assert git(repos.clone.parent, "-C", str(root / "repo.git"), "show", "coordinator/t1:work.txt") == "uncommitted"
+    assert (manager.dir / "stray" / "keep.txt").exists()
+    assert (outside / "precious.txt").read_text() == "precious\n"  # a link is never followed out
+    assert other_runner.path.exists()  # another runner's live worktree
+    again = restarted.create("t1", "origin/main")
+    assert again.reused and (again.path / "work.txt").exists()
+    assert restarted.clean_leftovers() == ["t1"]
 
 
-def test_clean_leftovers_after_crash(repos: Repos, manager: WorktreeManager) -> None:
-    wts = {name: manager.create(name, "origin/main") for name in ("plain", "gone", "broken", "active")}
-    for wt in wts.values():
-        (wt.path / "work.txt").write_text("uncommitted\n")
-    # A registration whose directory was deleted.
-    shutil.rmtree(wts["gone"].path)
-    # A directory whose .git link points nowhere, with read-only content (as git objects are).
-    shutil.rmtree(_gitdir_of(wts["broken"].path))
-    readonly = wts["broken"].path / "ro"
-    readonly.mkdir()
-    (readonly / "object").write_text("x")
-    os.chmod(readonly / "object", stat.S_IREAD)
-    os.chmod(readonly, stat.S_IREAD | stat.S_IEXEC)
-    # A stray directory that was never a worktree (crash mid-create).
-    (manager.root / "stray").mkdir()
-
-    restarted = WorktreeManager(repos.clone)
-    removed = restarted.clean_leftovers(active=["active"])
-
-    assert removed == ["broken", "gone", "plain", "stray"]
-    assert sorted(p.name for p in restarted.root.iterdir()) == ["active"]
-    listed = git(repos.clone, "worktree", "list", "--porcelain")
-    assert listed.count("worktree ") == 2 and "prunable" not in listed
-    assert (wts["active"].path / "work.txt").exists()
-    for name in ("plain", "gone", "broken"):  # the attempts' branches survive
-        assert git(repos.clone, "branch", "--list", f"coordinator/{name}") != ""
-    again = restarted.create("broken", "origin/main")
-    assert again.reused and (again.path / "README.md").exists()
-    assert restarted.clean_leftovers(active=["active", "broken"]) == []
-
-
-def test_clean_leftovers_without_root(manager: WorktreeManager) -> None:
+def test_clean_leftovers_without_any_worktree(manager: WorktreeManager) -> None:
     assert manager.clean_leftovers() == []
+
+
+def test_worktrees_of_older_versions_inside_git_are_moved_once(repos: Repos, root: Path) -> None:
+    old = repos.clone / ".git" / OLD_ROOT_DIRNAME / "r1" / "t1"
+    git(repos.clone, "worktree", "add", "-q", "-b", "coordinator/t1", str(old), "origin/main")
+    (old / "left.txt").write_text("from the old location\n")
+    manager = WorktreeManager(repos.clone, root=root, runner="r1")
+    assert manager.migrate_old_location() == ["t1"]
+    assert not (repos.clone / ".git" / OLD_ROOT_DIRNAME).exists()
+    assert git(repos.clone, "worktree", "list", "--porcelain").count("worktree ") == 1
+    assert git(repos.clone, "show", "coordinator/t1:left.txt") == "from the old location"
+    wt = manager.create("t1", "origin/main")
+    assert wt.reused and (wt.path / "left.txt").exists()
+    assert manager.migrate_old_location() == []
+
+
+def test_the_work_clone_has_no_credentials_and_refuses_pushes(repos: Repos, manager: WorktreeManager) -> None:
+    # What actions/checkout leaves in a clone: a token in a header. The work clone must not inherit it.
+    git(repos.clone, "config", "http.https://github.com/.extraheader", "AUTHORIZATION: basic c2VjcmV0")
+    git(repos.clone, "config", "credential.helper", "store")
+    wt = manager.create("t1", "origin/main")
+    config = (manager.clone.path / "config").read_text()
+    assert "extraheader" not in config.lower() and "credential" not in config
+    assert git(wt.path, "remote", "get-url", "--push", "origin") == NO_PUSH_URL
+    (wt.path / "x.txt").write_text("x\n")
+    commit_all(wt.path, "agent work")
+    push = ["git", "push", "origin", "HEAD:refs/heads/coordinator/state"]
+    pushed = subprocess.run(push, cwd=wt.path, capture_output=True, text=True, check=False)
+    assert pushed.returncode != 0
+    assert "coordinator/state" not in git(repos.origin, "branch", "--list")
+
+
+def test_hooks_and_config_an_agent_plants_never_run_in_the_runners_git(
+    manager: WorktreeManager, tmp_path: Path
+) -> None:
+    wt = manager.create("t1", "origin/main")
+    marker = tmp_path / "pwned"
+    hook = manager.clone.path / "hooks" / "post-commit"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    hook.chmod(0o755)
+    with (manager.clone.path / "config").open("a") as handle:
+        handle.write(f"[core]\n\tfsmonitor = touch {marker}; echo\n")
+    (wt.path / "new.txt").write_text("new\n")
+    assert manager.record_work(wt, "agent's work") is not None
+    assert not marker.exists()
+
+
+def test_a_secret_in_the_changes_leaves_nothing_on_the_branch(repos: Repos, root: Path) -> None:
+    def scan(diff: str) -> list[str]:
+        return ["token.txt: the value of API_TOKEN"] if "+sk-live-1234567890" in diff else []
+
+    manager = WorktreeManager(repos.clone, root=root, runner="r1", scan=scan)
+    wt = manager.create("t1", "origin/main")
+    (wt.path / "token.txt").write_text("sk-live-1234567890\n")
+    (wt.path / "fine.txt").write_text("fine\n")
+    commit_all(wt.path, "the agent commits it itself")
+    (wt.path / "more.txt").write_text("more\n")
+    with pytest.raises(SecretsInChanges, match=r"token\.txt") as caught:
+        manager.record_work(wt, "attempt 1")
+    assert "sk-live" not in str(caught.value)
+    assert git(wt.path, "rev-parse", "coordinator/t1") == wt.start_commit
 
 
 def test_concurrent_create_commit_remove(repos: Repos, manager: WorktreeManager) -> None:
@@ -327,8 +374,7 @@ def test_concurrent_create_commit_remove(repos: Repos, manager: WorktreeManager)
             for attempt in range(rounds):
                 wt = manager.create(task_id, "origin/main")
                 (wt.path / f"attempt{attempt}.txt").write_text(f"{task_id} {attempt}\n")
-                assert manager.commit_changes(wt, f"{task_id} attempt {attempt}") is not None
-                assert manager.commits_since_base(wt) == attempt + 1
+                assert manager.record_work(wt, f"{task_id} attempt {attempt}") is not None
                 manager.remove(wt)
         except BaseException as exc:
             errors.append(exc)
@@ -339,9 +385,9 @@ def test_concurrent_create_commit_remove(repos: Repos, manager: WorktreeManager)
     for thread in threads:
         thread.join(timeout=120)
     assert not errors, errors
+    work, base = manager.clone.path, git(repos.clone, "rev-parse", "origin/main")
     for i in range(4):
-        assert git(repos.clone, "rev-list", "--count", f"origin/main..coordinator/task-{i}") == str(rounds)
-    assert git(repos.clone, "worktree", "list", "--porcelain").count("worktree ") == 1
+        assert git(work, "rev-list", "--count", f"{base}..coordinator/task-{i}") == str(rounds)
     assert manager.clean_leftovers() == []
 
 
@@ -355,9 +401,9 @@ def test_fetch_base(repos: Repos, manager: WorktreeManager, tmp_path: Path) -> N
     result = manager.fetch_base()
     assert result and result.ok, result.reason
     assert git(repos.clone, "rev-parse", "origin/main") == new_sha
-    assert manager.fetch_base(branch="origin/main")
+    assert manager.base.fetch(branch="origin/main")
 
-    missing_remote = manager.fetch_base(remote="upstream")
+    missing_remote = manager.base.fetch(remote="upstream")
     assert not missing_remote and "no remote 'upstream'" in missing_remote.reason
 
     git(repos.clone, "remote", "set-url", "origin", str(tmp_path / "unreachable.git"))
@@ -368,4 +414,4 @@ def test_fetch_base(repos: Repos, manager: WorktreeManager, tmp_path: Path) -> N
 
 def test_not_a_repository(tmp_path: Path) -> None:
     with pytest.raises(WorktreeError, match="not a git work tree"):
-        WorktreeManager(tmp_path)
+        WorktreeManager(tmp_path, root=tmp_path / "wt", runner="r1")

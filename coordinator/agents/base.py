@@ -26,6 +26,11 @@ class AgentOutcome(StrEnum):
     AUTH_ERROR = "auth_error"  # 401, no key, not logged in: this runner is misconfigured
     USAGE_LIMIT = "usage_limit"  # subscription limit: this machine cools down until resets_at
     STOPPED = "stopped"  # we stopped it (lease lost, cancel, shutdown)
+    # Judged by the runner after the run, never reported by an agent:
+    PERMISSION_DENIED = "permission_denied"  # tool calls were denied and nothing changed
+    MACHINE_FAULT = "machine_fault"  # this machine failed (worktree, git, disk): not the task's fault
+    SECRET_FOUND = "secret_in_changes"  # noqa: S105 (a name, not a secret): the agent's changes hold a secret: nothing was committed
+    POLICY_REFUSED = "refused_by_policy"  # the task's mode exceeds what this runner's owner allows
 
 
 #: Outcomes a stronger mode can plausibly fix; the next attempt escalates.

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from coordinator.core.state import AGE_POINTS_PER_HOUR, State, static_key
 from coordinator.models import Task, TaskStatus
+from coordinator.modes import ModesConfig, permission_rank
 
 MAX_URGENCY = 50.0
 _EPSILON = 1e-6
@@ -45,19 +46,39 @@ def running_groups(tasks: Iterable[Task]) -> set[str]:
     return {t.group for t in tasks if t.status == TaskStatus.RUNNING and t.group}
 
 
+def permission_refusal(task: Task, modes: ModesConfig, max_permission_mode: str | None) -> str | None:
+    """Why a runner allowing at most ``max_permission_mode`` (None: any) must not run ``task``'s mode."""
+    mode = modes.modes.get(task.mode)
+    if max_permission_mode is None or mode is None:
+        return None
+    wanted, ceiling = permission_rank(mode.permission_mode), permission_rank(max_permission_mode)
+    if wanted is None or ceiling is None or wanted > ceiling:
+        return (
+            f"mode {task.mode} needs permission_mode {mode.permission_mode}, beyond max_permission_mode "
+            f"{max_permission_mode}"
+        )
+    return None
+
+
 def why_not_claimable(
     task: Task,
     *,
     capabilities: Collection[str],
     lookup: Mapping[str, Task],
     busy_groups: Collection[str],
+    modes: ModesConfig | None = None,
+    max_permission_mode: str | None = None,
 ) -> str | None:
-    """Why ``task`` cannot be claimed by a runner with ``capabilities``, or None when it can."""
+    """Why ``task`` cannot be claimed by a runner with ``capabilities`` that allows at most
+    ``max_permission_mode`` (None: any), or None when it can."""
     if task.status != TaskStatus.QUEUED:
         return f"status is {task.status.value}"
     missing = [cap for cap in task.requires if cap not in capabilities]
     if missing:
         return f"needs capabilities {', '.join(missing)}"
+    refusal = permission_refusal(task, modes, max_permission_mode) if modes is not None else None
+    if refusal is not None:
+        return refusal
     for dep_id in task.depends_on:
         dep = lookup.get(dep_id)
         if dep is None or dep.status != TaskStatus.SUCCEEDED:
@@ -95,12 +116,15 @@ def pick_next(
     capabilities: Collection[str],
     now: datetime,
     changed: Mapping[str, Task] | None = None,
+    max_permission_mode: str | None = None,
+    refused: list[Task] | None = None,
 ) -> Task | None:
-    """The best task a runner with ``capabilities`` may claim now, or None.
+    """The best task a runner with ``capabilities`` (allowing at most ``max_permission_mode``) may claim now.
 
     ``changed`` holds tasks already modified by the transition being computed (e.g. expired leases put back in
     the queue). Without a deadline, the state's queue is already in claim order, so the first claimable task
     there is the best of them; tasks with a deadline are scanned best-first until none can beat the best found.
+    Tasks passed over only because their mode is beyond ``max_permission_mode`` are appended to ``refused``.
     """
     changed = changed or {}
     lookup: Mapping[str, Task] = _Overlay(state.tasks, changed) if changed else state.tasks
@@ -111,7 +135,17 @@ def pick_next(
     best_key: tuple[float, float, str] | None = None
 
     def claimable(task: Task) -> bool:
-        return why_not_claimable(task, capabilities=capabilities, lookup=lookup, busy_groups=busy) is None
+        why = why_not_claimable(
+            task,
+            capabilities=capabilities,
+            lookup=lookup,
+            busy_groups=busy,
+            modes=state.modes,
+            max_permission_mode=max_permission_mode,
+        )
+        if why is not None and refused is not None and permission_refusal(task, state.modes, max_permission_mode):
+            refused.append(task)
+        return why is None
 
     def offer(task: Task, key: tuple[float, float, str]) -> None:
         nonlocal best, best_key
@@ -145,7 +179,9 @@ class Ranked:
     blocked_by: str | None
 
 
-def rank(state: State, *, capabilities: Collection[str], now: datetime) -> list[Ranked]:
+def rank(
+    state: State, *, capabilities: Collection[str], now: datetime, max_permission_mode: str | None = None
+) -> list[Ranked]:
     """Every queued task in claim order with the reason it is not claimable (for --dry-run and checks)."""
     busy = running_groups(state.running_tasks())
     queued = [t for t in state.tasks.values() if t.status == TaskStatus.QUEUED]
@@ -154,7 +190,14 @@ def rank(state: State, *, capabilities: Collection[str], now: datetime) -> list[
         Ranked(
             task=t,
             score=score(t, now),
-            blocked_by=why_not_claimable(t, capabilities=capabilities, lookup=state.tasks, busy_groups=busy),
+            blocked_by=why_not_claimable(
+                t,
+                capabilities=capabilities,
+                lookup=state.tasks,
+                busy_groups=busy,
+                modes=state.modes,
+                max_permission_mode=max_permission_mode,
+            ),
         )
         for t in queued
     ]

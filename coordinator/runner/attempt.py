@@ -1,31 +1,33 @@
 """One attempt at a task, start to report: prepare the worktree, run the agent while its lease is kept, commit
-what it left, and decide what the outcome means. The runner records the report; this module never writes the
-state branch itself."""
+what it left (a failed attempt's work too, as work in progress the next attempt continues), and decide what the
+outcome means. The runner records the report; this module never writes the state branch itself."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 from coordinator.agents.base import Agent, AgentOutcome, AgentRequest, AgentResult, failed_verdict
-from coordinator.errors import WorktreeError
-from coordinator.gitcmd import GitIdentity
-from coordinator.models import AttemptResult, Task
+from coordinator.errors import SecretsInChanges, WorktreeError
+from coordinator.gitcmd import GitIdentity, agent_git_env
+from coordinator.models import AttemptOutcome, AttemptResult, Denial, Task
 from coordinator.modes import Mode, ModesConfig
 from coordinator.runner.clock import Clock
 from coordinator.runner.config import RunnerConfig
 from coordinator.runner.leases import LeaseKeeper
 from coordinator.runner.outbox import Report
+from coordinator.runner.permissions import Ceiling
 from coordinator.runner.policy import Decision, Situation, decide
 from coordinator.runner.prompt import build_prompt
 from coordinator.runner.slot import Slot
 from coordinator.runner.worktree import Worktree, WorktreeManager
 
 T = TypeVar("T")
+_DENIALS_NAMED = 3
 
 
 class AttemptRunner:
@@ -39,6 +41,7 @@ class AttemptRunner:
         worktrees: WorktreeManager,
         leases: LeaseKeeper,
         modes: Callable[[], ModesConfig],
+        ceiling: Ceiling,
         clock: Clock,
         echo: Callable[[str], None],
     ) -> None:
@@ -46,6 +49,7 @@ class AttemptRunner:
         self.agent = agent
         self.worktrees = worktrees
         self.leases = leases
+        self.ceiling = ceiling
         self._modes = modes
         self._clock = clock
         self._echo = echo
@@ -66,56 +70,58 @@ class AttemptRunner:
         self._echo(f"warning: mode '{name}' is not configured; using '{modes.default_mode}'")
         return modes.default_mode, modes.modes[modes.default_mode]
 
-    def run(self, slot: Slot, record: Callable[[Report, Decision], T]) -> T:
-        """One attempt at ``slot.task``; ``record`` gets its report and what the outcome means before the worktree
-        is removed (the result lands a worktree removal sooner), and what it returns is returned."""
-        task = slot.task
-        mode_name, mode = self.mode(task.mode)
-        started = self._clock.now()
-        try:
-            self._fetch_base_if_due()
-            worktree = self.worktrees.create(task.id, self.worktrees.resolve_base(self.config.base))
-        except WorktreeError as exc:
-            result = AgentResult(AgentOutcome.EXECUTION_ERROR, 0.0, error=str(exc))
-            reason = f"could not prepare the worktree: {exc.what}"
-            decision = Decision("fail", reason, reason=reason)
-            return record(self._report(slot, mode, result, decision, started, None, None), decision)
-        try:
-            result = self._run_agent(slot, worktree, mode_name, mode)
-            commit = None
-            if result.outcome == AgentOutcome.SUCCEEDED:
-                commit, result = self._commit(worktree, task, result)
-            situation = Situation(
-                runner=self.config.name,
-                mode_name=mode_name,
-                mode=mode,
-                now=self._clock.now(),
-                shutting_down=slot.shutting_down,
-                late=slot.lease_lost,
-            )
-            decision = decide(result, situation)
-            return record(self._report(slot, mode, result, decision, started, worktree, commit), decision)
-        finally:
-            try:
-                self.worktrees.remove(worktree)
-            except WorktreeError as exc:
-                self._echo(f"warning: could not remove the worktree of {task.id}: {exc}")
-
     def request(
         self, task: Task, *, attempt: int, workdir: Path, branch: str, mode_name: str, mode: Mode
     ) -> AgentRequest:
-        """What the agent gets for one attempt (also what ``--dry-run`` shows)."""
+        """What the agent gets for one attempt (also what ``--dry-run`` shows): the mode as this runner's owner
+        allows it, and an environment without the runner's credentials."""
+        env = {**self.identity.env()}
+        if not self.config.agent_git_credentials:
+            env.update(agent_git_env())
         return AgentRequest(
             task_id=task.id,
             title=task.title,
             prompt=build_prompt(task, branch=branch, attempt=attempt),
             workdir=workdir,
             mode_name=mode_name,
-            mode=mode,
+            mode=self.ceiling.apply(mode),
             attempt=attempt,
             log_path=self.log_path(task.id, attempt),
-            env=self.identity.env(),
+            env=env,
         )
+
+    def run(self, slot: Slot, record: Callable[[Report, Decision], T]) -> T:
+        """One attempt at ``slot.task``; ``record`` gets its report and what the outcome means before the worktree
+        is removed (the result lands a worktree removal sooner), and what it returns is returned."""
+        task = slot.task
+        mode_name, mode = self.mode(task.mode)
+        started = self._clock.now()
+        refusal = self.ceiling.refusal(mode)
+        if refusal is not None:
+            result = AgentResult(AgentOutcome.POLICY_REFUSED, 0.0, model=mode.model, error=refusal)
+            return record(*self._conclude(slot, mode_name, mode, result, started, None, None))
+        try:
+            self._fetch_base_if_due()
+            base = self.worktrees.resolve_base(self.config.base)
+            worktree = self.worktrees.create(
+                task.id, base, takeover=_takeover_note(task, slot.attempt, self.config.name)
+            )
+        except WorktreeError as exc:
+            result = AgentResult(
+                AgentOutcome.MACHINE_FAULT, 0.0, model=mode.model, error=f"could not prepare the worktree: {exc}"
+            )
+            return record(*self._conclude(slot, mode_name, mode, result, started, None, None))
+        keep = False
+        try:
+            result = self._run_agent(slot, worktree, mode_name, mode)
+            commit, result, keep = self._keep_work(slot, worktree, mode_name, mode, result)
+            return record(*self._conclude(slot, mode_name, mode, result, started, worktree, commit))
+        finally:
+            if not keep:
+                try:
+                    self.worktrees.remove(worktree)
+                except WorktreeError as exc:
+                    self._echo(f"warning: could not remove the worktree of {task.id}: {exc}")
 
     def _run_agent(self, slot: Slot, worktree: Worktree, mode_name: str, mode: Mode) -> AgentResult:
         request = self.request(
@@ -133,12 +139,52 @@ class AttemptRunner:
             result = replace(result, outcome=AgentOutcome.EXECUTION_ERROR, error=f"agent's verdict: {verdict}")
         return result
 
-    def _commit(self, worktree: Worktree, task: Task, result: AgentResult) -> tuple[str | None, AgentResult]:
-        message = f"{task.title}\n\n{(result.summary or '').strip()}\n\nCoordinator-Task: {task.id}".strip()
+    def _keep_work(
+        self, slot: Slot, worktree: Worktree, mode_name: str, mode: Mode, result: AgentResult
+    ) -> tuple[str | None, AgentResult, bool]:
+        """Commit what the attempt left, whatever its outcome: (the commit holding its work, the result as judged
+        now, whether the worktree must stay for a later attempt to rescue)."""
+        if not worktree.path.is_dir():
+            return None, result, False
+        message = _commit_message(slot, mode_name, result)
         try:
-            return self.worktrees.record_work(worktree, message), result
+            commit = self.worktrees.record_work(worktree, message)
+        except SecretsInChanges as exc:
+            return None, replace(result, outcome=AgentOutcome.SECRET_FOUND, error=str(exc)), False
         except WorktreeError as exc:
-            return None, replace(result, outcome=AgentOutcome.EXECUTION_ERROR, error=f"could not commit: {exc}")
+            # The work is still in the worktree: leave it; the next runner of this clone commits it on takeover.
+            fault = f"could not commit the agent's work (it stays in {worktree.path}): {exc}"
+            return None, replace(result, outcome=AgentOutcome.MACHINE_FAULT, error=fault), True
+        if result.outcome == AgentOutcome.SUCCEEDED and result.denials and commit is None:
+            result = replace(result, outcome=AgentOutcome.PERMISSION_DENIED, error=_denial_reason(result.denials, mode))
+        if commit is not None:
+            why_not = self.worktrees.publish(worktree)
+            if why_not:
+                self._echo(f"warning: {worktree.branch} not copied to {self.worktrees.repo}: {why_not}")
+        return commit, result, False
+
+    def _conclude(
+        self,
+        slot: Slot,
+        mode_name: str,
+        mode: Mode,
+        result: AgentResult,
+        started: datetime,
+        worktree: Worktree | None,
+        commit: str | None,
+    ) -> tuple[Report, Decision]:
+        situation = Situation(
+            runner=self.config.name,
+            mode_name=mode_name,
+            mode=mode,
+            now=self._clock.now(),
+            shutting_down=slot.shutting_down,
+            late=slot.lease_lost,
+            api_trouble_since=api_trouble_since(slot.task, before=slot.attempt),
+            api_give_up_after=timedelta(hours=self.config.api_error_give_up_hours),
+        )
+        decision = decide(result, situation)
+        return self._report(slot, mode, result, decision, started, worktree, commit), decision
 
     def _fetch_base_if_due(self) -> None:
         # Back-to-back tasks share one fetch of the base: a base half a minute old is as good as a fresh one,
@@ -192,3 +238,52 @@ class AttemptRunner:
             counted=decision.counted,
             next_mode=decision.next_mode,
         )
+
+
+def api_trouble_since(task: Task, *, before: int) -> datetime | None:
+    """When the task's current run of uncounted API-error attempts (before attempt ``before``) began, if any."""
+    since: datetime | None = None
+    for attempt in reversed([a for a in task.attempts if a.number < before and a.round == task.round]):
+        if attempt.outcome != AttemptOutcome.RELEASED or attempt.outcome_detail != AgentOutcome.API_ERROR.value:
+            break
+        since = attempt.started_at or since
+    return since
+
+
+def _takeover_note(task: Task, attempt: int, runner: str) -> str | None:
+    """The commit message for work a dead attempt left in a worktree of this clone, when there was one."""
+    earlier = [a for a in task.attempts if a.number < attempt]
+    if not earlier:
+        return None
+    last = earlier[-1]
+    return (
+        f"WIP {task.id}: work left by attempt {last.number} ({last.mode}) of {last.runner} ({last.outcome.value}), "
+        f"saved by {runner}\n\nCoordinator-Task: {task.id}\nCoordinator-Attempt: {last.number}"
+    )
+
+
+def _commit_message(slot: Slot, mode_name: str, result: AgentResult) -> str:
+    task = slot.task
+    trailers = f"Coordinator-Task: {task.id}\nCoordinator-Attempt: {slot.attempt}"
+    summary = (result.summary or "").strip()
+    if result.outcome == AgentOutcome.SUCCEEDED:
+        return f"{task.title}\n\n{summary}\n\n{trailers}".replace("\n\n\n\n", "\n\n")
+    why = (
+        (result.error or result.outcome.value).strip().splitlines()[0][:200]
+        if (result.error or "").strip()
+        else result.outcome.value
+    )
+    body = f"{summary}\n\n" if summary else ""
+    return (
+        f"WIP {task.id}: attempt {slot.attempt} ({mode_name}) ended {result.outcome.value}\n\n{why}\n\n{body}"
+        f"{trailers}\nCoordinator-Work-In-Progress: true"
+    )
+
+
+def _denial_reason(denials: tuple[Denial, ...], mode: Mode) -> str:
+    shown = ", ".join(f"{d.tool}({d.target})" if d.target else d.tool for d in denials[:_DENIALS_NAMED])
+    more = f" and {len(denials) - _DENIALS_NAMED} more" if len(denials) > _DENIALS_NAMED else ""
+    return (
+        f"the agent changed nothing and {len(denials)} tool call(s) were denied: {shown}{more}; allow them with the "
+        f"mode's permission_mode (now {mode.permission_mode}) or allowed_tools ('coordinator modes --set FILE')"
+    )

@@ -19,6 +19,7 @@ from coordinator.gitcmd import GitIdentity, git_out
 from coordinator.runner.clock import SYSTEM_CLOCK, Clock
 from coordinator.runner.config import RunnerConfig
 from coordinator.runner.daemon import RunnerDaemon
+from coordinator.runner.permissions import Ceiling
 from coordinator.runner.worktree import WorktreeManager
 from coordinator.store.remote import Remote
 from coordinator.store.store import StateStore
@@ -146,6 +147,11 @@ def build_runner(
     state = state or locate_state(config)
     agent = build_agent(config)
     identity = runner_identity(config)
-    worktrees = WorktreeManager(repo, root=worktree_root(config, repo) / config.name, author=identity)
+    worktrees = WorktreeManager(repo, root=worktree_root(config, repo), runner=config.name, author=identity)
     store = StateStore(state.remote, state.branch, cache_dir=config.cache_dir, author=str(identity), clock=clock.now)
-    return RunnerDaemon(config, store=store, agent=agent, worktrees=worktrees, clock=clock, echo=echo)
+    ceiling = Ceiling(
+        max_permission_mode=config.max_permission_mode,
+        denied_tools=tuple(config.denied_tools),
+        honour_system_prompt=config.honour_branch_system_prompt,
+    )
+    return RunnerDaemon(config, store=store, agent=agent, worktrees=worktrees, ceiling=ceiling, clock=clock, echo=echo)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from coordinator.errors import ConfigError
 from coordinator.ids import DEFAULT_STATE_BRANCH
 from coordinator.models import Capability, RunnerName
+from coordinator.modes import PERMISSION_RANK
 
 AgentKind = Literal["claude", "command", "scripted"]
 
@@ -47,7 +48,30 @@ class RunnerConfig(BaseModel):
     log_retention_days: float = Field(default=14.0, ge=0)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     kill_grace_seconds: float = Field(default=10.0, ge=0)
-    api_error_pause_seconds: float = Field(default=60.0, ge=0)
+    api_error_pause_seconds: float = Field(default=60.0, ge=0, description="First pause after an API error.")
+    api_error_max_pause_seconds: float = Field(default=1800.0, ge=0, description="Longest pause (it doubles).")
+    api_error_give_up_hours: float = Field(
+        default=6.0, gt=0, description="After API errors for this long, a task's attempts count again."
+    )
+    machine_fault_pause_seconds: float = Field(default=30.0, ge=0, description="First pause after a machine fault.")
+    machine_fault_limit: int = Field(default=3, ge=1, description="Machine faults in a row before claiming stops.")
+    max_permission_mode: str = Field(
+        default="acceptEdits", description="The most permissive claude permission_mode this runner allows."
+    )
+    denied_tools: list[str] = Field(default_factory=list, description="Tools agents on this runner never get.")
+    agent_git_credentials: bool = Field(
+        default=False, description="Let agents' git use this user's credential helpers, ssh agent and keys."
+    )
+    honour_branch_system_prompt: bool = Field(
+        default=True, description="Pass the branch's append_system_prompt of a mode to the agent."
+    )
+
+    @field_validator("max_permission_mode")
+    @classmethod
+    def _known_permission_mode(cls, value: str) -> str:
+        if value not in PERMISSION_RANK:
+            raise ValueError(f"must be one of {', '.join(PERMISSION_RANK)}")
+        return value
 
     @field_validator("capabilities")
     @classmethod

@@ -25,9 +25,10 @@ from coordinator.runner.attempt import AttemptRunner
 from coordinator.runner.clock import Clock
 from coordinator.runner.config import RunnerConfig
 from coordinator.runner.delivery import ClaimSpec, Delivery
-from coordinator.runner.health import Health
+from coordinator.runner.health import Backoff, Health
 from coordinator.runner.leases import LeaseKeeper
 from coordinator.runner.outbox import Outbox, Report
+from coordinator.runner.permissions import Ceiling
 from coordinator.runner.policy import Decision
 from coordinator.runner.slot import Slot
 from coordinator.runner.worktree import WorktreeManager
@@ -49,6 +50,7 @@ class RunnerDaemon:
         store: StateStore,
         agent: Agent,
         worktrees: WorktreeManager,
+        ceiling: Ceiling,
         clock: Clock,
         echo: Callable[[str], None],
     ) -> None:
@@ -59,11 +61,17 @@ class RunnerDaemon:
         self.clock = clock
         self.echo = echo
         self.log_dir = config.resolved_log_dir()
-        self.health = Health(pause_seconds=config.api_error_pause_seconds)
+        self.ceiling = ceiling
+        self.health = Health(
+            api_backoff=Backoff(config.api_error_pause_seconds, config.api_error_max_pause_seconds),
+            fault_backoff=Backoff(config.machine_fault_pause_seconds, config.api_error_max_pause_seconds),
+            fault_limit=config.machine_fault_limit,
+        )
         self.claims = ClaimSpec(
             runner=config.name,
             capabilities=tuple(config.capabilities),
             lease_ttl=timedelta(seconds=config.lease_ttl_seconds),
+            max_permission_mode=ceiling.max_permission_mode,
         )
         self._force = threading.Event()
         self.leases = LeaseKeeper(
@@ -80,6 +88,7 @@ class RunnerDaemon:
             worktrees=worktrees,
             leases=self.leases,
             modes=lambda: store.state.modes,
+            ceiling=ceiling,
             clock=clock,
             echo=echo,
         )
@@ -133,12 +142,17 @@ class RunnerDaemon:
                 self._wake.clear()
         finally:
             self._shutdown()
-        return EXIT_MISCONFIGURED if self.health.misconfigured else EXIT_OK
+        return EXIT_MISCONFIGURED if self.health.stopped_claiming else EXIT_OK
 
     def _startup(self) -> None:
-        removed = self.worktrees.clean_leftovers(active=())
+        moved = self.worktrees.migrate_old_location()
+        if moved:
+            names = ", ".join(moved)
+            self.echo(f"moved {len(moved)} worktree(s) out of the clone's .git folder (work committed): {names}")
+        removed = self.worktrees.clean_leftovers()
         if removed:
-            self.echo(f"removed {len(removed)} leftover worktree(s) of a crashed run: {', '.join(removed)}")
+            names = ", ".join(removed)
+            self.echo(f"removed {len(removed)} leftover worktree(s) of a crashed run (work committed): {names}")
         self._prune_logs()
         self.delivery.deliver_pending(lambda: self._runner_model(running=self.running_task_ids))
         self._heartbeat(state=RunnerState.IDLE)
@@ -243,19 +257,25 @@ class RunnerDaemon:
             return self._record(report, claim_next=False)
 
     def _conclude(self, report: Report, decision: Decision) -> Task | None:
-        self.health.apply(decision, mono=self.clock.monotonic())
-        self._announce(report.task_id, decision)
+        was_faulty = self.health.faulty
+        pause = self.health.apply(decision, now=self.clock.now(), mono=self.clock.monotonic())
+        self._announce(report.task_id, decision, pause)
+        if self.health.faulty and not was_faulty:
+            self.echo(
+                f"ERROR: runner {self.config.name} stops claiming: {self.health.faulty}; fix this machine (disk "
+                "space, permissions of the worktree folder, git) and restart the runner"
+            )
         return self._record(report, claim_next=True)
 
-    def _announce(self, task_id: str, decision: Decision) -> None:
+    def _announce(self, task_id: str, decision: Decision, pause: float) -> None:
         if decision.misconfigured is not None:
             self.echo(
                 f"ERROR: {decision.misconfigured}\nERROR: runner {self.config.name} stops claiming: fix the "
                 "credentials of the agent (ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN, or `claude /login`) "
                 "and restart the runner"
             )
-        elif decision.pause:
-            self.echo(f"{task_id}: {decision.message} for {self.config.api_error_pause_seconds:.0f}s")
+        elif pause > 0:
+            self.echo(f"{task_id}: {decision.message}; pausing claims for {pause:.0f}s")
         else:
             self.echo(f"{task_id} {decision.message}")
 
@@ -270,18 +290,15 @@ class RunnerDaemon:
 
     # --- heartbeats ---
 
-    def _state_now(self) -> RunnerState:
+    def _state_now(self) -> tuple[RunnerState, str | None]:
         if self._stopping.is_set():
-            return RunnerState.STOPPING
-        if self.health.misconfigured:
-            return RunnerState.MISCONFIGURED
-        if self.health.cooldown_until is not None:
-            return RunnerState.COOLING_DOWN
-        return RunnerState.BUSY if self.running_task_ids else RunnerState.IDLE
+            return RunnerState.STOPPING, None
+        return self.health.state(mono=self.clock.monotonic(), busy=bool(self.running_task_ids))
 
     def _runner_model(
         self, *, running: list[str], state: RunnerState | None = None, now: datetime | None = None
     ) -> Runner:
+        current, message = self._state_now()
         return Runner(
             name=self.config.name,
             capabilities=self.config.capabilities,
@@ -292,10 +309,11 @@ class RunnerDaemon:
             started_at=self._started_at,
             last_heartbeat=now or self.clock.now(),
             heartbeat_seconds=self.config.heartbeat_seconds,
-            state=state or self._state_now(),
+            state=state or current,
             running=running,
             cooldown_until=self.health.cooldown_until,
-            message=self.health.misconfigured,
+            message=message,
+            max_permission_mode=self.ceiling.max_permission_mode,
         )
 
     def _heartbeat(self, *, state: RunnerState | None = None) -> None:

@@ -28,6 +28,7 @@ class ClaimSpec:
     runner: str
     capabilities: tuple[str, ...]
     lease_ttl: timedelta
+    max_permission_mode: str | None = None
 
     def claim(self, state: State, now: datetime, *, heartbeat: Runner | None, after: Change | None = None) -> Change:
         """Requeue expired leases and lease the best task to this runner (after ``after``, in one commit)."""
@@ -39,6 +40,7 @@ class ClaimSpec:
             now=now,
             heartbeat=heartbeat,
             after=after,
+            max_permission_mode=self.max_permission_mode,
         )
 
 

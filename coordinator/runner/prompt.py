@@ -1,22 +1,26 @@
-"""The prompt a task turns into: the person's words plus what the agent must know about where it runs."""
+"""The prompt a task turns into: the person's words, what earlier attempts did and why they failed, and what the
+agent must know about where it runs."""
 
 from __future__ import annotations
 
 from coordinator.agents.base import VERDICT_PREFIX
-from coordinator.models import Task
+from coordinator.models import Attempt, AttemptOutcome, Task
+
+_SUMMARY_CHARS = 600
+_SKIPPED = (AttemptOutcome.RUNNING, AttemptOutcome.SUCCEEDED)
 
 
 def build_prompt(task: Task, *, branch: str, attempt: int) -> str:
-    """The prompt for one attempt at ``task``; earlier failed attempts are summarised so the agent can learn."""
+    """The prompt for one attempt at ``task``; earlier attempts are described so a stronger mode continues or
+    reverts their work knowingly."""
     lines = [f"# Task {task.id}: {task.title}", ""]
     if task.body.strip():
         lines += [task.body.strip(), ""]
-    earlier = [a for a in task.attempts if a.number < attempt and a.outcome.value not in ("running", "succeeded")]
+    earlier = [a for a in task.attempts if a.number < attempt and a.outcome not in _SKIPPED]
     if earlier:
         lines.append("## Earlier attempts")
         for previous in earlier:
-            why = previous.error or previous.reason or previous.outcome_detail or previous.outcome.value
-            lines.append(f"- attempt {previous.number} ({previous.mode}): {why}")
+            lines += _describe(previous, branch)
         lines.append("")
     lines += [
         "## How to work",
@@ -26,3 +30,27 @@ def build_prompt(task: Task, *, branch: str, attempt: int) -> str:
         f"If you could not complete the task, make your last line `{VERDICT_PREFIX}: <why>`.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _describe(previous: Attempt, branch: str) -> list[str]:
+    how = previous.outcome_detail or previous.outcome.value
+    why = (previous.error or previous.reason or "").strip()
+    ran_as = f"{previous.mode}, {previous.model}" if previous.model else previous.mode
+    first = f"- attempt {previous.number} ({ran_as}) ended {how}"
+    lines = [first + (f": {_one_line(why)}" if why else "")]
+    summary = (previous.summary or "").strip()
+    if summary:
+        lines.append(f"  It reported: {_one_line(summary)}")
+    if previous.commit:
+        lines.append(
+            f"  Its unfinished work is committed on `{branch}` as {previous.commit[:12]}: continue from it, or revert "
+            "it if it went the wrong way."
+        )
+    elif previous.outcome == AttemptOutcome.LEASE_EXPIRED:
+        lines.append(f"  Its runner stopped answering; whatever it left is committed on `{branch}` (see git log).")
+    return lines
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _SUMMARY_CHARS else flat[: _SUMMARY_CHARS - 1] + "…"

@@ -1,46 +1,45 @@
-"""Git worktrees for task attempts: one worktree on one branch ``coordinator/<task>`` per task, in a local clone.
+"""Task worktrees: one per running task, on branch ``coordinator/<task>``, in the runner's work clone.
 
-The runner works in the user's clone (``--repo PATH``) but never in its checkout: every attempt gets its own
-worktree under ``<git-common-dir>/coordinator-worktrees/<task>`` (inside ``.git``, so it never shows up as
-untracked files in the user's checkout, and ``git clean`` there cannot touch it).
+Layout, under the clone's folder ``root`` (default ``<data dir>/wt/<clone name>-<hash>``, never inside ``.git``,
+where Claude Code refuses every edit):
 
-Git runs as argv lists (never a shell). Every commit made here carries an explicit identity and disables
-signing, so a fresh machine without any git configuration works. Commands that change the shared worktree
-metadata (``.git/worktrees``, new branch refs) are serialised by a lock per manager: git takes lock files
-there and fails rather than waits when two ``git worktree`` commands collide. Commits inside different
-worktrees only touch their own index and branch, so they run in parallel.
+- ``root/repo.git`` — the work clone (:mod:`coordinator.runner.workclone`), shared by the runners of one clone;
+- ``root/<runner>/<task>`` — the worktree of a task one runner is working on.
+
+A task's branch outlives its worktrees: a later attempt (by any runner of the clone) continues from the commits
+earlier attempts left, including the work-in-progress commit of a failed attempt, and a runner that takes over a
+task whose runner died first commits what the dead attempt left uncommitted, then removes its worktree. Branches
+are copied to the user's clone after each attempt, so ``git -C <clone> log coordinator/<task>`` shows them.
+
+Every commit made here carries an explicit identity and no signing, so a machine without any git configuration
+works. Commands that change worktree metadata are serialised by a lock per manager; several runner processes on
+one clone rely on git's own lock files (retried briefly).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
-import shutil
-import stat
-import sys
 import threading
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from coordinator.errors import WorktreeError
-from coordinator.gitcmd import GitIdentity, GitOutput, last_lines, run_git
+from coordinator.errors import SecretsInChanges, WorktreeError
+from coordinator.gitcmd import GitIdentity
 from coordinator.ids import check_name, task_branch
+from coordinator.runner.baseref import BaseRef, FetchResult
+from coordinator.runner.fsutil import remove_tree
+from coordinator.runner.gitrepo import RepoGit
+from coordinator.runner.workclone import SAFE_OPTIONS, WorkClone, registered_worktrees
 
 log = logging.getLogger(__name__)
 
-#: Default worktree root, a directory inside the repository's (common) git dir.
-ROOT_DIRNAME = "coordinator-worktrees"
+#: Where runners before this version kept worktrees: inside the clone's git directory.
+OLD_ROOT_DIRNAME = "coordinator-worktrees"
 
-_GIT_TIMEOUT_SECONDS = 600.0  # a checkout of a big repository can take minutes
-_FETCH_TIMEOUT_SECONDS = 120.0
-
-# Lock-file contention (another git process, e.g. the user's own) is worth a short retry; other errors are not.
-_LOCK_CONTENTION = re.compile(r"\.lock\b|could not lock|cannot lock|unable to lock", re.IGNORECASE)
-_LOCK_RETRIES = 4
-_REMOTE_INFO_SECONDS = 300.0
+#: Reads a diff and names what in it is a secret ("file: what"), never the value; empty when it is clean.
+Scanner = Callable[[str], list[str]]
 
 
 @dataclass(frozen=True)
@@ -52,230 +51,203 @@ class Worktree:
     branch: str
     #: The commit the task is based on (the resolved ``base``); ``base_commit..HEAD`` is the task's own work.
     base_commit: str
-    #: HEAD when this attempt's worktree was created: ``base_commit`` for a new branch, or the tip an earlier
-    #: attempt left on a reused branch.
+    #: HEAD when this attempt's worktree was created: ``base_commit`` for a new branch, or the tip earlier
+    #: attempts left on a reused branch.
     start_commit: str
     #: True when the branch already existed (an earlier attempt) and was checked out as it was.
     reused: bool = False
 
 
-@dataclass(frozen=True)
-class FetchResult:
-    """Outcome of ``fetch_base``; falsy when nothing was fetched, with the reason."""
-
-    ok: bool
-    reason: str = ""
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-
 class WorktreeManager:
-    """Creates, commits in and removes the per-task worktrees of one local clone.
+    """Creates, commits in and removes one runner's task worktrees; safe to share between its slot threads."""
 
-    Safe to share between the runner's slot threads: metadata-changing git calls are serialised here. Two
-    runner processes on the same clone are not coordinated beyond git's own lock files (retried briefly).
-    """
-
-    def __init__(self, repo: Path, root: Path | None = None, author: GitIdentity | None = None) -> None:
+    def __init__(
+        self, repo: Path, *, root: Path, runner: str, author: GitIdentity | None = None, scan: Scanner | None = None
+    ) -> None:
         self.author = author if author is not None else GitIdentity()
+        self.runner = check_name("runner name", runner)
+        self.scan = scan
         self._lock = threading.Lock()
-        self._fetch_lock = threading.Lock()  # separate: a slow fetch must not hold up create/remove
-        repo = Path(repo)
-        if not repo.is_dir():
-            raise WorktreeError(f"repository {repo} does not exist", hint="pass --repo a local clone")
-        top = self._git(
-            ["rev-parse", "--show-toplevel"],
-            cwd=repo,
-            what=f"{repo} is not a git work tree",
-            hint="pass --repo a local (non-bare) clone",
+        probe = RepoGit(Path(repo), env=self.author.env())
+        top = probe.run(
+            ["rev-parse", "--show-toplevel"], what=f"{repo} is not a git work tree", hint="pass --repo a clone"
         )
         self.repo = Path(top.stdout.strip()).resolve()
-        common = self._git(["rev-parse", "--git-common-dir"], what="cannot find the git directory").stdout.strip()
+        self._user = RepoGit(self.repo, env=self.author.env())
         # The common dir, not .git: if --repo is itself a linked worktree, .git there is a file.
-        self.git_dir = (self.repo / common).resolve()
-        self.root = (Path(root) if root is not None else self.git_dir / ROOT_DIRNAME).resolve()
-        # Remote names and default branches rarely change while a runner runs; asking git for them before
-        # every task would cost two processes each time. Cached for a few minutes.
-        self._remote_info: dict[str, tuple[float, str]] = {}
+        self.git_dir = (self.repo / self._user.run(["rev-parse", "--git-common-dir"]).stdout.strip()).resolve()
+        self.base = BaseRef(self._user)
+        self.root = root.resolve()
+        self.dir = self.root / self.runner
+        self.clone = WorkClone(
+            self.root / "repo.git", source=self.repo, source_git_dir=self.git_dir, author=self.author
+        )
+        self.clone.ensure()
 
-    # ----------------------------------------------------------------------------------------- naming
+    # --- naming and bases ---
 
     def branch_for(self, task_id: str) -> str:
         """The branch a task's attempts commit to."""
-        _check_task_id(task_id)
-        return task_branch(task_id)
+        return task_branch(_checked(task_id))
 
     def path_for(self, task_id: str) -> Path:
-        """Where a task's worktree lives."""
-        _check_task_id(task_id)
-        return self.root / task_id
+        """Where this runner's worktree of a task lives."""
+        return self.dir / _checked(task_id)
 
-    # ------------------------------------------------------------------------------------------- base
+    def resolve_base(self, base: str | None = None) -> str:
+        """What new task branches start from (see :meth:`BaseRef.resolve`)."""
+        return self.base.resolve(base)
 
-    def resolve_base(self, base: str | None = None, *, remote: str = "origin") -> str:
-        """The ref (or sha) to branch a new task from.
+    def fetch_base(self) -> FetchResult:
+        """Fetch the base branch into the user's clone, failing soft (see :meth:`BaseRef.fetch`)."""
+        return self.base.fetch()
 
-        An explicit ``base`` (branch, ``origin/x``, tag or sha) must name a commit. Without one: the remote's
-        default branch (``origin/HEAD``, returned as e.g. ``origin/main``), else the current branch's upstream,
-        else the current branch (or HEAD's sha when detached). Nothing is fetched here: see ``fetch_base``.
+    # --- lifecycle ---
+
+    def create(self, task_id: str, base: str, *, takeover: str | None = None) -> Worktree:
+        """Create this runner's worktree of ``task_id`` on its branch.
+
+        The branch continues where earlier attempts left it (in the work clone, or in the user's clone for
+        branches of older versions); a new one starts at ``base`` without upstream tracking. If another worktree
+        (a runner that died, or this runner's own crash) still holds the branch, what it left uncommitted is
+        committed first (``takeover`` says whose work it was) and it is removed.
         """
-        if base is not None:
-            base = base.strip()
-            if not base or base.startswith("-"):
-                raise WorktreeError(f"invalid base {base!r}", hint="name a branch, remote branch or commit sha")
-            if self._commit_of(base) is None:
-                raise WorktreeError(
-                    f"base {base!r} is not a commit in {self.repo}",
-                    hint=f"check the name, or fetch it first (e.g. git fetch {remote})",
-                )
-            return base
-        default = self._default_branch(remote)
-        if default and self._commit_of(default) is not None:
-            return default
-        upstream = self._git_out(["rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}"])
-        if upstream and self._commit_of(upstream) is not None:
-            return upstream
-        branch = self._git_out(["symbolic-ref", "--quiet", "--short", "HEAD"])
-        if branch and self._commit_of(branch) is not None:
-            return branch
-        sha = self._commit_of("HEAD")
-        if sha is None:
-            raise WorktreeError(
-                f"{self.repo} has no commits to base tasks on", hint="commit something or pass an explicit base"
-            )
-        return sha
-
-    def fetch_base(
-        self, remote: str = "origin", branch: str | None = None, *, timeout: float = _FETCH_TIMEOUT_SECONDS
-    ) -> FetchResult:
-        """Fetch ``branch`` (default: the remote's default branch) from ``remote`` into its remote-tracking ref.
-
-        Fails soft: offline, no such remote, auth failure or timeout all return a falsy result with the reason,
-        and the runner carries on with the refs it has.
-        """
-        try:
-            remotes = self._remotes()
-        except WorktreeError as exc:
-            return FetchResult(False, str(exc))
-        if remote.startswith("-") or remote not in remotes:
-            return FetchResult(False, f"no remote {remote!r} in {self.repo}; using local refs")
-        if branch is not None:
-            branch = branch.strip().removeprefix("refs/heads/").removeprefix(f"{remote}/")
-            if not branch or branch.startswith("-"):
-                return FetchResult(False, f"invalid branch name {branch!r}")
-        else:
-            # The default branch as the last fetch/clone recorded it; unknown → fetch the whole remote.
-            default = self._default_branch(remote)
-            branch = default.removeprefix(f"{remote}/") if default else None
-        args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote]
-        if branch is not None:
-            # Explicit refspec: works in single-branch clones too, and never touches other refs.
-            args.append(f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}")
-        what = f"git fetch {remote} {branch or ''}".rstrip()
-        try:
-            with self._fetch_lock:
-                done = self._git(args, what=what, check=False, timeout=timeout)
-        except WorktreeError as exc:
-            return FetchResult(False, str(exc))
-        if done.returncode != 0:
-            return FetchResult(False, f"{what} failed: {last_lines(done.stderr) or f'exit code {done.returncode}'}")
-        return FetchResult(True, f"fetched {remote}/{branch}" if branch else f"fetched {remote}")
-
-    # ------------------------------------------------------------------------------------- lifecycle
-
-    def create(self, task_id: str, base: str) -> Worktree:
-        """Create the worktree ``<root>/<task_id>`` on branch ``coordinator/<task_id>``.
-
-        A new branch starts at ``base`` (without upstream tracking, so a bare ``git push`` there can never
-        target the base branch). If the branch already exists, an earlier attempt left it: it is checked out as
-        it is, so this attempt continues from that attempt's commits. Deliberately not ``worktree add -B``
-        (which would reset the branch to ``base`` and drop them) and not rebased onto a newer base (which can
-        conflict); bringing the branch up to date with its base is left to whoever merges it.
-
-        A worktree left at that path by a crashed run (registered or not, even with a broken ``.git`` link) is
-        removed first, uncommitted changes included.
-        """
-        path = self.path_for(task_id)
-        branch = self.branch_for(task_id)
+        path, branch = self.path_for(task_id), self.branch_for(task_id)
         with self._lock:
-            base_commit = self._commit_of(base) if base and not base.startswith("-") else None
+            base_commit = self._user.commit_of(base)
             if base_commit is None:
                 raise WorktreeError(
                     f"cannot create worktree for task {task_id}: base {base!r} is not a commit in {self.repo}",
                     hint="check the base name, or fetch it first",
                 )
-            # Only a path that exists can hold a crash leftover; a registration whose directory is gone makes
-            # `worktree add` fail, and _add_locked prunes it then.
-            if os.path.lexists(path) and self._remove_locked(path):
-                log.warning("removed a stale worktree for task %s at %s (an earlier run crashed?)", task_id, path)
-            self.root.mkdir(parents=True, exist_ok=True)
-            reused, start = self._add_locked(task_id, path, branch, base_commit)
-        return Worktree(task_id, path, branch, base_commit, start, reused=reused)
+            self.clone.reset()
+            for held in self.clone.worktrees():
+                if held.branch == branch or held.path == path:
+                    note = takeover or f"work in progress left at {held.path}"
+                    self._salvage(held.path, branch, note)
+                    self._drop(held.path)
+            if os.path.lexists(path):
+                remove_tree(path)  # a stray directory (a partial checkout); never what a link points to
+            start = self.clone.branch_tip(branch) or self._user.commit_of(f"refs/heads/{branch}")
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self._add(path, branch, start, base_commit)
+        return Worktree(task_id, path, branch, base_commit, start or base_commit, reused=start is not None)
 
-    def remove(self, wt: Worktree, *, keep_branch: bool = True) -> None:
-        """Remove the worktree (discarding anything uncommitted) and prune its registration.
+    def _add(self, path: Path, branch: str, start: str | None, base_commit: str) -> None:
+        if self.clone.branch_tip(branch) is not None:
+            args = ["worktree", "add", "--quiet", str(path), branch]
+        else:
+            args = ["worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), start or base_commit]
+        done = self.clone.git.run(args, check=False)
+        if not done.ok and ("already registered" in done.stderr or "missing but" in done.stderr):
+            self.clone.git.run(["worktree", "prune"], check=False)
+            done = self.clone.git.run(args, check=False)
+        if not done.ok:
+            if os.path.lexists(path):
+                remove_tree(path)
+            raise WorktreeError(
+                f"cannot create the worktree {path}",
+                stderr=done.stderr,
+                hint="check disk space and permissions of the worktree folder (worktree_root)",
+            )
 
-        The branch stays by default: it holds the attempt's commits, and the next attempt continues from it.
+    def record_work(self, wt: Worktree, message: str) -> str | None:
+        """Commit what the agent left uncommitted; returns the commit that holds this attempt's work (the new
+        commit, or the agent's own last one), or None when the attempt changed nothing.
+
+        ``git add -A`` takes new, modified and deleted files; ignored files stay out. Hooks never run. When a
+        scanner is set and the attempt's changes hold a secret, nothing of the attempt stays on the branch:
+        raises ``SecretsInChanges`` naming the files.
         """
         with self._lock:
-            # We registered it: `worktree remove` alone cleans directory and registration in the common case.
-            done = self._git(["worktree", "remove", "--force", "--force", str(wt.path)], what="", check=False)
-            if done.returncode != 0 or os.path.lexists(wt.path):
-                self._remove_locked(wt.path)
-            if not keep_branch and self._commit_of(f"refs/heads/{wt.branch}") is not None:
-                self._git(["branch", "-D", wt.branch], what=f"cannot delete branch {wt.branch}")
+            self.clone.reset()
+            git = self._in(wt.path, self.clone.admin_dir(wt.path))
+            if git.out(["symbolic-ref", "--quiet", "HEAD"]) != f"refs/heads/{wt.branch}":
+                raise WorktreeError(
+                    f"worktree {wt.path} is no longer on branch {wt.branch} (the agent switched branches or left a "
+                    "rebase/bisect in progress); not committing there",
+                    hint=f"inspect it with git -C {wt.path} status",
+                )
+            self._commit_all(git, message)
+            head = git.out(["rev-parse", "HEAD"])
+            if not head or head == wt.start_commit:
+                return None
+            self._refuse_secrets(git, wt.branch, since=wt.start_commit)
+            return head
 
-    def clean_leftovers(self, active: Iterable[str] = ()) -> list[str]:
-        """Remove every worktree under the root that is not in ``active`` (left by crashed runs); prune.
-
-        Covers registered worktrees, directories whose ``.git`` link is broken, stray directories, and
-        registrations whose directory was deleted. Branches are kept. Returns the removed task ids, sorted.
-        """
-        keep = set(active)
+    def publish(self, wt: Worktree) -> str | None:
+        """Copy the task branch to the user's clone; returns why it could not (None when it did)."""
         with self._lock:
-            found: dict[str, Path] = {}
-            for registered in self._registered_paths():
-                relative = _relative_to(registered, self.root)
-                if relative is not None and relative.parts:
-                    found.setdefault(relative.parts[0], self.root / relative.parts[0])
-            if self.root.is_dir():
-                for entry in self.root.iterdir():
-                    found.setdefault(entry.name, entry)
-            removed = sorted(name for name in found if name not in keep)
-            for name in removed:
-                self._remove_locked(found[name], prune=False)
-            self._git(["worktree", "prune"], what="git worktree prune failed")
-        if removed:
-            log.warning("removed leftover worktrees of earlier runs: %s", ", ".join(removed))
-        return removed
+            self.clone.reset()
+            return self.clone.publish(wt.branch)
 
-    # ---------------------------------------------------------------------------------------- commits
+    def remove(self, wt: Worktree) -> None:
+        """Remove the worktree (discarding anything uncommitted); the branch stays for the next attempt."""
+        with self._lock:
+            self._drop(wt.path)
 
-    def commit_changes(self, wt: Worktree, message: str) -> str | None:
-        """Commit whatever the agent left uncommitted; return the new HEAD sha, or None if there was nothing.
+    def clean_leftovers(self) -> list[str]:
+        """At start: commit what worktrees of this runner's crashed run left, then remove them. Only what the
+        work clone lists as its worktrees under this runner's folder is touched (never a link's target)."""
+        removed: list[str] = []
+        with self._lock:
+            self.clone.reset()
+            for held in self.clone.worktrees():
+                if held.path.parent != self.dir:
+                    continue
+                if held.branch:
+                    self._salvage(held.path, held.branch, f"work in progress left by a crashed run of {self.runner}")
+                self._drop(held.path)
+                removed.append(held.path.name)
+            self.clone.git.run(["worktree", "prune"], check=False)
+        return sorted(removed)
 
-        ``git add -A`` takes new, modified and deleted files; ignored files stay out (.gitignore is respected).
-        Hooks are skipped (``--no-verify``): a failing pre-commit hook must not lose the agent's work.
-        """
-        status = self._git(["status", "--porcelain"], cwd=wt.path, what=f"git status failed in {wt.path}")
-        if not status.stdout.strip():
-            return None  # clean: nothing to add (one process instead of two)
-        self._git(["add", "-A"], cwd=wt.path, what=f"git add failed in {wt.path}")
-        staged = self._git(["diff", "--cached", "--quiet"], cwd=wt.path, what="git diff failed", check=False)
+    def migrate_old_location(self) -> list[str]:
+        """Once, for clones used by older versions: commit and remove this runner's worktrees that still sit in
+        ``<clone>/.git/coordinator-worktrees/<runner>`` (their branches stay in the clone and are continued)."""
+        old = self.git_dir / OLD_ROOT_DIRNAME / self.runner
+        if not old.is_dir():
+            return []
+        moved: list[str] = []
+        with self._lock:
+            for held in registered_worktrees(self._user, self.repo):
+                if held.path.parent.resolve() != old.resolve():
+                    continue
+                if held.branch:
+                    self._salvage(
+                        held.path, held.branch, "work in progress moved from .git/coordinator-worktrees", user=True
+                    )
+                self._user.run(["worktree", "remove", "--force", "--force", str(held.path)], check=False)
+                if os.path.lexists(held.path):
+                    remove_tree(held.path)
+                moved.append(held.path.name)
+            self._user.run(["worktree", "prune"], check=False)
+        for folder in (old, old.parent):
+            try:
+                folder.rmdir()  # only when empty: anything else there is not ours to delete
+            except OSError:
+                break
+        return sorted(moved)
+
+    # --- helpers ---
+
+    def _in(self, path: Path, admin: Path | None = None) -> RepoGit:
+        """Git in a worktree, with hooks and fsmonitor off (the agent could have planted either) and, when known,
+        the git directory named explicitly instead of trusting the worktree's ``.git`` file."""
+        where = [f"--git-dir={admin}", f"--work-tree={path}"] if admin is not None else []
+        return RepoGit(path, env=self.author.env(), options=[*SAFE_OPTIONS, *where])
+
+    def _commit_all(self, git: RepoGit, message: str) -> str | None:
+        """Commit every change in the worktree; the new HEAD, or None when there was nothing to commit."""
+        if not git.run(["status", "--porcelain"], what=f"git status failed in {git.cwd}").stdout.strip():
+            return None
+        git.run(["add", "-A"], what=f"git add failed in {git.cwd}")
+        staged = git.run(["diff", "--cached", "--quiet"], check=False)
         if staged.returncode == 0:
             return None
         if staged.returncode != 1:
-            raise WorktreeError(f"cannot tell whether {wt.path} has changes", stderr=staged.stderr)
-        # Committing elsewhere would strand the work off the task branch.
-        if self._git_out(["symbolic-ref", "--quiet", "HEAD"], cwd=wt.path) != f"refs/heads/{wt.branch}":
-            raise WorktreeError(
-                f"worktree {wt.path} is no longer on branch {wt.branch} (the agent switched branches or left a "
-                "rebase/bisect in progress); not committing there",
-                hint=f"inspect it with git -C {wt.path} status",
-            )
-        text = message if message.strip() else f"coordinator: work on task {wt.task_id}"
-        self._git(
+            raise WorktreeError(f"cannot tell whether {git.cwd} has changes", stderr=staged.stderr)
+        git.run(
             [
                 *self.author.config_args(),
                 "-c",
@@ -283,208 +255,55 @@ class WorktreeManager:
                 "commit",
                 "--quiet",
                 "--no-verify",
-                # whitespace only: the default cleanup would drop markdown "# headings" as comments
-                "--cleanup=whitespace",
+                "--cleanup=whitespace",  # the default cleanup would drop markdown "# headings" as comments
                 "--file=-",  # stdin, not argv: a long message must not hit the Windows command-line limit
             ],
-            cwd=wt.path,
-            input_text=text,
-            what=f"cannot commit the changes in {wt.path}",
+            input_text=message.strip() or "coordinator: work in progress",
+            what=f"cannot commit the changes in {git.cwd}",
             hint="check disk space; the changes are still in the worktree",
         )
-        return self.head(wt)
+        return git.out(["rev-parse", "HEAD"]) or None
 
-    def record_work(self, wt: Worktree, message: str) -> str | None:
-        """The commit holding this attempt's work: a new one for uncommitted changes, else the agent's own HEAD
-        if it committed, else None (no work). One ``git status`` answers both questions in the common case."""
-        status = self._git(
-            ["status", "--porcelain=v2", "--branch"], cwd=wt.path, what=f"git status failed in {wt.path}"
-        ).stdout
-        changed = any(line and not line.startswith("#") for line in status.splitlines())
-        if changed:
-            return self.commit_changes(wt, message)
-        head = next((line.split()[2] for line in status.splitlines() if line.startswith("# branch.oid ")), None)
-        if head is None or head == "(initial)":
-            head = self.head(wt)
-        return head if head != wt.start_commit else None
+    def _refuse_secrets(self, git: RepoGit, branch: str, *, since: str) -> None:
+        """When the changes since ``since`` hold a secret, move the branch back to ``since`` and raise."""
+        if self.scan is None:
+            return
+        diff = git.run(["diff", "--text", "--no-color", "--no-ext-diff", f"{since}..HEAD"], what="git diff failed")
+        findings = self.scan(diff.stdout)
+        if findings:
+            git.run(["reset", "--quiet", "--hard", since], check=False)
+            raise SecretsInChanges(findings)
 
-    def head(self, wt: Worktree) -> str:
-        """The sha the worktree's HEAD points at."""
-        return self._git(["rev-parse", "HEAD"], cwd=wt.path, what=f"cannot read HEAD of {wt.path}").stdout.strip()
-
-    def commits_since_base(self, wt: Worktree) -> int:
-        """Commits on the task branch that its base does not have (all attempts' work)."""
-        return self._count(wt, wt.base_commit)
-
-    def commits_since_start(self, wt: Worktree) -> int:
-        """Commits made since this attempt's worktree was created (this attempt's work only)."""
-        return self._count(wt, wt.start_commit)
-
-    # ---------------------------------------------------------------------------------------- helpers
-
-    def _count(self, wt: Worktree, since: str) -> int:
-        done = self._git(["rev-list", "--count", f"{since}..HEAD"], cwd=wt.path, what="git rev-list failed")
-        return int(done.stdout.strip() or "0")
-
-    def _add_locked(self, task_id: str, path: Path, branch: str, base_commit: str) -> tuple[bool, str]:
-        """``git worktree add`` for the task; returns (the branch existed already, the commit checked out).
-
-        Caller holds ``self._lock``."""
-        for attempt in range(_LOCK_RETRIES + 1):
-            # Decided per try: `worktree add -b` creates the branch before the checkout that may fail.
-            existing = self._commit_of(f"refs/heads/{branch}")
-            if existing is not None:
-                args = ["worktree", "add", "--quiet", str(path), branch]
-            else:
-                args = ["worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), base_commit]
-            done = self._git(args, what="", check=False)
-            if done.returncode == 0:
-                return existing is not None, existing or base_commit
-            self._remove_locked(path)  # undo a partial checkout (and prune a stale registration)
-            stale = "already registered" in done.stderr or "missing but" in done.stderr
-            if attempt == _LOCK_RETRIES or not (stale or _LOCK_CONTENTION.search(done.stderr)):
-                break
-            time.sleep(0.1 * 2**attempt)
-        raise WorktreeError(
-            f"cannot create worktree for task {task_id} at {path}",
-            stderr=done.stderr,
-            hint=(
-                f"if {branch} is checked out in another worktree, remove that one (git worktree list); "
-                "otherwise check disk space and permissions"
-            ),
-        )
-
-    def _remove_locked(self, path: Path, *, prune: bool = True) -> bool:
-        """Remove whatever is at ``path``: a registered worktree, a broken one, a plain directory, or just the
-        registration of a deleted one. Caller holds ``self._lock``. Returns True if anything was there."""
-        registered = any(_same_path(p, path) for p in self._registered_paths())
-        present = os.path.lexists(path)
-        if registered and present:
-            # Fails for worktrees with submodules or a broken .git link: the directory removal below covers it.
-            self._git(["worktree", "remove", "--force", "--force", str(path)], what="", check=False)
-        if os.path.lexists(path):
-            _remove_tree(path)
-        if prune and registered:
-            self._git(["worktree", "prune"], what="git worktree prune failed")
-        return registered or present
-
-    def _registered_paths(self) -> list[Path]:
-        done = self._git(["worktree", "list", "--porcelain", "-z"], what="git worktree list failed")
-        return [Path(field[len("worktree ") :]) for field in done.stdout.split("\0") if field.startswith("worktree ")]
-
-    def _cached(self, key: str, args: Sequence[str]) -> str:
-        """Stdout of a git look-up about remotes, reused for a few minutes ("" when it failed)."""
-        now = time.monotonic()
-        hit = self._remote_info.get(key)
-        if hit is not None and now - hit[0] < _REMOTE_INFO_SECONDS:
-            return hit[1]
-        value = self._git_out(args)
-        self._remote_info[key] = (now, value)
-        return value
-
-    def _remotes(self) -> list[str]:
-        return self._cached("remotes", ["remote"]).split()
-
-    def _default_branch(self, remote: str) -> str:
-        """``origin/main`` for ``origin`` (what ``refs/remotes/origin/HEAD`` points at), or "" when unknown."""
-        return self._cached(f"default:{remote}", ["symbolic-ref", "--quiet", "--short", f"refs/remotes/{remote}/HEAD"])
-
-    def _commit_of(self, rev: str) -> str | None:
-        """The sha ``rev`` names if it names a commit, else None."""
-        return self._git_out(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"]) or None
-
-    def _git_out(self, args: Sequence[str], *, cwd: Path | None = None) -> str:
-        """Stripped stdout of a git command that may legitimately fail ("" then)."""
-        done = self._git(args, cwd=cwd, what="", check=False)
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    def _git(
-        self,
-        args: Sequence[str],
-        *,
-        what: str,
-        cwd: Path | None = None,
-        hint: str = "",
-        check: bool = True,
-        timeout: float = _GIT_TIMEOUT_SECONDS,
-        input_text: str | None = None,
-    ) -> GitOutput:
-        """Run git in ``cwd`` (default: the repo). With ``check``, a failure raises ``WorktreeError(what)``
-        after retrying lock-file contention (another git process) a few times; without, it returns at once."""
-        where = cwd if cwd is not None else self.repo
-        for attempt in range(_LOCK_RETRIES + 1):
-            done = run_git(
-                args, cwd=where, env=self.author.env(), input_data=input_text, timeout=timeout, no_auto_gc=True
-            )
-            if done.timed_out:
-                raise WorktreeError(
-                    f"git timed out after {timeout:.0f}s in {where}: git {' '.join(args)[:300]}",
-                    hint="check the network / disk, or whether another git process holds a lock",
-                )
-            if done.ok or not check:
-                return done
-            if attempt == _LOCK_RETRIES or not _LOCK_CONTENTION.search(done.stderr):
-                break
-            time.sleep(0.1 * 2**attempt)
-        raise WorktreeError(what or f"git {' '.join(args)} failed", stderr=done.stderr, hint=hint)
-
-
-# -------------------------------------------------------------------------------------------- module helpers
-
-
-def _check_task_id(task_id: str) -> None:
-    try:
-        check_name("task id", task_id)
-    except ValueError as exc:
-        raise WorktreeError(f"{exc} for a worktree") from None
-
-
-def _relative_to(path: Path, root: Path) -> Path | None:
-    try:
-        return path.resolve().relative_to(root.resolve())
-    except ValueError:
+    def _salvage(self, path: Path, branch: str, note: str, *, user: bool = False) -> str | None:
+        """Commit what a worktree that is being given up left uncommitted, on its branch (best effort)."""
+        if not path.is_dir():
+            return None
+        git = self._in(path, None if user else self.clone.admin_dir(path))
+        if git.out(["symbolic-ref", "--quiet", "HEAD"]) != f"refs/heads/{branch}":
+            log.warning("not saving %s: it is not on %s any more", path, branch)
+            return None
+        before = git.out(["rev-parse", "HEAD"])
+        try:
+            commit = self._commit_all(git, f"{note}\n\nCoordinator-Work-In-Progress: true")
+            if commit is not None and before:
+                self._refuse_secrets(git, branch, since=before)
+            return commit
+        except SecretsInChanges as exc:
+            log.warning("not saving the work left in %s: %s", path, exc)
+        except WorktreeError as exc:
+            log.warning("could not save the work left in %s: %s", path, exc)
         return None
 
+    def _drop(self, path: Path) -> None:
+        done = self.clone.git.run(["worktree", "remove", "--force", "--force", str(path)], check=False)
+        if not done.ok or os.path.lexists(path):
+            if os.path.lexists(path):
+                remove_tree(path)
+            self.clone.git.run(["worktree", "prune"], check=False)
 
-def _same_path(a: Path, b: Path) -> bool:
-    # resolve(): git may report a symlink-free or differently spelled path (macOS /private/var, C:/ vs C:\).
-    return a.resolve() == b.resolve()
 
-
-def _remove_tree(path: Path, attempts: int = 5) -> None:
-    """Delete a file or directory tree, clearing read-only bits (git objects are read-only, which Windows
-    refuses to delete) and retrying briefly (Windows also refuses while a just-stopped process holds files)."""
-    top = str(path)
-
-    def make_writable_and_retry(func: Callable[..., object], failed: str, error: object) -> None:
-        exc = error[1] if isinstance(error, tuple) else error
-        if isinstance(exc, FileNotFoundError):
-            return
-        parent = os.path.dirname(failed)
-        if parent.startswith(top + os.sep):  # POSIX needs the directory writable to unlink in it
-            os.chmod(parent, stat.S_IMODE(os.stat(parent).st_mode) | stat.S_IWRITE | stat.S_IEXEC | stat.S_IREAD)
-        os.chmod(failed, stat.S_IWRITE | stat.S_IREAD | (stat.S_IEXEC if os.path.isdir(failed) else 0))
-        func(failed)
-
-    last: OSError | None = None
-    for attempt in range(attempts):
-        try:
-            if os.path.islink(path):
-                path.unlink()
-            elif not path.is_dir():
-                os.chmod(path, stat.S_IWRITE | stat.S_IREAD)
-                path.unlink()
-            elif sys.version_info >= (3, 12):
-                shutil.rmtree(path, onexc=make_writable_and_retry)
-            else:
-                shutil.rmtree(path, onerror=make_writable_and_retry)
-            return
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            last = exc
-            time.sleep(0.2 * (attempt + 1))
-    raise WorktreeError(
-        f"cannot delete {path}: {last}",
-        hint="stop any process still using files there (editor, agent, antivirus) and delete it by hand",
-    )
+def _checked(task_id: str) -> str:
+    try:
+        return check_name("task id", task_id)
+    except ValueError as exc:
+        raise WorktreeError(f"{exc} for a worktree") from None

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from coordinator.core.scheduling import pick_next
+from coordinator.core.scheduling import permission_refusal, pick_next
 from coordinator.core.state import State
 from coordinator.core.transitions.attempts import finish_attempt, held_by
-from coordinator.core.transitions.change import Change, Draft
+from coordinator.core.transitions.change import Change, Draft, short
 from coordinator.errors import NotLeaseHolder
-from coordinator.models import Attempt, AttemptOutcome, Lease, Runner, Task, TaskStatus
+from coordinator.models import Attempt, AttemptOutcome, Lease, Runner, RunnerState, Task, TaskStatus
 
 
 def expire_leases(draft: Draft, now: datetime) -> None:
@@ -61,18 +61,30 @@ def claim(
     now: datetime,
     heartbeat: Runner | None = None,
     after: Change | None = None,
+    max_permission_mode: str | None = None,
 ) -> Change:
     """Requeue expired leases, then lease the best claimable task to ``runner`` (``change.task`` is it, or None).
 
     ``after`` is a change computed on the same state that goes into the same commit (a runner reports a result
     and claims its next task at once): the claim sees its effects (the finished task, unblocked dependents).
+    A runner allowing at most ``max_permission_mode`` is never given a task whose mode needs more; such a task
+    that no live runner allows is failed with the reason, rather than left waiting forever.
     """
     draft = Draft(state)
     if after is not None:
         draft.changed.update({t.id: t for t in after.tasks})
         draft.lines.append(after.message)
     expire_leases(draft, now)
-    task = pick_next(state, capabilities=capabilities, now=now, changed=draft.changed)
+    refused: list[Task] = []
+    task = pick_next(
+        state,
+        capabilities=capabilities,
+        now=now,
+        changed=draft.changed,
+        max_permission_mode=max_permission_mode,
+        refused=refused,
+    )
+    _fail_unrunnable(draft, refused, now, claimer=runner)
     claimed: Task | None = None
     if task is not None:
         number = len(task.attempts) + 1
@@ -108,3 +120,26 @@ def renew(state: State, *, task_id: str, runner: str, lease_ttl: timedelta, now:
     lease = task.lease.model_copy(update={"expires_at": now + lease_ttl, "renewed_at": now})
     updated = task.model_copy(update={"lease": lease, "updated_at": now})
     return Change(message=f"renew {task_id} lease of {runner}", tasks=(updated,), task=updated)
+
+
+def _fail_unrunnable(draft: Draft, refused: list[Task], now: datetime, *, claimer: str) -> None:
+    """Fail queued tasks passed over for their permission mode when no live runner allows that mode."""
+    state = draft.state
+    live = [
+        r
+        for r in state.runners.values()
+        if r.name != claimer and r.state != RunnerState.STOPPED and not r.is_silent(now)
+    ]
+    for seen in refused:
+        task = draft.get(seen.id)
+        if task.status != TaskStatus.QUEUED:
+            continue
+        if any(permission_refusal(task, state.modes, r.max_permission_mode) is None for r in live):
+            continue
+        mode = state.modes.modes[task.mode]
+        reason = (
+            f"no live runner allows its mode {task.mode} (permission_mode {mode.permission_mode}): raise "
+            f"max_permission_mode in a runner's config, or run 'coordinator retry {task.id} --mode MODE'"
+        )
+        draft.put(task.model_copy(update={"status": TaskStatus.FAILED, "status_reason": reason, "updated_at": now}))
+        draft.lines.append(f"fail {task.id} ({short(reason)})")
