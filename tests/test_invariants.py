@@ -257,7 +257,16 @@ class QueueMachine(RuleBasedStateMachine):
         # Running under a newer attempt than the reported one (another runner's, or this runner's own newer
         # lease): the report is recorded as late and changes nothing else.
         superseded = before.status == TaskStatus.RUNNING and (before.lease is None or before.lease.attempt != number)
-        if before.is_terminal or superseded:
+        # The one exception: a success of the very attempt whose lease expiry failed the task completes it.
+        revives = (
+            how == "complete"
+            and before.status == TaskStatus.FAILED
+            and before.attempts[-1].number == number
+            and before.attempts[-1].outcome == AttemptOutcome.LEASE_EXPIRED
+        )
+        if revives:
+            assert after.status == TaskStatus.SUCCEEDED
+        elif before.is_terminal or superseded:
             assert "late" in change.message
             assert (after.status, after.lease) == (before.status, before.lease)
         elif how == "complete":
@@ -459,9 +468,17 @@ class QueueMachine(RuleBasedStateMachine):
                         assert a.number == self.last_attempt
                 elif a.outcome not in PROVISIONAL:
                     assert b == a, f"finished attempt {a.number} of {task_id} changed"
-            # Terminal stays terminal, except an explicit retry of a failed or cancelled task.
+            # Terminal stays terminal, except an explicit retry of a failed or cancelled task, and the late success
+            # of the very attempt whose lease expiry failed the task (nobody else worked on it since).
             if old.is_terminal and new.status != old.status:
-                assert self.last_op == "retry"
+                late_success = (
+                    self.last_op == "complete"
+                    and old.status == TaskStatus.FAILED
+                    and new.status == TaskStatus.SUCCEEDED
+                    and old.attempts[-1].outcome == AttemptOutcome.LEASE_EXPIRED
+                    and new.attempts[-1].number == old.attempts[-1].number
+                )
+                assert self.last_op == "retry" or late_success
                 assert old.status in (TaskStatus.FAILED, TaskStatus.CANCELLED)
             assert new.round >= old.round
             if new.round != old.round:

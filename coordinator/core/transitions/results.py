@@ -8,21 +8,22 @@ from coordinator.core.state import State
 from coordinator.core.transitions.attempts import finish_attempt, reported_attempt, superseded
 from coordinator.core.transitions.change import Change, Draft, require_mode, short
 from coordinator.core.transitions.tasks import unblock_dependents
-from coordinator.models import AttemptOutcome, AttemptResult, TaskStatus
+from coordinator.models import AttemptOutcome, AttemptResult, Task, TaskStatus
 
 
 def complete(
     state: State, *, task_id: str, runner: str, result: AttemptResult, now: datetime, attempt: int | None = None
 ) -> Change:
-    """Record a successful attempt; the task succeeds unless another runner holds it now or it ended already.
+    """Record a successful attempt; the task succeeds unless another runner holds it now or it ended otherwise.
 
     A late result (the lease expired but nobody else has taken the task) is still accepted: work is never lost.
+    That includes a task that failed only because this very attempt's lease expired with no attempts left.
     """
     draft = Draft(state)
     task = draft.get(task_id)
     number = reported_attempt(task, runner, attempt)
     attempts = finish_attempt(task, number, now, outcome=AttemptOutcome.SUCCEEDED, counted=True, result=result)
-    if task.is_terminal or superseded(task, number):
+    if (task.is_terminal and not _failed_by_this_expiry(task, number)) or superseded(task, number):
         updated = task.model_copy(update={"attempts": attempts, "updated_at": now})
         draft.put(updated)
         draft.lines.append(f"record late result of {task_id} attempt {number} by {runner} (task {task.status.value})")
@@ -40,6 +41,18 @@ def complete(
     draft.lines.append(f"complete {task_id} by {runner}, attempt {number}")
     unblock_dependents(draft, now)
     return draft.change(task=updated)
+
+
+def _failed_by_this_expiry(task: Task, number: int) -> bool:
+    """The task failed because attempt ``number``, its last, lost its lease: a late success of that attempt is
+    the task's success (nobody else worked on it since)."""
+    last = task.attempts[-1] if task.attempts else None
+    return (
+        task.status == TaskStatus.FAILED
+        and last is not None
+        and last.number == number
+        and last.outcome == AttemptOutcome.LEASE_EXPIRED
+    )
 
 
 def fail(
