@@ -66,3 +66,28 @@ class ModesConfig(BaseModel):
             if mode.escalate_to is not None and mode.escalate_to not in self.modes:
                 raise ValueError(f"mode {name!r} escalates to unknown mode {mode.escalate_to!r}")
         return self
+
+
+def modes_diff(old: ModesConfig, new: ModesConfig) -> list[str]:
+    """What changed between two mode configurations, one short line per change (``simple.permission_mode
+    acceptEdits -> bypassPermissions``), for the audit log and the runner's log."""
+    changes: list[str] = []
+    if old.default_mode != new.default_mode:
+        changes.append(f"default_mode {old.default_mode} -> {new.default_mode}")
+    for name in sorted(set(old.modes) | set(new.modes)):
+        before, after = old.modes.get(name), new.modes.get(name)
+        if before is None:
+            changes.append(f"added mode {name}")
+        elif after is None:
+            changes.append(f"removed mode {name}")
+        else:
+            was, now = before.model_dump(), after.model_dump()
+            for key in sorted(set(was) | set(now)):
+                if was.get(key) != now.get(key):
+                    changes.append(f"{name}.{key} {_shown(was.get(key))} -> {_shown(now.get(key))}")
+    return changes
+
+
+def _shown(value: object) -> str:
+    text = "-" if value is None else str(value)
+    return text if len(text) <= 60 else text[:59] + "…"

@@ -138,7 +138,8 @@ def test_sigterm_gives_a_grace_period_then_requeues_and_exits_cleanly(project: P
     assert task.counted_attempts() == 0
     runner = project.state().runners["runner-a"]
     assert runner.state.value == "stopped"
-    assert not list((project.root / "runner-a" / ".git" / "coordinator-worktrees" / "runner-a").glob("task-*"))
+    # No worktree is left behind (they live in the data folder: COORDINATOR_DATA_DIR, set by conftest).
+    assert not list((Path(os.environ["COORDINATOR_DATA_DIR"]) / "wt").glob("*/runner-a/task-*"))
 
 
 def test_two_runners_with_two_slots_run_each_of_20_tasks_exactly_once(project: Project, tmp_path: Path) -> None:

@@ -80,7 +80,7 @@ def runner(ctx: click.Context, /, config_file: Path | None, once: bool, dry_run:
     if settings.remote and parent is not None:
         remote_from = "--remote" if _source(parent, "remote") == "COMMANDLINE" else "COORDINATOR_REMOTE"
     state = locate_state(config, remote_from=remote_from)
-    daemon = build_runner(config, state=state, echo=_echo_line)
+    daemon = build_runner(config, state=state, echo=_echo_line, dry_run=dry_run)
     try:
         if dry_run:
             from coordinator.runner.dryrun import dry_run_lines
@@ -95,6 +95,7 @@ def runner(ctx: click.Context, /, config_file: Path | None, once: bool, dry_run:
             f"agent {config.agent}, state {state.branch} on {state.remote} ({state.why}), "
             f"polling every {config.poll_seconds:g}s"
         )
+        click.echo(f"runner {config.name}: {daemon.ceiling.describe()}; worktrees in {daemon.worktrees.root}")
         code = daemon.run(once=once)
     finally:
         daemon.store.close()

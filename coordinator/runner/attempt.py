@@ -113,9 +113,12 @@ class AttemptRunner:
             return record(*self._conclude(slot, mode_name, mode, result, started, None, None))
         keep = False
         try:
-            result = self._run_agent(slot, worktree, mode_name, mode)
-            commit, result, keep = self._keep_work(slot, worktree, mode_name, mode, result)
-            return record(*self._conclude(slot, mode_name, mode, result, started, worktree, commit))
+            with self.leases.kept(slot):
+                result = self._run_agent(slot, worktree, mode_name, mode)
+                commit, result, keep = self._keep_work(slot, worktree, mode_name, mode, result)
+                report, decision = self._conclude(slot, mode_name, mode, result, started, worktree, commit)
+                slot.recording = True
+                return record(report, decision)
         finally:
             if not keep:
                 try:
@@ -132,8 +135,7 @@ class AttemptRunner:
             mode_name=mode_name,
             mode=mode,
         )
-        with self.leases.kept(slot):
-            result = self.agent.run(request, slot.stop)
+        result = self.agent.run(request, slot.stop)
         verdict = failed_verdict(result.summary) if result.outcome == AgentOutcome.SUCCEEDED else None
         if verdict is not None:
             result = replace(result, outcome=AgentOutcome.EXECUTION_ERROR, error=f"agent's verdict: {verdict}")

@@ -75,8 +75,9 @@ def locate_state(config: RunnerConfig, *, remote_from: str = "the config file") 
     return StateLocation(remote=remote, branch=config.branch, why=why)
 
 
-def build_agent(config: RunnerConfig) -> Agent:
-    """The agent the config names, checked for what it needs."""
+def build_agent(config: RunnerConfig, *, allow_missing: bool = False) -> Agent:
+    """The agent the config names, checked for what it needs (``allow_missing``: a claude CLI that is not
+    installed still gives an agent, for ``--dry-run`` to show what it would run)."""
     if config.agent == "command":
         from coordinator.agents.command import CommandAgent
 
@@ -90,6 +91,8 @@ def build_agent(config: RunnerConfig) -> Agent:
     from coordinator.agents.claude import ClaudeAgent
 
     executable = shutil.which(config.claude_path)
+    if executable is None and allow_missing:
+        executable = config.claude_path
     if executable is None:
         raise ConfigError(
             f"the claude CLI ('{config.claude_path}') is not on PATH: install it with "
@@ -140,12 +143,13 @@ def build_runner(
     state: StateLocation | None = None,
     echo: Callable[[str], None] = print,
     clock: Clock = SYSTEM_CLOCK,
+    dry_run: bool = False,
 ) -> RunnerDaemon:
     """A runner as ``coordinator runner`` starts it; ``state`` defaults to :func:`locate_state`, ``clock`` (for
-    tests) to the system clock."""
+    tests) to the system clock. ``dry_run`` builds one that is only looked at, so a missing agent is no error."""
     repo = check_repo(config.repo)
     state = state or locate_state(config)
-    agent = build_agent(config)
+    agent = build_agent(config, allow_missing=dry_run)
     identity = runner_identity(config)
     worktrees = WorktreeManager(repo, root=worktree_root(config, repo), runner=config.name, author=identity)
     store = StateStore(state.remote, state.branch, cache_dir=config.cache_dir, author=str(identity), clock=clock.now)

@@ -53,6 +53,9 @@ class RunnerConfig(BaseModel):
     api_error_give_up_hours: float = Field(
         default=6.0, gt=0, description="After API errors for this long, a task's attempts count again."
     )
+    once_give_up_seconds: float = Field(
+        default=120.0, gt=0, description="--once stops when the state branch refused every write this long."
+    )
     machine_fault_pause_seconds: float = Field(default=30.0, ge=0, description="First pause after a machine fault.")
     machine_fault_limit: int = Field(default=3, ge=1, description="Machine faults in a row before claiming stops.")
     max_permission_mode: str = Field(

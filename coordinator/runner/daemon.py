@@ -1,43 +1,47 @@
 """The runner: turns queued tasks into agent runs on this machine, one lease at a time.
 
-The loop, in order: heartbeat → (requeue expired leases and) claim the best task this runner can run → start
-it in a slot thread (worktree, agent, report: :mod:`coordinator.runner.attempt`) → wait for the next poll. When
-idle it polls with ``git ls-remote`` and fetches only when the state ref moved; it makes no GitHub API calls at
-all. Up to ``slots`` tasks run at once. A slot that records a result claims its next task in the same commit.
+The loop, in order: housekeeping (heartbeat, results waiting in the outbox, old logs) → one cheap look at the
+branch → claim the best task this runner can run and start it in a slot thread (worktree, agent, report:
+:mod:`coordinator.runner.attempt`) → wait for the next poll. When idle it polls with ``git ls-remote`` and
+fetches only when the state ref moved; it makes no GitHub API calls at all. Up to ``slots`` tasks run at once; a
+slot that records a result claims its next task in the same commit. It stops only for named reasons: a stop was
+requested, ``--once`` found nothing more to do, or ``--once`` gave up on a branch that refuses every write.
 
 Build one with :func:`coordinator.runner.build.build_runner`.
 """
 
 from __future__ import annotations
 
-import platform
-import sys
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from coordinator import __version__
 from coordinator.agents.base import Agent
-from coordinator.core import transitions
 from coordinator.errors import ContentionError, CoordinatorError, RemoteError
 from coordinator.models import AttemptResult, Runner, RunnerState, Task
+from coordinator.modes import ModesConfig, modes_diff
 from coordinator.runner.attempt import AttemptRunner
 from coordinator.runner.clock import Clock
 from coordinator.runner.config import RunnerConfig
 from coordinator.runner.delivery import ClaimSpec, Delivery
 from coordinator.runner.health import Backoff, Health
+from coordinator.runner.heartbeat import Heartbeats
 from coordinator.runner.leases import LeaseKeeper
 from coordinator.runner.outbox import Outbox, Report
 from coordinator.runner.permissions import Ceiling
 from coordinator.runner.policy import Decision
 from coordinator.runner.slot import Slot
+from coordinator.runner.trouble import RemoteTrouble
 from coordinator.runner.worktree import WorktreeManager
 from coordinator.store.store import StateStore
 
 EXIT_OK = 0
 EXIT_MISCONFIGURED = 4
+#: ``--once`` gave up on a state branch that refused every write; results wait in the outbox.
+EXIT_REMOTE_TROUBLE = 5
 
 _PRUNE_EVERY_SECONDS = 6 * 3600
+_LONGEST_WRITE_RETRY_SECONDS = 300.0
 
 
 class RunnerDaemon:
@@ -54,55 +58,72 @@ class RunnerDaemon:
         clock: Clock,
         echo: Callable[[str], None],
     ) -> None:
-        self.config = config
-        self.store = store
-        self.agent = agent
-        self.worktrees = worktrees
-        self.clock = clock
-        self.echo = echo
+        self.config, self.store, self.agent, self.worktrees = config, store, agent, worktrees
+        self.ceiling, self.clock, self.echo = ceiling, clock, echo
         self.log_dir = config.resolved_log_dir()
-        self.ceiling = ceiling
         self.health = Health(
             api_backoff=Backoff(config.api_error_pause_seconds, config.api_error_max_pause_seconds),
             fault_backoff=Backoff(config.machine_fault_pause_seconds, config.api_error_max_pause_seconds),
             fault_limit=config.machine_fault_limit,
         )
+        self.trouble = RemoteTrouble(Backoff(max(1.0, config.poll_seconds), _LONGEST_WRITE_RETRY_SECONDS))
         self.claims = ClaimSpec(
             runner=config.name,
             capabilities=tuple(config.capabilities),
             lease_ttl=timedelta(seconds=config.lease_ttl_seconds),
             max_permission_mode=ceiling.max_permission_mode,
         )
-        self._force = threading.Event()
-        self.leases = LeaseKeeper(
-            store=store,
-            runner=config.name,
-            lease_ttl=self.claims.lease_ttl,
-            renew_every=config.renew_every_seconds,
-            clock=clock,
-            echo=echo,
-        )
-        self.attempts = AttemptRunner(
-            config=config,
-            agent=agent,
-            worktrees=worktrees,
-            leases=self.leases,
-            modes=lambda: store.state.modes,
-            ceiling=ceiling,
-            clock=clock,
-            echo=echo,
-        )
-        self.delivery = Delivery(
-            store=store, outbox=Outbox(self.log_dir / "outbox"), clock=clock, echo=echo, give_up=self._force
-        )
         self._slots: dict[str, Slot] = {}
         self._slots_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._started_at = clock.now()
-        self._last_heartbeat: float | None = None
+        self._wake, self._stopping = threading.Event(), threading.Event()
+        self._force, self._give_up = threading.Event(), threading.Event()
+        self._wire_parts()
         self._last_prune: float | None = None
+        self._outbox_waiting = 0
+        self._once = self._gave_up = False
+        self._modes_seen: ModesConfig | None = None
         self._dirty = True  # the next claim must look at the branch even if ls-remote says nothing moved
+
+    def _wire_parts(self) -> None:
+        """The runner's parts: lease keeping, attempts, result delivery, heartbeats."""
+        self.leases = LeaseKeeper(
+            store=self.store,
+            runner=self.config.name,
+            lease_ttl=self.claims.lease_ttl,
+            renew_every=self.config.renew_every_seconds,
+            clock=self.clock,
+            echo=self.echo,
+        )
+        self.attempts = AttemptRunner(
+            config=self.config,
+            agent=self.agent,
+            worktrees=self.worktrees,
+            leases=self.leases,
+            modes=lambda: self.store.state.modes,
+            ceiling=self.ceiling,
+            clock=self.clock,
+            echo=self.echo,
+        )
+        outbox = Outbox(self.log_dir / "outbox")
+        self.delivery = Delivery(
+            store=self.store,
+            outbox=outbox,
+            clock=self.clock,
+            echo=self.echo,
+            give_up=self._give_up,
+            trouble=self.trouble,
+        )
+        self.heartbeats = Heartbeats(
+            config=self.config,
+            store=self.store,
+            health=self.health,
+            max_permission_mode=self.ceiling.max_permission_mode,
+            trouble=self.trouble,
+            clock=self.clock,
+            echo=self.echo,
+            running=lambda: self.running_task_ids,
+            stopping=self._stopping,
+        )
 
     # --- public controls ---
 
@@ -110,6 +131,7 @@ class RunnerDaemon:
         """Stop claiming and shut down (called from signal handlers); ``force`` skips the grace period."""
         if force:
             self._force.set()
+            self._give_up.set()
         self._stopping.set()
         self._wake.set()
 
@@ -123,26 +145,21 @@ class RunnerDaemon:
 
     def run(self, *, once: bool = False) -> int:
         """Run until stopped; returns the process exit code."""
+        self._once = once
         self._startup()
         try:
             while not self._stopping.is_set():
-                self._heartbeat_if_due()
+                self._housekeeping()
                 moved = self._sync()
-                if self._may_claim() and self._free_slots() > 0:
-                    if moved or self._dirty or self._expiry_due():
-                        task = self._claim(assume_fresh=moved is not None and not self._dirty)
-                        if task is not None:
-                            self._start(task)
-                            continue  # fill the other free slots right away
-                    if once and not self._slots and not self._dirty:
-                        break
-                elif once and not self._slots:
-                    break  # misconfigured or cooling down: --once has nothing more to do
+                if self._fill_a_slot(moved):
+                    continue  # fill the other free slots right away
+                if once and self._nothing_more_to_do():
+                    break
                 self.clock.wait(self._wake, self.config.poll_seconds)
                 self._wake.clear()
         finally:
             self._shutdown()
-        return EXIT_MISCONFIGURED if self.health.stopped_claiming else EXIT_OK
+        return self._exit_code()
 
     def _startup(self) -> None:
         moved = self.worktrees.migrate_old_location()
@@ -154,8 +171,16 @@ class RunnerDaemon:
             names = ", ".join(removed)
             self.echo(f"removed {len(removed)} leftover worktree(s) of a crashed run (work committed): {names}")
         self._prune_logs()
-        self.delivery.deliver_pending(lambda: self._runner_model(running=self.running_task_ids))
-        self._heartbeat(state=RunnerState.IDLE)
+        self._outbox_waiting = self.delivery.deliver_pending(self.heartbeats.model)
+        self.heartbeats.write(state=RunnerState.IDLE)
+        self._modes_seen = self.store.state.modes
+
+    def _housekeeping(self) -> None:
+        self.heartbeats.write_if_due()
+        if self._outbox_waiting and self.trouble.may_try(self.clock.monotonic()):
+            self._outbox_waiting = self.delivery.deliver_pending(self.heartbeats.model)
+        if self._last_prune is None or self.clock.monotonic() - self._last_prune >= _PRUNE_EVERY_SECONDS:
+            self._prune_logs()
 
     def _sync(self) -> bool | None:
         """One cheap look at the branch (``git ls-remote``, a fetch only if it moved); stop agents whose lease
@@ -171,7 +196,50 @@ class RunnerDaemon:
             with self._slots_lock:
                 slots = list(self._slots.values())
             self.leases.watch(self.store.state, slots)
+            self._note_mode_changes()
         return moved
+
+    def _note_mode_changes(self) -> None:
+        """Say in the log when the modes on the branch changed, and which of them this runner now refuses."""
+        modes = self.store.state.modes
+        seen, self._modes_seen = self._modes_seen, modes
+        if seen is None or seen is modes:
+            return
+        changes = modes_diff(seen, modes)
+        if changes:
+            self.echo(f"modes changed on the state branch: {'; '.join(changes)}")
+        for name, mode in modes.modes.items():
+            refusal = self.ceiling.refusal(mode)
+            if refusal is not None and (name not in seen.modes or self.ceiling.refusal(seen.modes[name]) is None):
+                self.echo(f"warning: this runner will not run mode {name}: {refusal}")
+
+    def _nothing_more_to_do(self) -> bool:
+        """``--once``: stop when no slot runs and either nothing is claimable (confirmed on a fresh look), this
+        runner may not claim (misconfigured, faulty, cooling down, pausing), or the branch has refused every
+        write for longer than ``once_give_up_seconds``."""
+        failing = self.trouble.failing_for(self.clock.monotonic())
+        if failing > self.config.once_give_up_seconds:
+            self.echo(f"giving up: the state branch has refused every write for {failing:.0f}s")
+            self._gave_up = True
+            self.request_stop()  # running agents get the grace period; their results wait in the outbox
+            self._give_up.set()
+            return True
+        if self._slots:
+            return False
+        if not self._may_claim():
+            return True
+        return not self._dirty and not self._outbox_waiting
+
+    def _exit_code(self) -> int:
+        if self.health.stopped_claiming:
+            return EXIT_MISCONFIGURED
+        waiting = sum(1 for _ in self.delivery.outbox.pending())
+        if waiting:
+            self.echo(
+                f"{waiting} result(s) wait in {self.delivery.outbox.folder}: they are delivered when the runner "
+                "runs again and the state branch accepts writes"
+            )
+        return EXIT_REMOTE_TROUBLE if self._gave_up or (self._once and waiting) else EXIT_OK
 
     # --- claiming ---
 
@@ -186,6 +254,18 @@ class RunnerDaemon:
             self._dirty = True
         return not self._stopping.is_set() and self.health.may_claim(now, self.clock.monotonic())
 
+    def _fill_a_slot(self, moved: bool | None) -> bool:
+        """Claim and start one task when a slot is free and there may be something new; True when it did."""
+        if not (self._may_claim() and self._free_slots() > 0):
+            return False
+        if not (moved or self._dirty or self._expiry_due()) or not self.trouble.may_try(self.clock.monotonic()):
+            return False
+        task = self._claim(assume_fresh=moved is not None and not self._dirty)
+        if task is None:
+            return False
+        self._start(task)
+        return True
+
     def _expiry_due(self) -> bool:
         now, mine = self.clock.now(), set(self.running_task_ids)
         return any(
@@ -194,7 +274,7 @@ class RunnerDaemon:
         )
 
     def _claim(self, *, assume_fresh: bool) -> Task | None:
-        beat = self._runner_model(running=self.running_task_ids)
+        beat = self.heartbeats.model()
         try:
             change = self.store.update(
                 lambda state, now: self.claims.claim(
@@ -203,11 +283,14 @@ class RunnerDaemon:
                 assume_fresh=assume_fresh,
             )
         except (RemoteError, ContentionError) as exc:
-            self.echo(f"warning: could not claim: {exc}")
+            pause = self.trouble.failed(self.clock.monotonic())
+            self.echo(f"warning: could not claim (next try in {pause:.0f}s): {exc}")
             return None
+        self.trouble.ok()
         self._dirty = False
+        self._note_mode_changes()
         if change.tasks and change.task is None:
-            self.echo(f"requeued: {change.message}")
+            self.echo(f"branch updated: {change.message}")
         return change.task
 
     def _start(self, task: Task) -> None:
@@ -284,56 +367,9 @@ class RunnerDaemon:
             return self.claims if claim_next and self._may_claim() else None
 
         def heartbeat() -> Runner:
-            return self._runner_model(running=[t for t in self.running_task_ids if t != report.task_id])
+            return self.heartbeats.model(running=[t for t in self.running_task_ids if t != report.task_id])
 
         return self.delivery.record(report, heartbeat=heartbeat, claim=claim)
-
-    # --- heartbeats ---
-
-    def _state_now(self) -> tuple[RunnerState, str | None]:
-        if self._stopping.is_set():
-            return RunnerState.STOPPING, None
-        return self.health.state(mono=self.clock.monotonic(), busy=bool(self.running_task_ids))
-
-    def _runner_model(
-        self, *, running: list[str], state: RunnerState | None = None, now: datetime | None = None
-    ) -> Runner:
-        current, message = self._state_now()
-        return Runner(
-            name=self.config.name,
-            capabilities=self.config.capabilities,
-            slots=self.config.slots,
-            version=__version__,
-            host=platform.node() or None,
-            platform=sys.platform,
-            started_at=self._started_at,
-            last_heartbeat=now or self.clock.now(),
-            heartbeat_seconds=self.config.heartbeat_seconds,
-            state=state or current,
-            running=running,
-            cooldown_until=self.health.cooldown_until,
-            message=message,
-            max_permission_mode=self.ceiling.max_permission_mode,
-        )
-
-    def _heartbeat(self, *, state: RunnerState | None = None) -> None:
-        running = self.running_task_ids
-        try:
-            self.store.update(
-                lambda s, now: transitions.heartbeat(
-                    s, runner=self._runner_model(running=running, state=state, now=now), now=now
-                )
-            )
-            self._last_heartbeat = self.clock.monotonic()
-        except (RemoteError, ContentionError) as exc:
-            self.echo(f"warning: heartbeat failed: {exc}")
-
-    def _heartbeat_if_due(self) -> None:
-        mono = self.clock.monotonic()
-        if self._last_heartbeat is None or mono - self._last_heartbeat >= self.config.heartbeat_seconds:
-            self._heartbeat()
-        if self._last_prune is None or mono - self._last_prune >= _PRUNE_EVERY_SECONDS:
-            self._prune_logs()
 
     # --- shutdown and housekeeping ---
 
@@ -354,7 +390,7 @@ class RunnerDaemon:
             for slot in slots:
                 if slot.thread is not None:
                     slot.thread.join()
-        self._heartbeat(state=RunnerState.STOPPED)
+        self.heartbeats.write(state=RunnerState.STOPPED)
 
     def _prune_logs(self) -> None:
         self._last_prune = self.clock.monotonic()

@@ -15,10 +15,8 @@ from coordinator.errors import ContentionError, CoordinatorError, InvalidTransit
 from coordinator.models import Runner, Task
 from coordinator.runner.clock import Clock
 from coordinator.runner.outbox import Outbox, Report
+from coordinator.runner.trouble import RemoteTrouble
 from coordinator.store.store import StateStore
-
-_BACKOFF_FIRST_SECONDS = 1.0
-_BACKOFF_MAX_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -75,31 +73,36 @@ class Delivery:
         clock: Clock,
         echo: Callable[[str], None],
         give_up: threading.Event,
+        trouble: RemoteTrouble,
     ) -> None:
         self._store = store
         self.outbox = outbox
         self._clock = clock
         self._echo = echo
         self._give_up = give_up
+        self._trouble = trouble
 
     def record(
         self, report: Report, *, heartbeat: Callable[[], Runner], claim: Callable[[], ClaimSpec | None]
     ) -> Task | None:
         """Persist ``report``, then deliver it with retries until it lands; returns the task claimed in the same
         commit (``claim()`` says whether and how to claim one), if any. When ``give_up`` is set (a forced
-        shutdown), a report that cannot be delivered stays in the outbox for the next start."""
+        shutdown, or ``--once`` giving up on the branch), a report that cannot be delivered stays in the outbox
+        for the running daemon's next retry or the next start."""
         self.outbox.put(report)
-        delay = _BACKOFF_FIRST_SECONDS
         while True:
             try:
-                return self.deliver(report, heartbeat=heartbeat(), claim=claim())
+                claimed = self.deliver(report, heartbeat=heartbeat(), claim=claim())
             except (RemoteError, ContentionError) as exc:
                 if self._give_up.is_set():
                     self._echo(f"warning: result of {report.task_id} kept in {self.outbox.folder}: {exc}")
                     return None
-                self._echo(f"warning: could not record {report.task_id} (retrying in {delay:.0f}s): {exc}")
-                self._clock.sleep(delay)
-                delay = min(delay * 2, _BACKOFF_MAX_SECONDS)
+                pause = self._trouble.failed(self._clock.monotonic())
+                self._echo(f"warning: could not record {report.task_id} (retrying in {pause:.0f}s): {exc}")
+                self._clock.wait(self._give_up, pause)
+                continue
+            self._trouble.ok()
+            return claimed
 
     def deliver(self, report: Report, *, heartbeat: Runner, claim: ClaimSpec | None = None) -> Task | None:
         """One try: commit the report (with this runner's heartbeat, and a claim when ``claim`` is given).
@@ -134,15 +137,20 @@ class Delivery:
         self.outbox.remove(report)
         return claimed
 
-    def deliver_pending(self, heartbeat: Callable[[], Runner]) -> None:
-        """Deliver what an earlier run left in the outbox (one try each; what fails stays for later)."""
+    def deliver_pending(self, heartbeat: Callable[[], Runner]) -> int:
+        """Deliver what waits in the outbox (left by an earlier run, or kept when delivery gave up): one try
+        each, stopping at the first refusal; returns how many still wait."""
         for path, report in self.outbox.pending():
             if report is None:
                 path.rename(path.with_suffix(".unreadable"))
                 self._echo(f"warning: set aside unreadable pending result {path}")
                 continue
-            self._echo(f"delivering a result left by an earlier run: {report.task_id} attempt {report.attempt}")
+            self._echo(f"delivering a waiting result: {report.task_id} attempt {report.attempt}")
             try:
                 self.deliver(report, heartbeat=heartbeat())
             except (RemoteError, ContentionError) as exc:
-                self._echo(f"warning: still cannot deliver {path.name}: {exc}")
+                pause = self._trouble.failed(self._clock.monotonic())
+                self._echo(f"warning: still cannot deliver {path.name} (next try in {pause:.0f}s): {exc}")
+                break
+            self._trouble.ok()
+        return sum(1 for _ in self.outbox.pending())

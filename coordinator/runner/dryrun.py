@@ -15,11 +15,18 @@ def dry_run_lines(daemon: RunnerDaemon, *, why: str) -> list[str]:
     config = daemon.config
     state = daemon.store.read()
     now = daemon.clock.now()
-    ranked = rank(state, capabilities=set(config.capabilities), now=now)
+    ranked = rank(
+        state, capabilities=set(config.capabilities), now=now, max_permission_mode=daemon.ceiling.max_permission_mode
+    )
     lines = [
         f"dry run of runner {config.name} (capabilities [{', '.join(config.capabilities)}]): nothing changes",
         f"state branch {config.branch} on {daemon.store.remote} ({why})",
+        f"owner's policy: {daemon.ceiling.describe()}",
+        f"worktrees in {daemon.worktrees.root}",
     ]
+    missing = _missing_agent(daemon)
+    if missing:
+        lines.append(f"warning: {missing} (a real run would stop here)")
     if not ranked:
         return [*lines, "no queued tasks"]
     rows = [(r.task.id, f"{r.score:.0f}", r.blocked_by or "yes", r.task.title[:60]) for r in ranked[:20]]
@@ -43,3 +50,15 @@ def dry_run_lines(daemon: RunnerDaemon, *, why: str) -> list[str]:
         f"would claim {first.id} (attempt {attempt}, mode {mode_name}) and run in {request.workdir}:",
         "  " + shlex.join(daemon.agent.command_line(request)),
     ]
+
+
+def _missing_agent(daemon: RunnerDaemon) -> str | None:
+    """Why the configured agent could not run here, if it could not (e.g. no claude CLI on PATH)."""
+    from coordinator.errors import ConfigError
+    from coordinator.runner.build import build_agent
+
+    try:
+        build_agent(daemon.config)
+    except ConfigError as exc:
+        return str(exc)
+    return None

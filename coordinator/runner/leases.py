@@ -39,7 +39,8 @@ class LeaseKeeper:
 
     @contextmanager
     def kept(self, slot: Slot) -> Iterator[None]:
-        """Renew ``slot``'s lease from a side thread while the body runs."""
+        """Renew ``slot``'s lease from a side thread while the body runs: the agent, and the recording of its
+        result, however long the branch refuses it (a result that waits must not let the lease expire)."""
         renewer = threading.Thread(target=self._renew_loop, args=(slot,), name=f"renew-{slot.task.id}", daemon=True)
         renewer.start()
         try:
@@ -59,7 +60,8 @@ class LeaseKeeper:
                     )
                 )
             except (InvalidTransition, TaskNotFound) as exc:
-                self.lost(slot, str(exc))
+                if not slot.recording:  # once the result is recorded, the lease is gone on purpose
+                    self.lost(slot, str(exc))
                 return
             except (RemoteError, ContentionError) as exc:
                 self._echo(f"warning: could not renew the lease of {slot.task.id} (will retry): {exc}")

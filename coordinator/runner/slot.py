@@ -20,4 +20,6 @@ class Slot:
     shutting_down: bool = False
     #: Set when the agent is stopped because its lease is gone (cancelled, or taken over).
     lease_lost: bool = False
+    #: Set once the attempt's result is being recorded: from then on a vanished lease is expected.
+    recording: bool = False
     thread: threading.Thread | None = None

@@ -129,7 +129,10 @@ class WorktreeManager:
             if os.path.lexists(path):
                 remove_tree(path)  # a stray directory (a partial checkout); never what a link points to
             start = self.clone.branch_tip(branch) or self._user.commit_of(f"refs/heads/{branch}")
-            self.dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise WorktreeError(f"cannot create the folder {self.dir}: {exc}", hint="check the disk") from None
             self._add(path, branch, start, base_commit)
         return Worktree(task_id, path, branch, base_commit, start or base_commit, reused=start is not None)
 

@@ -23,6 +23,7 @@ Usage::
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -117,6 +118,12 @@ class RecordedRequest:
     path: str
     headers: Mapping[str, str]
     body: dict[str, Any] | None
+
+
+def working_directory(body: Mapping[str, Any]) -> str | None:
+    """The working directory the CLI tells the model about in its system prompt (where tools act)."""
+    found = re.search(r"[Ww]orking directory: ([^\s\\\"]+)", json.dumps(body))
+    return found.group(1) if found else None
 
 
 def last_user_text(body: Mapping[str, Any]) -> str:

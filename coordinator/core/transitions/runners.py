@@ -8,7 +8,7 @@ from coordinator.core.state import State
 from coordinator.core.transitions.change import Change
 from coordinator.errors import UsageError
 from coordinator.models import BranchConfig, Runner
-from coordinator.modes import ModesConfig
+from coordinator.modes import ModesConfig, modes_diff
 
 
 def heartbeat(state: State, *, runner: Runner, now: datetime) -> Change:
@@ -37,4 +37,8 @@ def set_modes(state: State, *, modes: ModesConfig, by: str = "unknown") -> Chang
             f"unfinished tasks use modes {', '.join(missing)}, which the new configuration drops: keep them, "
             "or cancel those tasks first"
         )
-    return Change(message=f"set modes by {by}: {', '.join(sorted(modes.modes))}", config=BranchConfig(modes=modes))
+    changes = modes_diff(state.modes, modes)
+    if not changes:
+        return Change(message="modes unchanged")  # nothing to commit
+    shown = "; ".join(changes[:8]) + (f"; and {len(changes) - 8} more" if len(changes) > 8 else "")
+    return Change(message=f"set modes by {by}: {shown}", config=BranchConfig(modes=modes))
