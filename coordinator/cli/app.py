@@ -310,14 +310,16 @@ def _accept_global_options_after_commands() -> None:
                 metavar="URL",
                 expose_value=False,
                 callback=_given_after_the_command,
-                help="Same as --remote before the command.",
+                help="Git remote holding the state branch (also accepted before the command). "
+                "[env: COORDINATOR_REMOTE]",
             ),
             click.Option(
                 ["--branch"],
                 metavar="NAME",
                 expose_value=False,
                 callback=_given_after_the_command,
-                help="Same as --branch before the command.",
+                help="The state branch (also accepted before the command). "
+                f"[env: COORDINATOR_BRANCH; default: {DEFAULT_STATE_BRANCH}]",
             ),
         ]
 

@@ -40,7 +40,7 @@ def _sandbox_root(directory: Path | None) -> Path:
     "--dir",
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where to build the sandbox. [default: a new temporary folder, kept afterwards]",
+    help="Where to build the sandbox: a new or empty folder. [default: a new temporary folder, kept afterwards]",
 )
 def demo(agent: str, directory: Path | None) -> None:
     """Run the whole thing locally: a sample repo, a state branch, tasks, two runners, and the results."""

@@ -19,6 +19,8 @@ from coordinator.cli.app import (
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from coordinator.core.state import State
     from coordinator.models import Task
 
@@ -89,7 +91,7 @@ def submit(
         click.echo(change.task.id)
 
 
-def _deadline(text: str | None) -> Any:
+def _deadline(text: str | None) -> datetime | None:
     from coordinator.timeutil import parse_when
 
     if not text:
@@ -102,12 +104,14 @@ def _deadline(text: str | None) -> Any:
 
 def _warn_ended_dependencies(task: Task, state: State) -> None:
     """A task accepted with --allow-failed-dependency waits for a retry: say which command unblocks it."""
+    from coordinator.models import TaskStatus
+
     for dep in task.depends_on:
         found = state.tasks.get(dep)
-        if found is not None and found.is_terminal and found.status.value != "succeeded":
+        if found is not None and found.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+            ended = "failed" if found.status == TaskStatus.FAILED else "was cancelled"
             click.echo(
-                f"warning: {task.id} waits for {dep}, which {found.status.value}: "
-                f"run 'coordinator retry {dep}' to unblock it",
+                f"warning: {task.id} waits for {dep}, which {ended}: run 'coordinator retry {dep}' to unblock it",
                 err=True,
             )
 
