@@ -44,8 +44,11 @@ def check_title(value: str) -> str:
     found = first_unsafe(value)
     if found is not None:
         position, shown = found
+        # A lone surrogate is how Python carries a byte of a command-line argument that was not UTF-8.
+        not_utf8 = "\ud800" <= value[position] <= "\udfff"
+        what = "a byte that is not UTF-8" if not_utf8 else "a control or invisible formatting character"
         raise ValueError(
-            f"the title holds a control or invisible formatting character ({shown} at position {position + 1}): "
+            f"the title holds {what} ({shown} at position {position + 1}): "
             "a title is one line of visible text; put details in the body"
         )
     return value

@@ -170,6 +170,11 @@ def test_submit_refuses_control_and_invisible_characters_in_titles(state: State,
         tr.submit(state, tr.SubmitRequest(title=title), NOW)
 
 
+def test_submit_says_when_a_title_holds_bytes_that_are_not_utf8(state: State) -> None:
+    with pytest.raises(UsageError, match=r"title holds a byte that is not UTF-8 \(\\udcff at position 2\)"):
+        tr.submit(state, tr.SubmitRequest(title="a\udcffb"), NOW)
+
+
 def test_submit_bounds_the_title_by_the_branch_limit(state: State) -> None:
     assert submit(state, "x" * Limits().max_title_chars).title == "x" * 256
     with pytest.raises(UsageError, match=r"title is 257 characters long, over the limit of 256 \(limits\."):
