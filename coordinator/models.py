@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from coordinator.ids import check_name
 from coordinator.modes import ModesConfig
+from coordinator.text import first_unsafe
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -29,6 +30,32 @@ UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 TaskId = Annotated[str, AfterValidator(partial(check_name, "task id"))]
 RunnerName = Annotated[str, AfterValidator(partial(check_name, "runner name"))]
 Capability = Annotated[str, AfterValidator(partial(check_name, "capability"))]
+
+#: The longest title the model accepts; ``Limits.max_title_chars`` bounds new titles below it.
+MAX_TITLE_CHARS = 500
+
+
+def check_title(value: str) -> str:
+    """A task title: one line of visible text, or ``ValueError`` naming the first offending character.
+
+    Control characters (a newline breaks ``show`` and the audit log, ESC starts terminal escapes) and invisible
+    formatting characters (bidi overrides, zero-width characters) are refused.
+    """
+    found = first_unsafe(value)
+    if found is not None:
+        position, shown = found
+        # A lone surrogate is how Python carries a byte of a command-line argument that was not UTF-8.
+        not_utf8 = "\ud800" <= value[position] <= "\udfff"
+        what = "a byte that is not UTF-8" if not_utf8 else "a control or invisible formatting character"
+        raise ValueError(
+            f"the title holds {what} ({shown} at position {position + 1}): "
+            "a title is one line of visible text; put details in the body"
+        )
+    return value
+
+
+#: A task title (see :func:`check_title`).
+Title = Annotated[str, Field(min_length=1, max_length=MAX_TITLE_CHARS), AfterValidator(check_title)]
 
 #: Bumped only for incompatible layout changes; additive fields never bump it.
 SCHEMA_VERSION = 1
@@ -161,7 +188,7 @@ class Task(StateModel):
     """A unit of work: one file ``tasks/<shard>/<id>.json`` on the state branch."""
 
     id: TaskId
-    title: str = Field(min_length=1, max_length=500)
+    title: Title
     body: str = ""
     source: Source = Field(default_factory=Source)
     group: str | None = Field(
@@ -245,12 +272,17 @@ class Runner(StateModel):
         return (now - self.last_heartbeat).total_seconds() > 3 * self.heartbeat_seconds
 
 
+#: The largest task number: a billion tasks is far beyond what one branch can hold.
+MAX_TASK_NUMBER = 10**9
+
+
 class Meta(StateModel):
     """``meta.json``: the branch's schema version and id counter."""
 
     schema_version: int = SCHEMA_VERSION
     created_at: UtcDateTime | None = None
-    next_task_number: int = Field(default=1, ge=1)
+    # Bounded so that a hand-edited absurd counter is an unreadable file, not a crash at the next submit.
+    next_task_number: int = Field(default=1, ge=1, le=MAX_TASK_NUMBER)
 
 
 def dump(model: BaseModel) -> dict[str, Any]:
@@ -258,7 +290,30 @@ def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_none=True)
 
 
+#: Default of ``limits.max_body_bytes``: GitHub's own cap on an issue body is 65,536 characters, so any issue
+#: written in ASCII fits. A task file is rewritten at every claim, lease renewal and result, each time with its
+#: body, and every writer fetches every version: big inputs belong in the repository, not on the state branch.
+DEFAULT_MAX_BODY_BYTES = 65_536
+#: Default of ``limits.max_title_chars``: GitHub's cap on an issue title, so any issue title fits.
+DEFAULT_MAX_TITLE_CHARS = 256
+
+
+class Limits(StateModel):
+    """Bounds on what a submission may hold, enforced by ``submit`` (``limits`` in ``config.json``)."""
+
+    max_body_bytes: int = Field(
+        default=DEFAULT_MAX_BODY_BYTES,
+        ge=1,
+        le=16 * 1024 * 1024,
+        description="Largest task body in bytes (UTF-8); link or commit bigger inputs instead.",
+    )
+    max_title_chars: int = Field(
+        default=DEFAULT_MAX_TITLE_CHARS, ge=1, le=MAX_TITLE_CHARS, description="Longest task title in characters."
+    )
+
+
 class BranchConfig(StateModel):
     """``config.json``: settings shared by every runner, kept on the state branch."""
 
     modes: ModesConfig = Field(default_factory=ModesConfig)
+    limits: Limits = Field(default_factory=Limits)

@@ -17,10 +17,7 @@ def parse_when(text: str, *, now: datetime) -> datetime:
     """
     text = text.strip()
     if text.startswith("+") and len(text) > 2 and text[-1] in "smhd" and text[1:-1].isdigit():
-        from datetime import timedelta
-
-        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[text[-1]]
-        return now + timedelta(**{unit: int(text[1:-1])})
+        return _after(now, text)
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -29,7 +26,30 @@ def parse_when(text: str, *, now: datetime) -> datetime:
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past the last instant Python can hold in UTC
+        raise ValueError(
+            f"'{text}' is too far in the past or future: use a date between the years 1 and 9998"
+        ) from None
+
+
+#: The furthest a relative time may reach: far enough for any real deadline, near enough to stay a valid date.
+_MAX_AHEAD_SECONDS = 100 * 366 * 86400
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _after(now: datetime, text: str) -> datetime:
+    """``now`` plus a relative ``+<digits><s|m|h|d>``, or ``ValueError`` when that is absurdly far ahead."""
+    from datetime import timedelta
+
+    digits = text[1:-1]
+    # Checked in whole seconds before building a timedelta (which overflows); int() refuses 4300+ digits.
+    seconds = int(digits) * _UNIT_SECONDS[text[-1]] if len(digits) <= 20 else _MAX_AHEAD_SECONDS + 1
+    if seconds > _MAX_AHEAD_SECONDS:
+        shown = text if len(text) <= 24 else text[:20] + "…"
+        raise ValueError(f"'{shown}' is too far in the future (at most 100 years ahead): use e.g. +4h, +2d or a date")
+    return now + timedelta(seconds=seconds)
 
 
 def format_duration(seconds: float) -> str:

@@ -157,7 +157,7 @@ def test_list_filters_and_status_counts(remote: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["submit", "x", "--priority", "urgent"], "Invalid value for '--priority'"),
+        (["submit", "x", "--priority", "urgent"], "invalid value for '--priority'"),
         (["submit", "x", "--deadline", "next tuesday"], "is not a date"),
         (["submit", "x", "--mode", "turbo"], "unknown mode 'turbo': use one of complex, expert, simple"),
         (["submit", "x", "--depends-on", "task-99"], "unknown dependency task-99"),
@@ -165,7 +165,7 @@ def test_list_filters_and_status_counts(remote: Path) -> None:
         (["submit", "   "], "title is empty"),
         (["show", "Not/An/Id"], "invalid task id"),
         (["claim", "--runner", "Bad Name"], "invalid runner name"),
-        (["claim"], "Missing option '--runner'"),
+        (["claim"], "missing option '--runner' (see 'coordinator claim --help')"),
     ],
 )
 def test_usage_errors_exit_2_with_one_actionable_line(remote: Path, args: list[str], message: str) -> None:

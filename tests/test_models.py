@@ -17,10 +17,12 @@ from coordinator.core import transitions as tr
 from coordinator.core.scheduling import pick_next
 from coordinator.core.state import State
 from coordinator.models import (
+    MAX_TASK_NUMBER,
     Attempt,
     AttemptOutcome,
     BranchConfig,
     Lease,
+    Limits,
     Meta,
     Priority,
     Runner,
@@ -258,7 +260,7 @@ def test_enums_are_read_back_as_enums() -> None:
 
 @settings(max_examples=50, deadline=None)
 @given(
-    title=st.text(min_size=1, max_size=50).filter(str.strip),
+    title=st.text(st.characters(exclude_categories=("Cc", "Cf", "Cs", "Zl", "Zp", "Cn")), min_size=1, max_size=50),
     body=st.text(max_size=100),
     extra=st.dictionaries(
         st.from_regex(r"x_[a-z]{1,8}", fullmatch=True),
@@ -336,6 +338,37 @@ def test_invalid_ids_are_rejected_when_read_from_a_file() -> None:
 def test_other_task_fields_are_checked(field: str, value: object) -> None:
     with pytest.raises(ValidationError):
         make_task(**{field: value})
+
+
+@pytest.mark.parametrize("title", ["two\nlines", "\x1b]0;pwned\x07", "a\u202eb", "zero\u200bwidth", "tag\U000e0041"])
+def test_titles_with_control_or_invisible_characters_are_refused_in_files(title: str) -> None:
+    document = task_document()
+    document["title"] = title
+    with pytest.raises(ValidationError, match="control or invisible formatting character"):
+        Task.model_validate_json(json.dumps(document))
+
+
+@pytest.mark.parametrize("title", ["x" * 500, "Fix: café — naïve 日本語 😀", " padded ", "C:\\path\\file"])
+def test_titles_valid_before_stay_valid(title: str) -> None:
+    assert make_task(title=title).title == title
+
+
+def test_the_task_counter_is_bounded() -> None:
+    assert Meta(next_task_number=MAX_TASK_NUMBER).next_task_number == 10**9
+    with pytest.raises(ValidationError, match="next_task_number"):
+        Meta.model_validate_json(json.dumps({"schema_version": 1, "next_task_number": 10**120}))
+
+
+def test_branch_config_limits_default_and_are_read_from_the_file() -> None:
+    old = BranchConfig.model_validate_json('{"modes": {}}')  # a config.json written before limits existed
+    assert old.limits == Limits(max_body_bytes=65536, max_title_chars=256)
+    assert json.loads(BranchConfig().to_json())["limits"] == {"max_body_bytes": 65536, "max_title_chars": 256}
+    raised = BranchConfig.model_validate_json('{"limits": {"max_body_bytes": 1048576, "x_future": 1}}')
+    assert raised.limits.max_body_bytes == 1048576
+    assert raised.limits.max_title_chars == 256
+    assert json.loads(raised.to_json())["limits"]["x_future"] == 1
+    with pytest.raises(ValidationError, match="max_title_chars"):
+        BranchConfig.model_validate_json('{"limits": {"max_title_chars": 501}}')  # never above the model's bound
 
 
 def test_attempt_and_lease_numbers_start_at_one() -> None:

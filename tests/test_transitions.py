@@ -6,17 +6,19 @@ messages are checked too (they are the branch's history).
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from core_helpers import NOW, TTL, apply, claim, complete, fail, make_runner, minutes, submit
 
 from coordinator.core import transitions as tr
-from coordinator.core.state import State
-from coordinator.errors import InvalidTransition, NotLeaseHolder, TaskNotFound, UsageError
+from coordinator.core.state import Problem, State
+from coordinator.errors import CorruptFile, InvalidTransition, NotLeaseHolder, TaskNotFound, UsageError
 from coordinator.models import (
     AttemptOutcome,
     AttemptResult,
+    Limits,
     Meta,
     Priority,
     Source,
@@ -56,12 +58,12 @@ def test_submit_numbers_tasks_and_bumps_the_counter(state: State) -> None:
 
 
 def test_submit_change_contents_and_message(state: State) -> None:
-    change = tr.submit(state, tr.SubmitRequest(title="  Fix   the\nlogin bug  "), NOW)
+    change = tr.submit(state, tr.SubmitRequest(title="  Fix   the login bug  "), NOW)
     assert change.message == "submit task-1: Fix the login bug"
     assert change.meta == Meta(next_task_number=2)
     assert change.task is not None
     assert [t.id for t in change.tasks] == ["task-1"]
-    assert change.task.title == "Fix   the\nlogin bug"
+    assert change.task.title == "Fix   the login bug"
     assert state.tasks == {}  # transitions never mutate the state
 
 
@@ -151,6 +153,92 @@ def test_submit_queued_when_dependencies_already_succeeded(state: State) -> None
     complete(state, dep.id)
     child = submit(state, "child", depends_on=(dep.id,))
     assert child.status == TaskStatus.QUEUED
+
+
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [
+        ("two\nlines", "\\n at position 4"),
+        ("\x1b[2J clear", "\\x1b at position 1"),
+        ("evil\u202etxt.exe", "\\u202e at position 5"),
+        ("zero\u200bwidth", "\\u200b at position 5"),
+        ("tab\there", "\\t at position 4"),
+    ],
+)
+def test_submit_refuses_control_and_invisible_characters_in_titles(state: State, title: str, shown: str) -> None:
+    with pytest.raises(UsageError, match=f"control or invisible formatting character \\({re.escape(shown)}\\)"):
+        tr.submit(state, tr.SubmitRequest(title=title), NOW)
+
+
+def test_submit_says_when_a_title_holds_bytes_that_are_not_utf8(state: State) -> None:
+    with pytest.raises(UsageError, match=r"title holds a byte that is not UTF-8 \(\\udcff at position 2\)"):
+        tr.submit(state, tr.SubmitRequest(title="a\udcffb"), NOW)
+
+
+def test_submit_bounds_the_title_by_the_branch_limit(state: State) -> None:
+    assert submit(state, "x" * Limits().max_title_chars).title == "x" * 256
+    with pytest.raises(UsageError, match=r"title is 257 characters long, over the limit of 256 \(limits\."):
+        tr.submit(state, tr.SubmitRequest(title="x" * 257), NOW)
+    with pytest.raises(UsageError, match="over the limit"):
+        tr.submit(state, tr.SubmitRequest(title="x" * 501), NOW)  # the model's own bound is never reached
+
+
+def test_submit_bounds_the_body_in_bytes_and_says_where_big_inputs_go(state: State) -> None:
+    limit = Limits().max_body_bytes
+    assert len(submit(state, "fits", body="x" * limit).body) == limit
+    with pytest.raises(UsageError) as err:
+        tr.submit(state, tr.SubmitRequest(title="big", body="é" * (limit // 2 + 1)), NOW)  # 2 bytes each
+    message = str(err.value)
+    assert f"the body is {limit + 2} bytes, over the limit of {limit} bytes" in message
+    assert "limits.max_body_bytes in config.json" in message
+    assert "commit big inputs to the repository" in message
+
+
+def test_submit_uses_the_limits_the_state_carries(state: State) -> None:
+    # The store gives the state the limits of config.json (State.limits); the transition reads them from there.
+    state.limits = Limits(max_body_bytes=10, max_title_chars=5)  # type: ignore[attr-defined]
+    with pytest.raises(UsageError, match="over the limit of 10 bytes"):
+        tr.submit(state, tr.SubmitRequest(title="t", body="x" * 11), NOW)
+    with pytest.raises(UsageError, match="over the limit of 5 "):
+        tr.submit(state, tr.SubmitRequest(title="sixsix"), NOW)
+    assert submit(state, "five5", body="x" * 10).id == "task-1"
+
+
+def test_submit_refuses_a_body_that_is_not_text(state: State) -> None:
+    with pytest.raises(UsageError, match=r"body is not valid text .*position 3.*save it as UTF-8"):
+        tr.submit(state, tr.SubmitRequest(title="t", body="ab\udcff"), NOW)
+
+
+@pytest.mark.parametrize("ending", ["failed", "cancelled"])
+def test_submit_refuses_a_dependency_that_ended_without_success(state: State, ending: str) -> None:
+    dep = submit(state, "dep", max_attempts=1)
+    if ending == "failed":
+        claim(state)
+        fail(state, dep.id)
+    else:
+        apply(state, tr.cancel(state, task_id=dep.id, now=NOW))
+    assert state.tasks[dep.id].status.value == ending
+    with pytest.raises(UsageError) as err:
+        tr.submit(state, tr.SubmitRequest(title="child", depends_on=(dep.id,)), NOW)
+    message = str(err.value)
+    assert f"dependency task-1 is {ending}" in message
+    assert "'coordinator retry task-1'" in message and "--allow-failed-dependency" in message
+    child = submit(state, "child", depends_on=(dep.id,), allow_failed_dependency=True)
+    assert child.status == TaskStatus.BLOCKED
+    assert child.status_reason == f"waiting for task-1 ({ending}: retry it)"
+    apply(state, tr.retry(state, task_id=dep.id, now=NOW))
+    claim(state)
+    apply(state, tr.complete(state, task_id=dep.id, runner="runner-a", result=AttemptResult(), now=NOW))
+    assert state.tasks[child.id].status == TaskStatus.QUEUED  # a retry that succeeds unblocks it
+
+
+def test_submit_will_not_write_a_counter_over_an_unreadable_meta_json(state: State) -> None:
+    state.problems["meta.json"] = Problem("meta.json", "invalid next_task_number: Input should be less than 1e9")
+    with pytest.raises(CorruptFile) as err:
+        tr.submit(state, tr.SubmitRequest(title="t"), NOW)
+    assert str(err.value).startswith("meta.json: invalid next_task_number")
+    assert "fix it in a commit on the state branch" in str(err.value)
+    assert submit(state, "explicit ids need no counter", task_id="fix-1").id == "fix-1"
 
 
 # ---------------------------------------------------------------------------------------------------- claim

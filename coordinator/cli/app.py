@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class CoordinatorGroup(click.Group):
-    """A click group that prints expected errors as one line instead of a traceback."""
+    """A click group that prints every expected error as one line (``error: …``) instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         from coordinator.errors import CoordinatorError
@@ -39,11 +40,68 @@ class CoordinatorGroup(click.Group):
         try:
             return super().invoke(ctx)
         except CoordinatorError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(error_line(str(exc)), err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command; click's own usage errors are printed as one line too (click prints four)."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _NO_ARGS_IS_HELP as exc:  # plain `coordinator`: the help text, as click shows it
+            exc.show()
+            code = exc.exit_code
+        except click.ClickException as exc:
+            click.echo(click_error_line(exc), err=True)
+            code = exc.exit_code
+        except click.Abort:
+            click.echo("aborted", err=True)
+            code = 1
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+#: Raised by click 8.2+ for a bare ``coordinator``; it shows the help, which is what a new user needs.
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def error_line(message: str) -> str:
+    """``error: <message>`` on one line, with anything a terminal would act on shown escaped."""
+    from coordinator.text import terminal_safe
+
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return "error: " + terminal_safe(" / ".join(lines))
+
+
+def click_error_line(exc: click.ClickException) -> str:
+    """One line for a click error (bad option, missing option, bad value), naming the command's help."""
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    if message[1:2].islower():  # "Missing option" -> "missing option", like our own messages; "URL" stays
+        message = message[0].lower() + message[1:]
+    ctx: click.Context | None = getattr(exc, "ctx", None)
+    hint = f" (see '{_command_path(ctx)} --help')" if ctx is not None else ""
+    return error_line(message + hint)
+
+
+def _command_path(ctx: click.Context) -> str:
+    """``coordinator claim``: the command as a user types it, whatever the program was called (``python -m``)."""
+    names: list[str] = []
+    current: click.Context | None = ctx
+    while current is not None:
+        names.append(current.info_name or "")
+        current = current.parent
+    names[-1] = "coordinator"
+    return " ".join(reversed(names))
 
 
 @dataclass
@@ -87,20 +145,54 @@ def store_for(ctx: click.Context) -> Iterator[StateStore]:
         store.close()
 
 
+#: The longest actor name written to the audit log.
+MAX_ACTOR_CHARS = 100
+
+
 def actor() -> str:
+    """Who is acting, for the audit log: ``COORDINATOR_ACTOR``, else the login name.
+
+    A name holding a newline would forge a line of the commit-message audit log, so control and invisible
+    characters are refused (a usage error) by every command that writes one.
+    """
+    from coordinator.text import first_unsafe
+
     name = os.environ.get("COORDINATOR_ACTOR")
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except Exception:  # getuser raises various errors when no user name is set (containers)
-        return "unknown"
+    where = "COORDINATOR_ACTOR"
+    if not name:
+        where = "your login name (set COORDINATOR_ACTOR to override it)"
+        try:
+            name = getpass.getuser()
+        except Exception:  # getuser raises various errors when no user name is set (containers)
+            return "unknown"
+    found = first_unsafe(name)
+    if found is not None:
+        usage_error(
+            f"{where} holds a control or invisible character ({found[1]} at position {found[0] + 1}): "
+            "use a plain name, e.g. export COORDINATOR_ACTOR=alice"
+        )
+    if len(name) > MAX_ACTOR_CHARS:
+        usage_error(f"{where} is {len(name)} characters long: use a name of at most {MAX_ACTOR_CHARS}")
+    return name
 
 
 def usage_error(message: str) -> NoReturn:
     from coordinator.errors import UsageError
 
     raise UsageError(message)
+
+
+def read_text_option(stream: Any, option: str) -> str:
+    """The text of a file given to ``option`` (opened in binary mode), or a usage error when it is not UTF-8."""
+    data: bytes = stream.read()
+    try:
+        return data.decode("utf-8-sig")  # a BOM (Windows editors write one) is not part of the text
+    except UnicodeDecodeError as exc:
+        name = getattr(stream, "name", "<stdin>")
+        usage_error(
+            f"{option} {name}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}): "
+            "save it as UTF-8; binary inputs belong in the repository (name their path instead)"
+        )
 
 
 def echo_json(value: Any) -> None:
@@ -134,7 +226,11 @@ def apply(ctx: click.Context, transition: Callable[[State, Any], Change]) -> Cha
         return store.update(transition)
 
 
-@click.group(cls=CoordinatorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(
+    name="coordinator",
+    cls=CoordinatorGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+)
 @click.version_option(__version__, prog_name="coordinator", message="%(prog)s %(version)s")
 @click.option(
     "--remote",
@@ -162,9 +258,7 @@ def cli(ctx: click.Context, remote: str | None, branch: str) -> None:
       coordinator submit "Add a README section about install"
       coordinator list
     """
-    if not branch or branch.startswith(("/", "-")) or ".." in branch or branch.endswith((".lock", "/")):
-        raise click.BadParameter(f"'{branch}' is not a valid branch name", param_hint="--branch")
-    ctx.obj = Settings(remote=remote, branch=branch)
+    ctx.obj = Settings(remote=remote, branch=_checked_branch(branch))
 
 
 @cli.command()
@@ -183,6 +277,57 @@ def init(ctx: click.Context) -> None:
         )
 
 
+def _checked_branch(branch: str) -> str:
+    from coordinator.ids import check_branch
+
+    try:
+        return check_branch(branch)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--branch'") from None
+
+
+def _given_after_the_command(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``coordinator init --remote X``: a global option given after the command means the same as before it."""
+    if value is None or param.name is None:
+        return
+    settings: Settings = ctx.obj
+    if param.name == "branch":
+        value = _checked_branch(value)
+    setattr(settings, param.name, value)
+    if ctx.parent is not None:  # commands that ask where an option came from (runner) see it as given
+        ctx.parent.params[param.name] = value
+        ctx.parent.set_parameter_source(param.name, click.core.ParameterSource.COMMANDLINE)
+
+
+def _accept_global_options_after_commands() -> None:
+    """Give every command that uses the state branch ``--remote`` and ``--branch`` of its own."""
+    for name, command in cli.commands.items():
+        if name in _COMMANDS_WITHOUT_STATE_OPTIONS:
+            continue
+        command.params += [
+            click.Option(
+                ["--remote"],
+                metavar="URL",
+                expose_value=False,
+                callback=_given_after_the_command,
+                help="Git remote holding the state branch (also accepted before the command). "
+                "[env: COORDINATOR_REMOTE]",
+            ),
+            click.Option(
+                ["--branch"],
+                metavar="NAME",
+                expose_value=False,
+                callback=_given_after_the_command,
+                help="The state branch (also accepted before the command). "
+                f"[env: COORDINATOR_BRANCH; default: {DEFAULT_STATE_BRANCH}]",
+            ),
+        ]
+
+
+#: The demo builds its own remote: it takes neither option.
+_COMMANDS_WITHOUT_STATE_OPTIONS = frozenset({"demo"})
+
+
 def runner_name(name: str) -> str:
     """A runner name given on the command line, or a usage error."""
     return _checked_name("runner name", name)
@@ -199,6 +344,7 @@ def _register_more_commands() -> None:
         "coordinator.cli.demo_cmd",
     ):
         importlib.import_module(module)
+    _accept_global_options_after_commands()
 
 
 _register_more_commands()

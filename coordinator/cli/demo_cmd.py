@@ -8,7 +8,24 @@ from pathlib import Path
 
 import click
 
-from coordinator.cli.app import cli
+from coordinator.cli.app import cli, usage_error
+
+
+def _sandbox_root(directory: Path | None) -> Path:
+    """A new temporary folder, or ``--dir`` when it is new or empty (the demo never writes over anything)."""
+    if directory is None:
+        return Path(tempfile.mkdtemp(prefix="coordinator-demo-")).resolve()
+    root = directory.resolve()
+    if root.exists() and any(root.iterdir()):
+        usage_error(
+            f"--dir {root} is not empty (a demo ran there before?): give a new or empty folder, "
+            "or leave --dir out to use a new temporary one"
+        )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        usage_error(f"--dir {root}: cannot create it ({exc.strerror}): give a folder you can write to")
+    return root
 
 
 @cli.command()
@@ -23,7 +40,7 @@ from coordinator.cli.app import cli
     "--dir",
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where to build the sandbox. [default: a new temporary folder, kept afterwards]",
+    help="Where to build the sandbox: a new or empty folder. [default: a new temporary folder, kept afterwards]",
 )
 def demo(agent: str, directory: Path | None) -> None:
     """Run the whole thing locally: a sample repo, a state branch, tasks, two runners, and the results."""
@@ -33,8 +50,7 @@ def demo(agent: str, directory: Path | None) -> None:
     from coordinator.store.store import StateStore
     from coordinator.timeutil import utcnow
 
-    root = (directory or Path(tempfile.mkdtemp(prefix="coordinator-demo-"))).resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    root = _sandbox_root(directory)
     started = time.monotonic()
 
     def say(message: str) -> None:

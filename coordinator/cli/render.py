@@ -1,4 +1,9 @@
-"""Turning state into text for people: tables, task details, status summaries."""
+"""Turning state into text for people: tables, task details, status summaries.
+
+Every string that came from the state branch or from GitHub is untrusted: it goes through
+:func:`coordinator.text.terminal_safe` (tables do it for each cell) so that no escape sequence or bidi override
+reaches the terminal. ``--json`` output is not rendered here and stays exact.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from coordinator.core.state import Problem, State
-from coordinator.models import Runner, Task, TaskStatus
-from coordinator.text import table
+from coordinator.models import Attempt, Runner, Task, TaskStatus
+from coordinator.text import table, terminal_safe
 from coordinator.timeutil import format_duration
 
 
@@ -22,8 +27,13 @@ def ago(when: datetime | None, now: datetime) -> str:
 
 
 def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
+    """One line of at most ``width`` characters, terminal-safe."""
+    text = terminal_safe(" ".join(text.split()))
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _names(values: Iterable[str]) -> str:
+    return terminal_safe(", ".join(values))
 
 
 def task_rows(tasks: Iterable[Task], now: datetime) -> str:
@@ -45,46 +55,55 @@ def task_rows(tasks: Iterable[Task], now: datetime) -> str:
 
 def task_details(task: Task, now: datetime) -> str:
     """The ``coordinator show`` text."""
+    reason = f" ({terminal_safe(task.status_reason)})" if task.status_reason else ""
     lines = [
-        f"{task.id}: {task.title}",
-        f"  status:    {task.status.value}" + (f" ({task.status_reason})" if task.status_reason else ""),
-        f"  priority:  {task.priority.value}    mode: {task.mode}    attempts: "
+        f"{task.id}: {terminal_safe(task.title)}",
+        f"  status:    {task.status.value}{reason}",
+        f"  priority:  {task.priority.value}    mode: {terminal_safe(task.mode)}    attempts: "
         f"{task.counted_attempts()}/{task.max_attempts} (round {task.round})",
-        f"  created:   {task.created_at.isoformat()} ({ago(task.created_at, now)}) by {task.source.actor} "
-        f"via {task.source.kind}",
+        f"  created:   {task.created_at.isoformat()} ({ago(task.created_at, now)}) by "
+        f"{terminal_safe(task.source.actor)} via {terminal_safe(task.source.kind)}",
     ]
     if task.deadline:
         lines.append(f"  deadline:  {task.deadline.isoformat()} ({ago(task.deadline, now)})")
     if task.requires:
-        lines.append(f"  requires:  {', '.join(task.requires)}")
+        lines.append(f"  requires:  {_names(task.requires)}")
     if task.depends_on:
-        lines.append(f"  depends on: {', '.join(task.depends_on)}")
+        lines.append(f"  depends on: {_names(task.depends_on)}")
     if task.group:
-        lines.append(f"  group:     {task.group}")
+        lines.append(f"  group:     {terminal_safe(task.group)}")
     if task.lease:
         lines.append(
-            f"  lease:     {task.lease.runner}, attempt {task.lease.attempt}, expires {ago(task.lease.expires_at, now)}"
+            f"  lease:     {terminal_safe(task.lease.runner)}, attempt {task.lease.attempt}, "
+            f"expires {ago(task.lease.expires_at, now)}"
         )
     for attempt in task.attempts:
-        cost = f"${attempt.cost_usd:.4f}" if attempt.cost_usd is not None else "-"
-        took = format_duration(attempt.duration_seconds) if attempt.duration_seconds is not None else "-"
-        lines.append(
-            f"  attempt {attempt.number}: {attempt.outcome.value} by {attempt.runner} in {attempt.mode}"
-            f" ({attempt.model or '-'}), {took}, {cost}" + ("" if attempt.counted else ", not counted")
-        )
-        for label, value in (
-            ("reason", attempt.reason),
-            ("error", attempt.error),
-            ("summary", attempt.summary),
-            ("branch", attempt.branch),
-            ("commit", attempt.commit),
-            ("log", attempt.log),
-        ):
-            if value:
-                lines.append(f"    {label}: {_clip(value, 200)}")
+        lines += _attempt_lines(attempt)
     if task.body.strip():
-        lines += ["", *("  " + line for line in task.body.strip().splitlines())]
+        # Printed on purpose over several lines; each line is made safe on its own (so \r\n endings show cleanly).
+        lines += ["", *("  " + terminal_safe(line) for line in task.body.strip().splitlines())]
     return "\n".join(lines)
+
+
+def _attempt_lines(attempt: Attempt) -> list[str]:
+    cost = f"${attempt.cost_usd:.4f}" if attempt.cost_usd is not None else "-"
+    took = format_duration(attempt.duration_seconds) if attempt.duration_seconds is not None else "-"
+    lines = [
+        f"  attempt {attempt.number}: {attempt.outcome.value} by {terminal_safe(attempt.runner)} in "
+        f"{terminal_safe(attempt.mode)} ({terminal_safe(attempt.model or '-')}), {took}, {cost}"
+        + ("" if attempt.counted else ", not counted")
+    ]
+    for label, value in (
+        ("reason", attempt.reason),
+        ("error", attempt.error),
+        ("summary", attempt.summary),
+        ("branch", attempt.branch),
+        ("commit", attempt.commit),
+        ("log", attempt.log),
+    ):
+        if value:
+            lines.append(f"    {label}: {_clip(value, 200)}")
+    return lines
 
 
 def runner_rows(runners: Iterable[Runner], now: datetime) -> str:
@@ -121,7 +140,7 @@ def status_text(state: State, now: datetime) -> str:
 def problems_text(problems: Iterable[Problem]) -> str:
     """Files that could not be read, with what to do about them."""
     lines = ["unreadable files on the state branch (skipped until fixed; fix or delete them in a commit):"]
-    lines += [f"  {p.path}: {p.reason}" for p in sorted(problems, key=lambda p: p.path)]
+    lines += [f"  {terminal_safe(p.path)}: {terminal_safe(p.reason)}" for p in sorted(problems, key=lambda p: p.path)]
     return "\n".join(lines)
 
 

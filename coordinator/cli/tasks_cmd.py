@@ -13,12 +13,16 @@ from coordinator.cli.app import (
     cli,
     echo_json,
     now,
+    read_text_option,
     store_for,
     usage_error,
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from coordinator.core.state import State
+    from coordinator.models import Task
 
 
 PRIORITIES = ("critical", "high", "medium", "low")
@@ -27,11 +31,16 @@ PRIORITIES = ("critical", "high", "medium", "low")
 @cli.command()
 @click.argument("title")
 @click.option("--body", help="Task description (the prompt's body).")
-@click.option("--body-file", type=click.File("r", encoding="utf-8"), help="Read the body from a file ('-' = stdin).")
+@click.option("--body-file", type=click.File("rb"), help="Read the body from a UTF-8 file ('-' = stdin).")
 @click.option("--priority", type=click.Choice(PRIORITIES), default="medium", show_default=True)
 @click.option("--mode", help="Mode of the first attempt (default: the branch's default mode, usually 'simple').")
 @click.option("--requires", "requires", multiple=True, metavar="CAP", help="Capability a runner needs (repeat).")
 @click.option("--depends-on", "depends_on", multiple=True, metavar="ID", help="Task that must succeed first (repeat).")
+@click.option(
+    "--allow-failed-dependency",
+    is_flag=True,
+    help="Accept a --depends-on task that failed or was cancelled (this task waits until it is retried and succeeds).",
+)
 @click.option("--deadline", metavar="ISO8601", help="Due time, e.g. 2026-12-01T17:00:00Z or +4h.")
 @click.option("--max-attempts", type=click.IntRange(1, 100), default=3, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the new task as JSON.")
@@ -45,6 +54,7 @@ def submit(
     mode: str | None,
     requires: tuple[str, ...],
     depends_on: tuple[str, ...],
+    allow_failed_dependency: bool,
     deadline: str | None,
     max_attempts: int,
     as_json: bool,
@@ -53,17 +63,10 @@ def submit(
     from coordinator.core.transitions import SubmitRequest
     from coordinator.core.transitions import submit as submit_task
     from coordinator.models import Priority, Source, dump
-    from coordinator.timeutil import parse_when
 
     if body is not None and body_file is not None:
         usage_error("give either --body or --body-file, not both")
-    text = body_file.read() if body_file is not None else (body or "")
-    when = None
-    if deadline:
-        try:
-            when = parse_when(deadline, now=now())
-        except ValueError as exc:
-            usage_error(f"--deadline: {exc}")
+    text = read_text_option(body_file, "--body-file") if body_file is not None else (body or "")
     for dep in depends_on:
         check_id(dep)
     request = SubmitRequest(
@@ -73,16 +76,44 @@ def submit(
         mode=mode,
         requires=requires,
         depends_on=depends_on,
-        deadline=when,
+        deadline=_deadline(deadline),
         max_attempts=max_attempts,
         source=Source(kind="cli", actor=actor(), permission="local", event="cli.submit"),
+        allow_failed_dependency=allow_failed_dependency,
     )
-    change = apply(ctx, lambda state, now: submit_task(state, request, now))
-    assert change.task is not None
+    with store_for(ctx) as store:
+        change = store.update(lambda state, now: submit_task(state, request, now))
+        assert change.task is not None
+        _warn_ended_dependencies(change.task, store.state)
     if as_json:
         echo_json(dump(change.task))
     else:
         click.echo(change.task.id)
+
+
+def _deadline(text: str | None) -> datetime | None:
+    from coordinator.timeutil import parse_when
+
+    if not text:
+        return None
+    try:
+        return parse_when(text, now=now())
+    except ValueError as exc:
+        usage_error(f"--deadline: {exc}")
+
+
+def _warn_ended_dependencies(task: Task, state: State) -> None:
+    """A task accepted with --allow-failed-dependency waits for a retry: say which command unblocks it."""
+    from coordinator.models import TaskStatus
+
+    for dep in task.depends_on:
+        found = state.tasks.get(dep)
+        if found is not None and found.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+            ended = "failed" if found.status == TaskStatus.FAILED else "was cancelled"
+            click.echo(
+                f"warning: {task.id} waits for {dep}, which {ended}: run 'coordinator retry {dep}' to unblock it",
+                err=True,
+            )
 
 
 STATUSES = ("queued", "blocked", "running", "succeeded", "failed", "cancelled")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -12,12 +12,13 @@ from coordinator.cli.app import (
     check_id,
     cli,
     echo_json,
+    read_text_option,
     runner_name,
     usage_error,
 )
 
-if TYPE_CHECKING:
-    pass
+#: The runner's default lease (``coordinator runner --lease-ttl``): one default for people and runners.
+DEFAULT_LEASE_TTL_SECONDS = 600
 
 
 @cli.command()
@@ -26,10 +27,10 @@ if TYPE_CHECKING:
 @click.option(
     "--lease-ttl",
     type=click.IntRange(5, 7 * 86400),
-    default=900,
+    default=DEFAULT_LEASE_TTL_SECONDS,
     show_default=True,
     metavar="SECONDS",
-    help="How long the lease lasts unless renewed.",
+    help="How long the lease lasts unless renewed (the runner's default too).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the claimed task as JSON.")
 @click.pass_context
@@ -39,6 +40,7 @@ def claim(ctx: click.Context, runner: str, capabilities: tuple[str, ...], lease_
 
     from coordinator.core.transitions import claim as claim_task
     from coordinator.models import dump
+    from coordinator.text import terminal_safe
 
     name = runner_name(runner)
     change = apply(
@@ -48,12 +50,14 @@ def claim(ctx: click.Context, runner: str, capabilities: tuple[str, ...], lease_
         ),
     )
     if change.task is None:
+        if as_json:
+            echo_json(None)  # a script reading stdout gets JSON either way: null, and exit code 3
         click.echo("nothing to claim", err=True)
         ctx.exit(EXIT_NOTHING_TO_CLAIM)
     if as_json:
         echo_json(dump(change.task))
     else:
-        click.echo(f"{change.task.id}\t{change.task.title}")
+        click.echo(f"{change.task.id}\t{terminal_safe(change.task.title)}")
 
 
 def _read_result(result_file: Any) -> Any:
@@ -64,7 +68,7 @@ def _read_result(result_file: Any) -> Any:
 
     if result_file is None:
         return AttemptResult()
-    text = result_file.read()
+    text = read_text_option(result_file, "--result-file")
     try:
         return AttemptResult.model_validate_json(text)
     except ValidationError as exc:
@@ -77,7 +81,7 @@ def _read_result(result_file: Any) -> Any:
 @cli.command()
 @click.argument("task_id", metavar="ID")
 @click.option("--runner", required=True, metavar="NAME", help="The runner holding the lease.")
-@click.option("--result-file", type=click.File("r", encoding="utf-8"), help="JSON attempt result ('-' = stdin).")
+@click.option("--result-file", type=click.File("rb"), help="JSON attempt result, UTF-8 ('-' = stdin).")
 @click.option("--attempt", type=click.IntRange(1), help="The attempt reported on. [default: the runner's current one]")
 @click.pass_context
 def complete(ctx: click.Context, task_id: str, runner: str, result_file: Any, attempt: int | None) -> None:
@@ -99,7 +103,7 @@ def complete(ctx: click.Context, task_id: str, runner: str, result_file: Any, at
 @click.argument("task_id", metavar="ID")
 @click.option("--runner", required=True, metavar="NAME", help="The runner holding the lease.")
 @click.option("--reason", required=True, help="Why the attempt failed.")
-@click.option("--result-file", type=click.File("r", encoding="utf-8"), help="JSON attempt result ('-' = stdin).")
+@click.option("--result-file", type=click.File("rb"), help="JSON attempt result, UTF-8 ('-' = stdin).")
 @click.option("--no-retry", is_flag=True, help="Fail the task now even if attempts are left.")
 @click.option("--next-mode", metavar="MODE", help="Run the next attempt in this mode (escalation).")
 @click.option("--attempt", type=click.IntRange(1), help="The attempt reported on. [default: the runner's current one]")

@@ -9,9 +9,14 @@ from functools import partial
 from coordinator.core.state import State
 from coordinator.core.transitions.attempts import finish_attempt
 from coordinator.core.transitions.change import Change, Draft, require_mode, short, validated
-from coordinator.errors import InvalidTransition, UsageError
+from coordinator.errors import CorruptFile, InvalidTransition, UsageError
 from coordinator.ids import check_name
-from coordinator.models import AttemptOutcome, Priority, Source, Task, TaskStatus
+from coordinator.models import AttemptOutcome, Limits, Meta, Priority, Source, Task, TaskStatus, check_title
+
+#: Where the id counter lives (the same path as the store's layout; the core does not import the store).
+META_PATH = "meta.json"
+#: Statuses a dependency never leaves on its own: a task waiting for it would wait forever.
+_ENDED_WITHOUT_SUCCESS = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED})
 
 
 @dataclass(frozen=True)
@@ -29,37 +34,32 @@ class SubmitRequest:
     source: Source = field(default_factory=Source)
     group: str | None = None
     task_id: str | None = None
+    #: Accept dependencies that failed or were cancelled (the task then waits until they are retried and succeed).
+    allow_failed_dependency: bool = False
+
+
+def branch_limits(state: State) -> Limits:
+    """The submission limits of the branch (``limits`` in ``config.json``); the defaults until the state has them."""
+    # State.limits is filled from config.json by the snapshot; a State built without it gets the defaults.
+    limits = getattr(state, "limits", None)
+    return limits if isinstance(limits, Limits) else Limits()
 
 
 def submit(state: State, request: SubmitRequest, now: datetime) -> Change:
     """Add a task: queued, or blocked while any dependency has not succeeded."""
-    title = request.title.strip()
-    if not title:
-        raise UsageError("the task title is empty: give a short title, e.g. coordinator submit 'Fix the login bug'")
+    limits = branch_limits(state)
+    title = _checked_title(request.title, limits)
+    _check_body(request.body, limits)
     mode = request.mode or state.modes.default_mode
     require_mode(state.modes, mode)
     if not 1 <= request.max_attempts <= 100:
         raise UsageError(f"--max-attempts must be between 1 and 100, not {request.max_attempts}")
     for cap in request.requires:
         validated(partial(check_name, "capability", cap))
-    missing = [dep for dep in request.depends_on if dep not in state.tasks]
-    if missing:
-        raise UsageError(f"unknown dependency {', '.join(missing)}: run 'coordinator list' to see the task ids")
+    depends_on = _checked_dependencies(state, request)
+    task_id, new_meta = _new_task_id(state, request.task_id)
 
-    meta = state.meta
-    if request.task_id is not None:
-        task_id = validated(lambda: check_name("task id", request.task_id or ""))
-        if task_id in state.tasks or state.problem_for("tasks", task_id) is not None:
-            raise UsageError(f"task '{task_id}' exists already: run 'coordinator show {task_id}'")
-        new_meta = None
-    else:
-        number = meta.next_task_number
-        while f"task-{number}" in state.tasks or state.problem_for("tasks", f"task-{number}") is not None:
-            number += 1
-        task_id = f"task-{number}"
-        new_meta = meta.model_copy(update={"next_task_number": number + 1})
-
-    waiting = [dep for dep in dict.fromkeys(request.depends_on) if state.tasks[dep].status != TaskStatus.SUCCEEDED]
+    waiting = [_waiting_for(state.tasks[dep]) for dep in depends_on if state.tasks[dep].status != TaskStatus.SUCCEEDED]
     source = request.source if request.source.at is not None else request.source.model_copy(update={"at": now})
     task = Task(
         id=task_id,
@@ -74,7 +74,7 @@ def submit(state: State, request: SubmitRequest, now: datetime) -> Change:
         mode=mode,
         requested_mode=mode,
         requires=sorted(set(request.requires)),
-        depends_on=list(dict.fromkeys(request.depends_on)),
+        depends_on=depends_on,
         max_attempts=request.max_attempts,
         status=TaskStatus.BLOCKED if waiting else TaskStatus.QUEUED,
         status_reason=f"waiting for {', '.join(waiting)}" if waiting else None,
@@ -83,6 +83,78 @@ def submit(state: State, request: SubmitRequest, now: datetime) -> Change:
     draft.put(task)
     draft.lines.append(f"submit {task_id}: {short(title)}")
     return draft.change(task=task, meta=new_meta)
+
+
+def _waiting_for(dependency: Task) -> str:
+    """How a blocked task names a dependency it waits for (saying so when that one ended without success)."""
+    ended = dependency.status in _ENDED_WITHOUT_SUCCESS
+    return f"{dependency.id} ({dependency.status.value}: retry it)" if ended else dependency.id
+
+
+def _checked_title(raw: str, limits: Limits) -> str:
+    title = raw.strip()
+    if not title:
+        raise UsageError("the task title is empty: give a short title, e.g. coordinator submit 'Fix the login bug'")
+    validated(partial(check_title, title))
+    if len(title) > limits.max_title_chars:
+        raise UsageError(
+            f"the title is {len(title)} characters long, over the limit of {limits.max_title_chars} "
+            "(limits.max_title_chars in config.json on the state branch): shorten it and put the details in the body"
+        )
+    return title
+
+
+def _check_body(body: str, limits: Limits) -> None:
+    try:
+        size = len(body.encode("utf-8"))
+    except UnicodeEncodeError as exc:  # lone surrogates: bytes that were not UTF-8 on the way in
+        raise UsageError(
+            f"the body is not valid text (an undecodable byte at position {exc.start + 1}): save it as UTF-8"
+        ) from None
+    if size > limits.max_body_bytes:
+        raise UsageError(
+            f"the body is {size} bytes, over the limit of {limits.max_body_bytes} bytes "
+            "(limits.max_body_bytes in config.json on the state branch): commit big inputs to the repository and "
+            "name their path in the body, or link to them"
+        )
+
+
+def _checked_dependencies(state: State, request: SubmitRequest) -> list[str]:
+    """The request's dependencies, once each: they exist, and have not failed for good unless allowed."""
+    depends_on = list(dict.fromkeys(request.depends_on))
+    missing = [dep for dep in depends_on if dep not in state.tasks]
+    if missing:
+        raise UsageError(f"unknown dependency {', '.join(missing)}: run 'coordinator list' to see the task ids")
+    ended = [state.tasks[dep] for dep in depends_on if state.tasks[dep].status in _ENDED_WITHOUT_SUCCESS]
+    if ended and not request.allow_failed_dependency:
+        dep = ended[0]
+        raise UsageError(
+            f"dependency {dep.id} is {dep.status.value}, so the new task would wait forever: retry it first with "
+            f"'coordinator retry {dep.id}', or pass --allow-failed-dependency to submit anyway (the task then "
+            f"stays blocked until {dep.id} succeeds)"
+        )
+    return depends_on
+
+
+def _new_task_id(state: State, requested: str | None) -> tuple[str, Meta | None]:
+    """The id of the new task and the counter to write with it (None: the counter does not move)."""
+    if requested is not None:
+        task_id = validated(lambda: check_name("task id", requested))
+        if task_id in state.tasks or state.problem_for("tasks", task_id) is not None:
+            raise UsageError(f"task '{task_id}' exists already: run 'coordinator show {task_id}'")
+        return task_id, None
+    broken = state.problems.get(META_PATH)
+    if broken is not None:
+        # Writing a fresh counter over it could reuse ids (and would hide the file's other fields).
+        raise CorruptFile(
+            META_PATH,
+            f"{broken.reason}; fix it in a commit on the state branch (next_task_number: one more than the "
+            "highest task number), then submit again",
+        )
+    number = state.meta.next_task_number
+    while f"task-{number}" in state.tasks or state.problem_for("tasks", f"task-{number}") is not None:
+        number += 1
+    return f"task-{number}", state.meta.model_copy(update={"next_task_number": number + 1})
 
 
 def unblock_dependents(draft: Draft, now: datetime) -> None:
