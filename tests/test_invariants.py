@@ -114,6 +114,7 @@ class QueueMachine(RuleBasedStateMachine):
             max_attempts=max_attempts,
             mode=mode,
             deadline=None if deadline is None else self.now + timedelta(minutes=deadline),
+            allow_failed_dependency=True,
         )
         change = self.run("submit", lambda: tr.submit(self.state, request, self.now))
         assert change is not None

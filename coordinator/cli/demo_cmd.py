@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from coordinator.cli.app import cli, usage_error
+from coordinator.text import terminal_safe
 
 
 def _sandbox_root(directory: Path | None) -> Path:
@@ -54,7 +55,8 @@ def demo(agent: str, directory: Path | None) -> None:
     started = time.monotonic()
 
     def say(message: str) -> None:
-        click.echo(f"[{time.monotonic() - started:5.1f}s] {message}")
+        for line in message.splitlines() or [""]:
+            click.echo(f"[{time.monotonic() - started:5.1f}s] {terminal_safe(line)}")
 
     if agent == "claude":
         from coordinator.runner.build import build_agent

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from coordinator.cli.app import Settings, cli, store_for
+from coordinator.cli.app import Settings, actor, cli, read_text_option, store_for
 
 
 @cli.command()
@@ -112,9 +112,14 @@ def _given(ctx: click.Context, name: str) -> bool:
 
 
 def _echo_line(message: str) -> None:
+    from coordinator.text import terminal_safe
     from coordinator.timeutil import utcnow
 
-    click.echo(f"{utcnow().strftime('%H:%M:%S')} {message}")
+    # Runner lines quote task titles, modes and agent errors: text from the branch, shown escaped. A line may
+    # hold several (ERROR: ... / ERROR: ...), each printed as its own safe line.
+    stamp = utcnow().strftime("%H:%M:%S")
+    for line in message.splitlines() or [""]:
+        click.echo(f"{stamp} {terminal_safe(line)}")
 
 
 def _install_signal_handlers(daemon: Any) -> None:
@@ -142,7 +147,7 @@ def _install_signal_handlers(daemon: Any) -> None:
 @click.option(
     "--set",
     "set_file",
-    type=click.File("r", encoding="utf-8"),
+    type=click.File("rb"),
     help='Replace the modes with this JSON file ({"default_mode": ..., "modes": {...}}).',
 )
 @click.pass_context
@@ -160,10 +165,13 @@ def modes(ctx: click.Context, as_json: bool, set_file: Any) -> None:
     with store_for(ctx) as store:
         if set_file is not None:
             try:
-                new = ModesConfig.model_validate_json(set_file.read())
+                new = ModesConfig.model_validate_json(read_text_option(set_file, "--set"))
             except ValidationError as exc:
                 raise UsageError(f"--set {set_file.name}: {describe_error(exc)}") from None
-            store.update(lambda state, now: set_modes(state, modes=new, by="cli"))
+            who = actor()
+            change = store.update(lambda state, now: set_modes(state, modes=new, by=who))
+            if change.empty:
+                click.echo("the modes are unchanged: nothing to commit")
         config = store.read().modes
     if as_json:
         click.echo(to_json(config.model_dump(mode="json")))

@@ -7,7 +7,7 @@ import shlex
 
 from coordinator.core.scheduling import rank
 from coordinator.runner.daemon import RunnerDaemon
-from coordinator.text import table
+from coordinator.text import table, terminal_safe
 
 
 def dry_run_lines(daemon: RunnerDaemon, *, why: str) -> list[str]:
@@ -48,7 +48,7 @@ def dry_run_lines(daemon: RunnerDaemon, *, why: str) -> list[str]:
         *lines,
         "",
         f"would claim {first.id} (attempt {attempt}, mode {mode_name}) and run in {request.workdir}:",
-        "  " + shlex.join(daemon.agent.command_line(request)),
+        "  " + terminal_safe(shlex.join(daemon.agent.command_line(request))),
     ]
 
 
