@@ -20,8 +20,11 @@ import pytest
 
 from coordinator.agents.base import AgentOutcome, AgentRequest
 from coordinator.agents.claude import ClaudeAgent
+from coordinator.agents.containment import Containment
 from coordinator.agents.markers import MARKER_VARIABLE, carries, find_carriers, is_marker, marker_value, new_marker
+from coordinator.agents.pidfiles import AgentRecord, record_path, recorded_markers, write_record
 from coordinator.agents.process import run_process
+from coordinator.errors import ConfigError
 from coordinator.modes import Mode
 from tests.fakes.anthropic_api import FakeAnthropic, Text, ToolUse
 from tests.fakes.claude_env import claude_env, clear_inherited_claude_env, require_real_claude
@@ -169,6 +172,151 @@ def test_marker_values_keep_the_outer_markers_and_drop_junk() -> None:
     assert marker_value(f"{outer}:not-a-marker:{inner}", inner) == f"{outer}:{inner}"
 
 
+# --- the runner dies --------------------------------------------------------------------------------------------
+
+
+def _start_runner(tmp_path: Path, reaper: list[int]) -> tuple[subprocess.Popen[str], int, dict[str, int]]:
+    """The stand-in runner with its agent tree up: (runner, watchdog pid, agent pids)."""
+    state_dir, work_dir = tmp_path / "runners" / "box-1" / "agents", tmp_path / "work"
+    work_dir.mkdir()
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "tests.containment_runner", str(state_dir), str(work_dir)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    reaper.append(runner.pid)
+    line = _first_line(runner)
+    assert line.startswith("WATCHDOG "), line
+    watchdog = int(line.split()[1])
+    reaper.append(watchdog)
+    pids = _read_pids(work_dir / "pids.txt")
+    reaper.extend(pids.values())
+    assert sorted(pids) == ["agent", "child", "grandchild"]
+    assert len(recorded_markers(state_dir)) == 1, "the running agent has a pid file"
+    return runner, watchdog, pids
+
+
+def test_the_agents_of_a_sigkilled_runner_are_gone_within_seconds(tmp_path: Path, reaper: list[int]) -> None:
+    runner, watchdog, pids = _start_runner(tmp_path, reaper)
+    runner.kill()  # SIGKILL: no handler, no cleanup, no goodbye
+    runner.wait()
+    assert _wait_gone(list(pids.values())) == [], "agent processes outlived their SIGKILLed runner"
+    assert _wait_gone([watchdog]) == [], "the watchdog should exit once it ended the agents"
+    state_dir = tmp_path / "runners" / "box-1" / "agents"
+    assert recorded_markers(state_dir) == [], "the watchdog removes the pid files of the agents it ended"
+    assert "ended pids" in (state_dir / "watchdog.log").read_text(encoding="utf-8")
+
+
+def test_leftovers_of_a_runner_whose_watchdog_was_killed_too_are_stopped_at_the_next_start(
+    tmp_path: Path, reaper: list[int]
+) -> None:
+    runner, watchdog, pids = _start_runner(tmp_path, reaper)
+    os.kill(watchdog, signal.SIGKILL)
+    assert _wait_gone([watchdog]) == []
+    runner.kill()
+    runner.wait()
+    time.sleep(0.5)
+    assert all(_pid_alive(p) for p in pids.values()), "without a watchdog the agent tree is left running"
+
+    state_dir = tmp_path / "runners" / "box-1" / "agents"
+    next_life = Containment(state_dir, kill_grace_seconds=2)
+    report = next_life.stop_leftovers()
+
+    assert len(report) == 1 and report[0].startswith("stopped 3 leftover process(es) of agent "), report
+    assert all(str(p) in report[0] for p in pids.values()), report
+    assert _wait_gone(list(pids.values())) == []
+    assert recorded_markers(state_dir) == []
+    assert next_life.stop_leftovers() == []
+    next_life.close()
+
+
+def test_a_pid_file_whose_pid_now_belongs_to_an_unrelated_process_is_dropped_without_a_signal(
+    tmp_path: Path,
+) -> None:
+    state_dir = tmp_path / "agents"
+    unrelated = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        marker = new_marker()
+        started = "2026-01-01T00:00:00+00:00"
+        record = AgentRecord(marker, "claude", started, runner_pid=1, pid=unrelated.pid, pgid=unrelated.pid)
+        write_record(state_dir, record)
+        (state_dir / f"{new_marker()}.json").write_text("{not json", encoding="utf-8")
+
+        containment = Containment(state_dir, kill_grace_seconds=1)
+        report = containment.stop_leftovers()
+        containment.close()
+
+        assert unrelated.poll() is None, "a process without the marker was signalled"
+        assert f"pid {unrelated.pid} now belongs to another process, which was left alone" in "\n".join(report)
+        assert any("unreadable pid file" in line and "nothing of it was running" in line for line in report), report
+        assert not record_path(state_dir, marker).exists() and recorded_markers(state_dir) == []
+    finally:
+        unrelated.kill()
+        unrelated.wait()
+
+
+# --- the runner's Containment -----------------------------------------------------------------------------------
+
+
+def test_close_after_normal_runs_leaves_no_watchdog_and_no_pid_file(tmp_path: Path) -> None:
+    containment = Containment(tmp_path / "agents")
+    containment.start()
+    watchdog = containment.watchdog_pid
+    assert watchdog is not None and _pid_alive(watchdog)
+    for attempt in range(2):
+        result = run_process(
+            [sys.executable, "-c", "print('hi')"],
+            cwd=tmp_path,
+            log_path=tmp_path / f"{attempt}.log",
+            containment=containment,
+        )
+        assert result.rc == 0 and result.stdout.strip() == "hi"
+    assert recorded_markers(tmp_path / "agents") == []
+    containment.close()
+    assert containment.watchdog_pid is None
+    assert _wait_gone([watchdog]) == []
+    containment.close()  # idempotent
+
+
+def test_a_watchdog_that_died_is_replaced_before_the_next_agent_starts(tmp_path: Path, reaper: list[int]) -> None:
+    notes: list[str] = []
+    with Containment(tmp_path / "agents", echo=notes.append) as containment:
+        first = containment.watchdog_pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        assert _wait_gone([first]) == []
+        result = run_process(
+            [sys.executable, "-c", "print('hi')"], cwd=tmp_path, log_path=tmp_path / "a.log", containment=containment
+        )
+        second = containment.watchdog_pid
+        assert second is not None
+        reaper.append(second)
+        assert result.rc == 0 and second != first and _pid_alive(second)
+        assert any("restarting it" in note for note in notes), notes
+    assert _wait_gone([second]) == []
+
+
+def test_two_runner_processes_cannot_share_a_state_folder(tmp_path: Path) -> None:
+    in_use = r"in use by another runner process \(pid \d+\).*another --name"
+    with Containment(tmp_path / "agents"), pytest.raises(ConfigError, match=in_use):
+        Containment(tmp_path / "agents").stop_leftovers()
+    again = Containment(tmp_path / "agents")
+    assert again.stop_leftovers() == []  # released by close()
+    again.close()
+
+
+def test_a_closed_containment_refuses_new_agents(tmp_path: Path) -> None:
+    containment = Containment(tmp_path / "agents")
+    containment.start()
+    containment.close()
+    result = run_process(
+        [sys.executable, "-c", "print('hi')"], cwd=tmp_path, log_path=tmp_path / "a.log", containment=containment
+    )
+    assert result.rc is None and result.start_error and "shutting down" in result.start_error
+    assert recorded_markers(tmp_path / "agents") == []
+
+
 # --- the real claude CLI ----------------------------------------------------------------------------------------
 
 
@@ -182,7 +330,7 @@ def test_a_process_the_claude_bash_tool_detached_is_gone_after_the_attempt(
     mode = Mode(model="haiku", max_turns=5, timeout_seconds=120, allowed_tools=["Bash"])
     workdir = tmp_path / "work"
     workdir.mkdir()
-    with FakeAnthropic([ToolUse.bash(detach)], then=Text("DONE")) as api:
+    with FakeAnthropic([ToolUse.bash(detach)], then=Text("DONE")) as api, Containment(tmp_path / "agents") as box:
         request = AgentRequest(
             task_id="t-1",
             title="A task",
@@ -194,8 +342,9 @@ def test_a_process_the_claude_bash_tool_detached_is_gone_after_the_attempt(
             log_path=tmp_path / "attempt-1.log",
             env=claude_env(api.url, tmp_path / "home"),
         )
-        result = ClaudeAgent(exe, kill_grace_seconds=3).run(request, threading.Event())
+        result = ClaudeAgent(exe, kill_grace_seconds=3, containment=box).run(request, threading.Event())
         pids = _read_pids(pids_file, seconds=0)
         reaper.extend(pids.values())
         assert result.outcome is AgentOutcome.SUCCEEDED, result
+        assert recorded_markers(tmp_path / "agents") == []
     assert _wait_gone([pids["grandchild"]], seconds=0) == [], "the Bash tool's detached process outlived the attempt"

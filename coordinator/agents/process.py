@@ -6,7 +6,8 @@ spawned (tool processes, test runners, dev servers), including what left the gro
 parent. Stopping means: on POSIX ``SIGTERM`` to the group, to descendants that left it and to every process
 carrying the marker, a grace period, then ``SIGKILL``; on Windows terminating the job (``taskkill /T /F`` on the
 tree when there is no job). What the agent leaves behind after it exits is ended the same way, so nothing
-outlives the attempt and keeps the work tree busy.
+outlives the attempt and keeps the work tree busy. With a :class:`Containment`, nothing outlives the runner
+either (a watchdog, pid files).
 
 Secrets: the log header shows the command with secret-looking arguments redacted, and the values of secret-looking
 environment variables (``*_KEY``, ``*_TOKEN``, ...) are replaced by ``[REDACTED]`` in the captured output, both in
@@ -28,8 +29,10 @@ from pathlib import Path
 from typing import IO
 
 from coordinator.agents import winjob
+from coordinator.agents.containment import Containment
 from coordinator.agents.markers import MARKER_VARIABLE, marker_value, new_marker
 from coordinator.agents.proctree import end_tree
+from coordinator.errors import ConfigError
 from coordinator.redaction import WITHHELD_FROM_AGENTS, describe_argv, redact, secret_values
 
 #: How much of each stream is kept in memory (the tail); agents printing more than this are pathological.
@@ -119,6 +122,7 @@ def run_process(
     stop: threading.Event | None = None,
     kill_grace_seconds: float = 10.0,
     poll_seconds: float = 0.1,
+    containment: Containment | None = None,
 ) -> ProcessResult:
     """Run ``argv`` (never through a shell) to completion, timeout or stop, and log everything.
 
@@ -127,8 +131,9 @@ def run_process(
     (:data:`MARKER_VARIABLE`) is added. stdin is closed (``DEVNULL``) unless ``stdin_text`` is given, which is
     written then closed. The log at ``log_path`` (parent folders created) gets a header line with the command,
     then stdout, then stderr, then the exit code and duration. However the run ends, nothing it started is left
-    running (see :func:`end_tree`); a timeout or a set ``stop`` ends it early. Never raises for a command that
-    cannot start: ``rc`` is then ``None`` and ``start_error`` says why.
+    running (see :func:`end_tree`); a timeout or a set ``stop`` ends it early. With ``containment`` the agent is
+    also recorded and watched so that it dies with the runner. Never raises for a command that cannot start:
+    ``rc`` is then ``None`` and ``start_error`` says why.
     """
     marker = new_marker()
     inherited = {k: v for k, v in os.environ.items() if k.upper() not in WITHHELD_FROM_AGENTS}
@@ -138,8 +143,8 @@ def run_process(
     log = _start_log(Path(log_path), argv, secrets, cwd=cwd, timeout_seconds=timeout_seconds)
     start = time.monotonic()
     try:
-        proc, job = _launch(argv, cwd=cwd, env=full_env, stdin_text=stdin_text)
-    except (OSError, ValueError) as exc:
+        proc, job = _launch(argv, marker, cwd=cwd, env=full_env, stdin_text=stdin_text, containment=containment)
+    except (OSError, ValueError, ConfigError) as exc:
         error = redact(f"cannot start {argv[0] if argv else '<empty command>'!r}: {exc}", secrets)
         duration = time.monotonic() - start
         _append_log(log, "", "", f"not started: {error}", duration)
@@ -151,7 +156,9 @@ def run_process(
         readers = _start_io(proc, stdin_text)
         ending = _wait(proc, stop=stop, deadline=deadline, poll_seconds=poll_seconds)
     finally:
-        _end_attempt(proc, job, marker, grace_seconds=kill_grace_seconds, poll_seconds=poll_seconds)
+        gone = _end_attempt(proc, job, marker, grace_seconds=kill_grace_seconds, poll_seconds=poll_seconds)
+        if containment is not None:
+            containment.finish(marker, gone=gone)
     duration = time.monotonic() - start
     out, err, feeder = readers
     for thread in (out.thread, err.thread, *([feeder] if feeder else [])):
@@ -166,11 +173,27 @@ def run_process(
 
 
 def _launch(
-    argv: Sequence[str], *, cwd: str | os.PathLike[str] | None, env: Mapping[str, str], stdin_text: str | None
+    argv: Sequence[str],
+    marker: str,
+    *,
+    cwd: str | os.PathLike[str] | None,
+    env: Mapping[str, str],
+    stdin_text: str | None,
+    containment: Containment | None,
 ) -> tuple[subprocess.Popen[bytes], winjob.Job | None]:
-    """Start the agent and contain it; raises ``OSError`` or ``ValueError`` when it cannot start."""
-    proc = _spawn(argv, cwd=cwd, env=env, with_stdin=stdin_text is not None)
+    """Record the attempt, start the agent and contain it; raises ``OSError``, ``ValueError`` or
+    ``ConfigError`` when it cannot start, leaving nothing recorded."""
+    try:
+        if containment is not None:
+            containment.begin(marker, argv[0] if argv else "")
+        proc = _spawn(argv, cwd=cwd, env=env, with_stdin=stdin_text is not None)
+    except BaseException:
+        if containment is not None:
+            containment.finish(marker, gone=True)
+        raise
     job = winjob.contain(proc)  # Windows: first thing, before the agent starts anything
+    if containment is not None:
+        containment.started(marker, proc.pid)
     return proc, job
 
 
