@@ -24,6 +24,7 @@ from coordinator.agents.containment import Containment
 from coordinator.agents.markers import MARKER_VARIABLE, carries, find_carriers, is_marker, marker_value, new_marker
 from coordinator.agents.pidfiles import AgentRecord, record_path, recorded_markers, write_record
 from coordinator.agents.process import run_process
+from coordinator.agents.watchdog import apply
 from coordinator.errors import ConfigError
 from coordinator.modes import Mode
 from tests.fakes.anthropic_api import FakeAnthropic, Text, ToolUse
@@ -106,8 +107,13 @@ def test_an_orphaned_setsid_grandchild_is_gone_when_run_process_returns(
 ) -> None:
     pids_file = tmp_path / "pids.txt"
     stop = threading.Event()
+
+    def stop_once_ready() -> None:
+        _read_pids(pids_file)
+        stop.set()
+
     if ending == "stop":
-        threading.Thread(target=lambda: (_read_pids(pids_file), stop.set()), daemon=True).start()
+        threading.Thread(target=stop_once_ready, daemon=True).start()
     result = run_process(
         _agent_argv(pids_file, *(["--agent-exits"] if ending == "normal exit" else [])),
         cwd=tmp_path,
@@ -254,6 +260,16 @@ def test_a_pid_file_whose_pid_now_belongs_to_an_unrelated_process_is_dropped_wit
     finally:
         unrelated.kill()
         unrelated.wait()
+
+
+def test_the_watchdog_protocol_ignores_malformed_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    marker, watched = new_marker(), set[str]()
+    for line in (f"watch {marker}\n", "watch ../../etc\n", f"kill {marker}\n", "\n", f"watch {new_marker()} extra\n"):
+        apply(line, watched)
+    assert watched == {marker}
+    apply(f"unwatch {marker}\n", watched)
+    assert watched == set()
+    assert capsys.readouterr().err.count("ignored a malformed line") == 3
 
 
 # --- the runner's Containment -----------------------------------------------------------------------------------

@@ -87,11 +87,15 @@ def stop_recorded(folder: Path, *, grace_seconds: float, skip: Collection[str] =
     markers = [m for m in recorded_markers(folder) if m not in skip]
     if not markers:
         return []
+    described = {m: _describe(folder, m) for m in markers}  # before anything removes them
     if not can_find_carriers():
-        return [_forget(folder, m, "nothing signalled: this platform cannot tell its processes apart") for m in markers]
+        for marker in markers:
+            remove_record(folder, marker)
+        why = "nothing signalled: this platform cannot tell its processes apart"
+        return [f"dropped the pid file of {described[m][0]}: {why}" for m in markers]
     found = end_carriers(markers, grace_seconds=grace_seconds)
     left = find_carriers(markers)
-    return [_report(folder, m, found[m], left[m]) for m in markers]
+    return [_report(folder, m, described[m], found[m], left[m]) for m in markers]
 
 
 def _describe(folder: Path, marker: str) -> tuple[str, int | None]:
@@ -102,14 +106,8 @@ def _describe(folder: Path, marker: str) -> tuple[str, int | None]:
     return f"agent {record.argv0} ({pid}, started {record.started_at})", record.pid
 
 
-def _forget(folder: Path, marker: str, why: str) -> str:
-    what, _pid = _describe(folder, marker)
-    remove_record(folder, marker)
-    return f"dropped the pid file of {what}: {why}"
-
-
-def _report(folder: Path, marker: str, found: set[int], left: set[int]) -> str:
-    what, pid = _describe(folder, marker)
+def _report(folder: Path, marker: str, described: tuple[str, int | None], found: set[int], left: set[int]) -> str:
+    what, pid = described
     if left:
         pids = " ".join(str(p) for p in sorted(left))
         return f"could not stop leftover processes of {what}: kill them by hand (kill -9 {pids})"
