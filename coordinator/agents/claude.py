@@ -18,6 +18,7 @@ from datetime import datetime
 
 from coordinator.agents.base import AgentRequest, AgentResult
 from coordinator.agents.claude_output import classify
+from coordinator.agents.containment import Containment
 from coordinator.agents.launch import launch, resolve_executable
 from coordinator.timeutil import utcnow
 
@@ -37,9 +38,12 @@ class ClaudeAgent:
         kill_grace_seconds: float = 10,
         *,
         clock: Callable[[], datetime] = utcnow,
+        containment: Containment | None = None,
     ) -> None:
-        """``extra_env`` is added to every run (the request's own ``env`` wins); ``clock`` is for tests."""
+        """``extra_env`` is added to every run (the request's own ``env`` wins); ``clock`` is for tests;
+        ``containment`` (the runner's) makes every run die with the runner."""
         self.executable = executable
+        self.containment = containment
         self.extra_env: dict[str, str] = dict(extra_env or {})
         self.kill_grace_seconds = kill_grace_seconds
         self._clock = clock
@@ -95,4 +99,5 @@ class ClaudeAgent:
             what="the claude CLI",
             read=classify,
             clock=self._clock,
+            containment=self.containment,
         )

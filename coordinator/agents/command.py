@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from coordinator.agents.base import AgentOutcome, AgentRequest, AgentResult
+from coordinator.agents.containment import Containment
 from coordinator.agents.launch import DEFAULT_COOLDOWN, ERROR_LIMIT, SUMMARY_LIMIT, launch, number, tail, whole
 from coordinator.models import Tokens
 from coordinator.timeutil import utcnow
@@ -154,8 +155,11 @@ class CommandAgent:
         kill_grace_seconds: float = 10,
         *,
         clock: Callable[[], datetime] = utcnow,
+        containment: Containment | None = None,
     ) -> None:
-        """``command``: a command line (split with shell-like rules) or an argv list."""
+        """``command``: a command line (split with shell-like rules) or an argv list; ``containment`` (the
+        runner's) makes every run die with the runner."""
+        self.containment = containment
         self.argv = split_command(command)
         if not self.argv:
             raise ValueError("the agent command is empty")
@@ -198,4 +202,5 @@ class CommandAgent:
             what="the agent command",
             read=interpret,
             clock=self._clock,
+            containment=self.containment,
         )

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from coordinator.agents.base import AgentOutcome, AgentRequest, AgentResult
+from coordinator.agents.containment import Containment
 from coordinator.agents.process import run_process
 
 #: How much of the agent's final text is kept as the attempt's summary, and of an error message.
@@ -74,10 +75,12 @@ def launch(
     what: str,
     read: OutputReader,
     clock: Callable[[], datetime],
+    containment: Containment | None = None,
 ) -> AgentResult:
     """Run ``argv`` in the request's work tree until it exits, times out (the mode's timeout) or is stopped,
     then ``read`` what it did. A program that cannot be started at all means this runner is misconfigured
-    (``what`` names it in the error): no task can succeed on it as it is."""
+    (``what`` names it in the error): no task can succeed on it as it is. ``containment`` (the runner's) makes
+    the agent die with the runner too."""
     model = request.mode.model
     if not request.workdir.is_dir():
         return AgentResult(
@@ -92,6 +95,7 @@ def launch(
         timeout_seconds=request.mode.timeout_seconds,
         stop=stop,
         kill_grace_seconds=kill_grace_seconds,
+        containment=containment,
     )
     if done.start_error is not None:
         return AgentResult(

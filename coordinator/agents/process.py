@@ -1,10 +1,13 @@
 """Run one agent subprocess robustly: no shell, output captured and logged, timeout and stop end the whole tree.
 
-The child is started in its own process group (POSIX: a new session; Windows: ``CREATE_NEW_PROCESS_GROUP``) so
-that stopping it reaches everything it spawned (tool processes, test runners, dev servers). Stopping means: on
-POSIX ``SIGTERM`` to the group (and to descendants that left it), a grace period, then ``SIGKILL``; on Windows
-``taskkill /T /F`` on the tree. Processes the agent leaves behind in its group after it exits are ended too, so
-nothing outlives the attempt and keeps the work tree busy.
+The child is started in its own process group (POSIX: a new session; Windows: ``CREATE_NEW_PROCESS_GROUP`` and a
+kill-on-close job object) with a random marker in its environment, so that stopping it reaches everything it
+spawned (tool processes, test runners, dev servers), including what left the group with ``setsid`` and lost its
+parent. Stopping means: on POSIX ``SIGTERM`` to the group, to descendants that left it and to every process
+carrying the marker, a grace period, then ``SIGKILL``; on Windows terminating the job (``taskkill /T /F`` on the
+tree when there is no job). What the agent leaves behind after it exits is ended the same way, so nothing
+outlives the attempt and keeps the work tree busy. With a :class:`Containment`, nothing outlives the runner
+either (a watchdog, pid files).
 
 Secrets: the log header shows the command with secret-looking arguments redacted, and the values of secret-looking
 environment variables (``*_KEY``, ``*_TOKEN``, ...) are replaced by ``[REDACTED]`` in the captured output, both in
@@ -25,7 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from coordinator.agents.proctree import cleanup_leftovers, kill_tree
+from coordinator.agents import winjob
+from coordinator.agents.containment import Containment
+from coordinator.agents.markers import MARKER_VARIABLE, marker_value, new_marker
+from coordinator.agents.proctree import end_tree
+from coordinator.errors import ConfigError
 from coordinator.redaction import WITHHELD_FROM_AGENTS, describe_argv, redact, secret_values
 
 #: How much of each stream is kept in memory (the tail); agents printing more than this are pathological.
@@ -115,29 +122,85 @@ def run_process(
     stop: threading.Event | None = None,
     kill_grace_seconds: float = 10.0,
     poll_seconds: float = 0.1,
+    containment: Containment | None = None,
 ) -> ProcessResult:
     """Run ``argv`` (never through a shell) to completion, timeout or stop, and log everything.
 
     ``env`` is merged onto ``os.environ``, less the runner's own credentials (:data:`WITHHELD_FROM_AGENTS`):
-    an agent runs whatever a task asks, so it must not be able to read and leak them. stdin is closed
-    (``DEVNULL``) unless ``stdin_text`` is given, which is written then closed. The log at ``log_path``
-    (parent folders created) gets a header line with the command, then stdout, then stderr, then the exit code
-    and duration. A timeout or a set ``stop`` ends the whole process tree (see :func:`kill_tree`). Never raises
-    for a command that cannot start: ``rc`` is then ``None`` and ``start_error`` says why.
+    an agent runs whatever a task asks, so it must not be able to read and leak them; a fresh marker
+    (:data:`MARKER_VARIABLE`) is added. stdin is closed (``DEVNULL``) unless ``stdin_text`` is given, which is
+    written then closed. The log at ``log_path`` (parent folders created) gets a header line with the command,
+    then stdout, then stderr, then the exit code and duration. However the run ends, nothing it started is left
+    running (see :func:`end_tree`); a timeout or a set ``stop`` ends it early. With ``containment`` the agent is
+    also recorded and watched so that it dies with the runner. Never raises for a command that cannot start:
+    ``rc`` is then ``None`` and ``start_error`` says why.
     """
+    marker = new_marker()
     inherited = {k: v for k, v in os.environ.items() if k.upper() not in WITHHELD_FROM_AGENTS}
     full_env = {**inherited, **(env or {})}
+    full_env[MARKER_VARIABLE] = marker_value(full_env.get(MARKER_VARIABLE), marker)
     secrets = secret_values({**os.environ, **full_env})
     log = _start_log(Path(log_path), argv, secrets, cwd=cwd, timeout_seconds=timeout_seconds)
     start = time.monotonic()
     try:
-        proc = _spawn(argv, cwd=cwd, env=full_env, with_stdin=stdin_text is not None)
-    except (OSError, ValueError) as exc:
+        proc, job = _launch(argv, marker, cwd=cwd, env=full_env, stdin_text=stdin_text, containment=containment)
+    except (OSError, ValueError, ConfigError) as exc:
         error = redact(f"cannot start {argv[0] if argv else '<empty command>'!r}: {exc}", secrets)
         duration = time.monotonic() - start
         _append_log(log, "", "", f"not started: {error}", duration)
         return ProcessResult(None, "", error, duration, start_error=error)
 
+    deadline = None if timeout_seconds is None else start + timeout_seconds
+    ending: str | None = "interrupted"  # what an exception out of the wait (Ctrl-C in a test) leaves
+    try:
+        readers = _start_io(proc, stdin_text)
+        ending = _wait(proc, stop=stop, deadline=deadline, poll_seconds=poll_seconds)
+    finally:
+        gone = _end_attempt(proc, job, marker, grace_seconds=kill_grace_seconds, poll_seconds=poll_seconds)
+        if containment is not None:
+            containment.finish(marker, gone=gone)
+    duration = time.monotonic() - start
+    out, err, feeder = readers
+    for thread in (out.thread, err.thread, *([feeder] if feeder else [])):
+        thread.join(timeout=PIPE_DRAIN_SECONDS)
+
+    stdout = redact(out.text(), secrets)
+    stderr = redact(err.text(), secrets)
+    _append_log(log, stdout, stderr, f"exit code {proc.returncode}" + (f" ({ending})" if ending else ""), duration)
+    return ProcessResult(
+        proc.returncode, stdout, stderr, duration, timed_out=ending == "timed out", stopped=ending == "stopped"
+    )
+
+
+def _launch(
+    argv: Sequence[str],
+    marker: str,
+    *,
+    cwd: str | os.PathLike[str] | None,
+    env: Mapping[str, str],
+    stdin_text: str | None,
+    containment: Containment | None,
+) -> tuple[subprocess.Popen[bytes], winjob.Job | None]:
+    """Record the attempt, start the agent and contain it; raises ``OSError``, ``ValueError`` or
+    ``ConfigError`` when it cannot start, leaving nothing recorded."""
+    try:
+        if containment is not None:
+            containment.begin(marker, argv[0] if argv else "")
+        proc = _spawn(argv, cwd=cwd, env=env, with_stdin=stdin_text is not None)
+    except BaseException:
+        if containment is not None:
+            containment.finish(marker, gone=True)
+        raise
+    job = winjob.contain(proc)  # Windows: first thing, before the agent starts anything
+    if containment is not None:
+        containment.started(marker, proc.pid)
+    return proc, job
+
+
+def _start_io(
+    proc: subprocess.Popen[bytes], stdin_text: str | None
+) -> tuple[_Capture, _Capture, threading.Thread | None]:
+    """Readers for both output streams and, with ``stdin_text``, a writer feeding it."""
     assert proc.stdout is not None and proc.stderr is not None  # we asked for pipes
     out = _Capture(proc.stdout, MAX_CAPTURE_BYTES)
     err = _Capture(proc.stderr, MAX_CAPTURE_BYTES)
@@ -148,22 +211,19 @@ def run_process(
             target=_feed_stdin, args=(proc.stdin, stdin_text.encode("utf-8")), name="agent-stdin", daemon=True
         )
         feeder.start()
-    deadline = None if timeout_seconds is None else start + timeout_seconds
-    ending = _wait(proc, stop=stop, deadline=deadline, poll_seconds=poll_seconds)
-    if ending:
-        kill_tree(proc, kill_grace_seconds, poll_seconds)
-    else:
-        cleanup_leftovers(proc, kill_grace_seconds, poll_seconds)
-    duration = time.monotonic() - start
-    for thread in (out.thread, err.thread, *([feeder] if feeder else [])):
-        thread.join(timeout=PIPE_DRAIN_SECONDS)
+    return out, err, feeder
 
-    stdout = redact(out.text(), secrets)
-    stderr = redact(err.text(), secrets)
-    _append_log(log, stdout, stderr, f"exit code {proc.returncode}" + (f" ({ending})" if ending else ""), duration)
-    return ProcessResult(
-        proc.returncode, stdout, stderr, duration, timed_out=ending == "timed out", stopped=ending == "stopped"
-    )
+
+def _end_attempt(
+    proc: subprocess.Popen[bytes], job: winjob.Job | None, marker: str, *, grace_seconds: float, poll_seconds: float
+) -> bool:
+    """End whatever of the attempt still runs; ``True`` when nothing carrying its marker is left."""
+    if job is not None:  # Windows: the job holds every process the agent started, orphans included
+        job.terminate()
+        proc.wait()
+        job.close()
+        return True
+    return end_tree(proc, marker=marker, grace_seconds=grace_seconds, poll_seconds=poll_seconds)
 
 
 def _start_log(

@@ -1,9 +1,10 @@
 """Process trees of agents: finding every process an agent started, and ending them all.
 
-An agent is started in its own process group (POSIX: a new session; Windows: ``CREATE_NEW_PROCESS_GROUP``), so
-stopping it reaches everything it spawned (tool processes, test runners, dev servers). Stopping means: on POSIX
-``SIGTERM`` to the group (and to descendants that left it), a grace period, then ``SIGKILL``; on Windows
-``taskkill /T /F`` on the tree.
+An agent is started in its own process group (POSIX: a new session; Windows: ``CREATE_NEW_PROCESS_GROUP``) with
+a marker in its environment (:mod:`coordinator.agents.markers`), so stopping it reaches everything it spawned
+(tool processes, test runners, dev servers), also what left the group with ``setsid`` and lost its parent.
+Stopping means: on POSIX ``SIGTERM`` to the group, to descendants that left it and to every marker carrier, a
+grace period, then ``SIGKILL``; on Windows the attempt's job object, or ``taskkill /T /F`` on the tree.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
+
+from coordinator.agents.markers import KILL_SWEEP_SECONDS, find_carriers, kill_carriers, signal_carriers
 
 
 def _linux_process_table() -> dict[int, tuple[int, int, str]] | None:
@@ -56,8 +59,8 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
-def _alive(pids: Iterable[int], pgid: int) -> bool:
-    """Whether anything of the tree still runs: a group member or a remembered descendant (zombies excluded)."""
+def _group_alive(pids: Iterable[int], pgid: int) -> bool:
+    """Whether a group member or a remembered descendant still runs (zombies excluded)."""
     pids = set(pids)
     table = _linux_process_table()
     if table is not None:
@@ -71,7 +74,12 @@ def _alive(pids: Iterable[int], pgid: int) -> bool:
     return True
 
 
-def _signal_tree(pgid: int, pids: Iterable[int], sig: int) -> None:
+def _alive(pids: Iterable[int], pgid: int, markers: Collection[str]) -> bool:
+    """Whether anything of the attempt still runs: in the group, a remembered descendant, or a marker carrier."""
+    return _group_alive(pids, pgid) or any(find_carriers(markers).values())
+
+
+def _signal_tree(pgid: int, pids: Iterable[int], markers: Collection[str], sig: int) -> None:
     if sys.platform == "win32":
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -79,57 +87,68 @@ def _signal_tree(pgid: int, pids: Iterable[int], sig: int) -> None:
     for pid in pids:  # descendants that moved to a group or session of their own
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)
+    signal_carriers(find_carriers(markers), sig)  # those whose parent exited too: only the marker knows them
 
 
-def _wait_tree(proc: subprocess.Popen[bytes], pgid: int, pids: set[int], seconds: float, poll: float) -> bool:
+def _wait_tree(
+    proc: subprocess.Popen[bytes], pgid: int, pids: set[int], markers: Collection[str], seconds: float, poll: float
+) -> bool:
     """Wait until the whole tree is gone; ``True`` if it went within ``seconds``."""
     deadline = time.monotonic() + seconds
     while True:
         proc.poll()  # reap our direct child so it does not count as alive
-        if proc.returncode is not None and not _alive(pids, pgid):
+        if proc.returncode is not None and not _alive(pids, pgid, markers):
             return True
         if time.monotonic() >= deadline:
             return False
         time.sleep(poll)
 
 
-def kill_tree(proc: subprocess.Popen[bytes], grace_seconds: float = 10.0, poll_seconds: float = 0.1) -> None:
-    """End ``proc`` and everything it started; it must have been started by :func:`run_process`'s rules.
+def end_tree(
+    proc: subprocess.Popen[bytes],
+    *,
+    marker: str | None,
+    grace_seconds: float = 10.0,
+    poll_seconds: float = 0.1,
+) -> bool:
+    """End ``proc`` and everything it started, whether it still runs (timeout, stop) or already exited (then
+    whatever it left behind); it must have been started by :func:`run_process`'s rules.
 
-    POSIX: SIGTERM to the process group and to known descendants, up to ``grace_seconds`` for them to exit,
-    then SIGKILL. Windows: ``taskkill /T /F`` (console programs have no gentle equivalent that reaches the tree).
+    POSIX: SIGTERM to the process group, to its known descendants and to every process carrying ``marker``
+    (also those that left the group with ``setsid`` and whose parent already exited), up to ``grace_seconds``
+    for them to exit, then SIGKILL. Windows: ``taskkill /T /F`` on a running tree (console programs have no
+    gentle equivalent that reaches the tree); the job object of :mod:`coordinator.agents.winjob` is the better
+    way and is used when available. Returns whether nothing carrying the marker is left.
     """
+    markers = [marker] if marker else []
     if sys.platform == "win32":
-        if proc.poll() is None:
-            with contextlib.suppress(OSError, subprocess.TimeoutExpired):  # then at least kill the child below
-                subprocess.run(
-                    ["taskkill", "/T", "/F", "/PID", str(proc.pid)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    check=False,
-                    timeout=60,
-                )
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        return
+        _taskkill(proc)
+        return True
     pgid = proc.pid  # start_new_session=True made the child the leader of its own group
-    pids = _descendants(proc.pid)
-    _signal_tree(pgid, pids, signal.SIGTERM)
-    if not _wait_tree(proc, pgid, pids, grace_seconds, poll_seconds):
+    pids = _descendants(proc.pid) if proc.poll() is None else set()
+    if proc.returncode is not None and not _alive(pids, pgid, markers):
+        return True  # exited and left nothing behind: the common case
+    _signal_tree(pgid, pids, markers, signal.SIGTERM)
+    if not _wait_tree(proc, pgid, pids, markers, grace_seconds, poll_seconds):
         pids |= _descendants(proc.pid) if proc.poll() is None else set()
-        _signal_tree(pgid, pids, signal.SIGKILL)
-        _wait_tree(proc, pgid, pids, 5.0, poll_seconds)
+        _signal_tree(pgid, pids, markers, signal.SIGKILL)
+        kill_carriers(markers, seconds=KILL_SWEEP_SECONDS, poll_seconds=poll_seconds)
+        _wait_tree(proc, pgid, pids, markers, 5.0, poll_seconds)
     proc.wait()
+    return not any(find_carriers(markers).values())
 
 
-def cleanup_leftovers(proc: subprocess.Popen[bytes], grace_seconds: float, poll_seconds: float) -> None:
-    # After a normal exit, anything still in the child's group was started by the agent and forgotten
-    # (a background server, a watcher). It would keep the pipes and the work tree busy, so end it.
-    if sys.platform == "win32":
-        return  # the tree link is lost once the parent is gone; nothing reliable to do without job objects
-    if _alive((), proc.pid):
-        _signal_tree(proc.pid, (), signal.SIGTERM)
-        if not _wait_tree(proc, proc.pid, set(), grace_seconds, poll_seconds):
-            _signal_tree(proc.pid, (), signal.SIGKILL)
+def _taskkill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):  # then at least kill the child below
+            subprocess.run(
+                ["taskkill", "/T", "/F", "/PID", str(proc.pid)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+                timeout=60,
+            )
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
