@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import sys
 import textwrap
@@ -78,8 +79,11 @@ def test_prompt_env_and_cwd_reach_the_command(tmp_path: Path) -> None:
     seen = json.loads((request.workdir / "seen.json").read_text(encoding="utf-8"))
     assert seen["prompt"] == request.prompt
     assert Path(seen["cwd"]).resolve() == request.workdir.resolve()
-    # Other COORDINATOR_* variables may come from the test session itself (cache dir, test CLI path).
-    assert {k: v for k, v in seen["env"].items() if k not in os.environ} == {
+    # Other COORDINATOR_* variables may come from the test session itself (cache dir, test CLI path); the
+    # attempt's marker is random (checked by its shape).
+    marker = seen["env"].get("COORDINATOR_AGENT_ID", "")
+    assert re.fullmatch(r"[0-9a-f]{24}", marker.rsplit(":", 1)[-1]), marker
+    assert {k: v for k, v in seen["env"].items() if k not in os.environ and k != "COORDINATOR_AGENT_ID"} == {
         "COORDINATOR_TASK_ID": "t-42",
         "COORDINATOR_TASK_TITLE": "Fix the bug",
         "COORDINATOR_ATTEMPT": "2",

@@ -159,10 +159,22 @@ def test_once_gives_up_on_a_branch_that_refuses_every_write(project: Project, tm
 
 
 SLOW_PARTIAL = """
-import pathlib, time
+import os, pathlib, subprocess, sys, time
+# A child in a session of its own, as a test server or a watcher an agent starts would be.
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+pathlib.Path(sys.argv[1]).write_text(f"{os.getpid()} {child.pid}")
 pathlib.Path("partial.txt").write_text("half of the work\\n")
 time.sleep(120)
 """
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 FINISH_IF_PARTIAL = """
 import pathlib, sys
@@ -180,19 +192,27 @@ def test_a_killed_runners_task_is_taken_over_on_the_same_clone(project: Project,
     slow.write_text(SLOW_PARTIAL)
     finish.write_text(FINISH_IF_PARTIAL)
     common = ["--repo", str(clone), "--agent", "command", "--poll", "0.2"]
-    victim_args = ["--name", "victim", *common, "--agent-command", f"{sys.executable} {slow}", "--lease-ttl", "3"]
+    pids = tmp_path / "agent-pids"
+    victim_agent = f"{sys.executable} {slow} {pids}"
+    victim_args = ["--name", "victim", *common, "--agent-command", victim_agent, "--lease-ttl", "3"]
     victim = start(["runner", *victim_args], user_env(home))
     try:
         deadline = time.monotonic() + 60
         while not list(home.glob(".local/share/coordinator/wt/*/victim/*/partial.txt")):
             assert time.monotonic() < deadline and victim.poll() is None, "the victim never started its agent"
             time.sleep(0.1)
-        os.kill(victim.pid, signal.SIGKILL)  # no chance to release anything
+        os.kill(victim.pid, signal.SIGKILL)  # no chance to release anything, or to stop its agent
+        killed_at = time.monotonic()
         victim.wait(timeout=10)
     finally:
         if victim.poll() is None:
             victim.kill()
-    time.sleep(3.5)  # the lease runs out
+    agent_pids = [int(pid) for pid in pids.read_text().split()]
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in agent_pids):  # the agent dies with its runner, child included
+        assert time.monotonic() < deadline, "the killed runner's agent is still running"
+        time.sleep(0.1)
+    time.sleep(max(0.0, killed_at + 3.5 - time.monotonic()))  # the 3 s lease (renewed every second) runs out
     args = ["runner", "--name", "rescuer", *common, "--agent-command", f"{sys.executable} {finish}", "--once"]
     result = run(args, user_env(home))
     assert result.returncode == 0, result.stdout + result.stderr

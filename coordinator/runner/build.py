@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coordinator.agents.base import Agent
+from coordinator.agents.containment import Containment
 from coordinator.errors import ConfigError
 from coordinator.gitcmd import GitIdentity, git_out
 from coordinator.runner.clock import SYSTEM_CLOCK, Clock
@@ -75,7 +76,7 @@ def locate_state(config: RunnerConfig, *, remote_from: str = "the config file") 
     return StateLocation(remote=remote, branch=config.branch, why=why)
 
 
-def build_agent(config: RunnerConfig, *, allow_missing: bool = False) -> Agent:
+def build_agent(config: RunnerConfig, *, allow_missing: bool = False, containment: Containment | None = None) -> Agent:
     """The agent the config names, checked for what it needs (``allow_missing``: a claude CLI that is not
     installed still gives an agent, for ``--dry-run`` to show what it would run)."""
     if config.agent == "command":
@@ -83,7 +84,7 @@ def build_agent(config: RunnerConfig, *, allow_missing: bool = False) -> Agent:
 
         if not config.agent_command:
             raise ConfigError("--agent command needs --agent-command CMD (the executable to run for each task)")
-        return CommandAgent(config.agent_command, kill_grace_seconds=config.kill_grace_seconds)
+        return CommandAgent(config.agent_command, kill_grace_seconds=config.kill_grace_seconds, containment=containment)
     if config.agent == "scripted":
         from coordinator.agents.scripted import ScriptedAgent
 
@@ -98,7 +99,9 @@ def build_agent(config: RunnerConfig, *, allow_missing: bool = False) -> Agent:
             f"the claude CLI ('{config.claude_path}') is not on PATH: install it with "
             "'npm install -g @anthropic-ai/claude-code', or pass --claude-path PATH"
         )
-    return ClaudeAgent(executable, extra_env=config.agent_env, kill_grace_seconds=config.kill_grace_seconds)
+    return ClaudeAgent(
+        executable, extra_env=config.agent_env, kill_grace_seconds=config.kill_grace_seconds, containment=containment
+    )
 
 
 def runner_identity(config: RunnerConfig) -> GitIdentity:
@@ -116,6 +119,11 @@ def data_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("coordinator", appauthor=False))
+
+
+def runner_state_dir(config: RunnerConfig) -> Path:
+    """This runner's own folder on this machine (records of the agents it runs): ``<data dir>/runners/NAME``."""
+    return data_dir().resolve() / "runners" / config.name
 
 
 def worktree_root(config: RunnerConfig, repo: Path) -> Path:
@@ -149,7 +157,13 @@ def build_runner(
     tests) to the system clock. ``dry_run`` builds one that is only looked at, so a missing agent is no error."""
     repo = check_repo(config.repo)
     state = state or locate_state(config)
-    agent = build_agent(config, allow_missing=dry_run)
+    # Agents die with their runner: a watchdog, pid files and per-attempt markers (not for a dry run).
+    containment = (
+        None
+        if dry_run
+        else Containment(runner_state_dir(config) / "agents", kill_grace_seconds=config.kill_grace_seconds, echo=echo)
+    )
+    agent = build_agent(config, allow_missing=dry_run, containment=containment)
     identity = runner_identity(config)
     worktrees = WorktreeManager(repo, root=worktree_root(config, repo), runner=config.name, author=identity)
     store = StateStore(state.remote, state.branch, cache_dir=config.cache_dir, author=str(identity), clock=clock.now)
@@ -158,4 +172,13 @@ def build_runner(
         denied_tools=tuple(config.denied_tools),
         honour_system_prompt=config.honour_branch_system_prompt,
     )
-    return RunnerDaemon(config, store=store, agent=agent, worktrees=worktrees, ceiling=ceiling, clock=clock, echo=echo)
+    return RunnerDaemon(
+        config,
+        store=store,
+        agent=agent,
+        worktrees=worktrees,
+        ceiling=ceiling,
+        containment=containment,
+        clock=clock,
+        echo=echo,
+    )

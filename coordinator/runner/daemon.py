@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from coordinator.agents.base import Agent
+from coordinator.agents.containment import Containment
 from coordinator.errors import ContentionError, CoordinatorError, RemoteError
 from coordinator.models import AttemptResult, Runner, RunnerState, Task
 from coordinator.modes import ModesConfig, modes_diff
@@ -55,11 +56,12 @@ class RunnerDaemon:
         agent: Agent,
         worktrees: WorktreeManager,
         ceiling: Ceiling,
+        containment: Containment | None,
         clock: Clock,
         echo: Callable[[str], None],
     ) -> None:
         self.config, self.store, self.agent, self.worktrees = config, store, agent, worktrees
-        self.ceiling, self.clock, self.echo = ceiling, clock, echo
+        self.ceiling, self.containment, self.clock, self.echo = ceiling, containment, clock, echo
         self.log_dir = config.resolved_log_dir()
         self.health = Health(
             api_backoff=Backoff(config.api_error_pause_seconds, config.api_error_max_pause_seconds),
@@ -162,6 +164,12 @@ class RunnerDaemon:
         return self._exit_code()
 
     def _startup(self) -> None:
+        if self.containment is not None:
+            # Agents a previous life of this runner left (killed together with its watchdog) are stopped before
+            # anything touches their worktrees.
+            for line in self.containment.stop_leftovers():
+                self.echo(f"stopped an agent left by an earlier run: {line}")
+            self.containment.start()
         moved = self.worktrees.migrate_old_location()
         if moved:
             names = ", ".join(moved)
@@ -390,6 +398,8 @@ class RunnerDaemon:
             for slot in slots:
                 if slot.thread is not None:
                     slot.thread.join()
+        if self.containment is not None:
+            self.containment.close()
         self.heartbeats.write(state=RunnerState.STOPPED)
 
     def _prune_logs(self) -> None:
