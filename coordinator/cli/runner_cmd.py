@@ -89,6 +89,9 @@ def runner(ctx: click.Context, /, config_file: Path | None, once: bool, dry_run:
                 click.echo(line)
             return
         daemon.store.read()  # fail early, with the init hint, when there is no state branch
+        from coordinator.runner.hardening import make_undumpable
+
+        make_undumpable()  # agents (same OS user) cannot read this process's environment or memory
         _install_signal_handlers(daemon)
         click.echo(
             f"runner {config.name}: {config.slots} slot(s), capabilities [{', '.join(config.capabilities)}], "
