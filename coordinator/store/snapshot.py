@@ -40,6 +40,10 @@ def describe_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+class NoMarker(ValueError):
+    """The commit is not on a state branch: its root has no ``meta.json``."""
+
+
 @dataclass
 class _Dir:
     sha: str | None = None
@@ -86,10 +90,16 @@ class Snapshot:
         self._parsed[(sha, type(value))] = value
 
     def advance(self, commit: str | None) -> State:
-        """Bring the state to ``commit`` (None: an empty branch) and return it."""
+        """Bring the state to ``commit`` (None: an empty branch) and return it.
+
+        Raises ``NoMarker`` (and reads nothing more) when the commit has no ``meta.json`` at its root: that is
+        not a state branch, and what looks like records there is not the queue's.
+        """
         if commit == self.commit:
             return self.state
         root = self._objects.read_tree(self._objects.read_commit_tree(commit)) if commit else {}
+        if commit and META.path not in root:
+            raise NoMarker(commit)
         self._advance_root(root)
         self.commit = commit
         return self.state
