@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from coordinator.cli.app import cli
 from coordinator.core import transitions as T
-from coordinator.core.state import State
+from coordinator.core.state import State, printable
 from coordinator.core.transitions import Change
 from coordinator.models import BranchConfig, Meta, Runner, Task
 from coordinator.store.layout import collection, path_of, shard_of
@@ -115,6 +115,9 @@ NAMES = st.one_of(
             "tâche-1.json".encode(),
             "日本.json".encode(),
             b"\xff\xfe.json",
+            b"clear\x1b[2J.json",
+            b"two\nlines.json",
+            "\u202enosj.1-ksat".encode(),
             b"TASK-1.JSON",
             b"task-3",
             b"task-1.json",
@@ -388,9 +391,9 @@ def test_a_hostile_tree_never_stops_reading_or_writing(world: World, branch: Bra
         state = store.read()
         assert {t: state.tasks[t].model_dump() for t in state.tasks} == {t.id: t.model_dump() for t in branch.tasks}
         assert set(state.problems) == expected, branch.label
-        assert all(p.reason and p.path == path for path, p in state.problems.items())
+        assert all(p.reason and p.path == printable(path) for path, p in state.problems.items())
         assert comparable(world.steady.read()) == comparable(state)  # incremental reading agrees
-        assert set(status_problems(world.remote)) == expected
+        assert set(status_problems(world.remote)) == {printable(path) for path in expected}
 
         submitted = write_and_check(world, store, lambda s, now: T.submit(s, T.SubmitRequest(title="new work"), now))
         assert submitted.task is not None
@@ -562,3 +565,18 @@ def test_a_delete_under_a_file_or_of_a_missing_file_changes_nothing(remote_path:
         assert {p: v for p, v in after.items() if p != b"meta.json"} == {
             p: v for p, v in before.items() if p != b"meta.json"
         }
+
+
+def test_names_and_reasons_are_shown_escaped_on_one_line(remote_path: Path) -> None:
+    # Anyone who can push to the branch chooses these bytes; they must not drive the terminal of whoever looks.
+    root = state_root([])
+    root[b"evil\x1b[2J\nname"] = Node(b"120000", data=b"meta.json")
+    hostile_config = {"modes": {"default_mode": "simple", "modes": {"\x1b]0;owned\x07": {"model": 5}}}}
+    root[b"config.json"] = Node(b"100644", data=json.dumps(hostile_config).encode())
+    hand_commit(remote_path, root)
+    code, out = cli_run(remote_path, "status")
+    assert code == 0
+    assert "\x1b" not in out and "\x07" not in out
+    assert "  evil\\u001b[2J\\u000aname: is a symbolic link; coordinator ignores it" in out.splitlines()
+    config_line = next(line for line in out.splitlines() if line.startswith("  config.json: "))
+    assert "\\u001b]0;owned\\u0007" in config_line
