@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-from coordinator.core.state import State
+from coordinator.core.state import State, printable
 from coordinator.core.transitions import Change, Transition
 from coordinator.errors import (
     ContentionError,
@@ -159,8 +159,9 @@ class StateStore:
         return result.returncode, result.stdout, self.remote.redact(result.stderr)
 
     def _remote_failure(self, action: str, stderr: str) -> RemoteError:
+        # The remote's own words ("remote: …") are the server's to choose: shown escaped, on one line.
         return RemoteError(
-            f"cannot {action} {self.remote.url}: {last_lines(stderr)}. "
+            f"cannot {action} {self.remote.url}: {printable(last_lines(stderr))}. "
             "Check --remote (or COORDINATOR_REMOTE) and your access to it"
         )
 
