@@ -1,12 +1,14 @@
 """Read the state branch at a commit into a ``State``, re-reading only what changed since the last commit read.
 
 Trees are compared by id: an unchanged shard is skipped without being opened, and a changed shard only
-re-parses the blobs whose ids changed. Parsed files are cached by blob id. What to read is driven by the
-layout table (:mod:`coordinator.store.layout`).
+re-parses the blobs whose ids changed. Parsed files are cached by blob id and model. What to read is driven by
+the layout table (:mod:`coordinator.store.layout`).
 
-Nothing on the branch can stop the queue: a file that does not parse or validate, a record in the wrong place,
-a symlink, a submodule entry or an entry with an odd mode becomes a ``Problem`` (path, reason) and is left out
-until fixed; writing keeps every entry it did not change exactly as it was (object and mode).
+Nothing on the branch can stop the queue. Entries are what git reads them as (``040000`` is a directory, see
+``Entry``); a file that does not parse or validate, a record in the wrong place, a symlink, a submodule entry or
+an entry with a mode git reads as neither file nor directory becomes a ``Problem`` (path, reason) and is left
+out until fixed. Writing keeps every entry it did not change exactly as it was (object and mode; in a directory
+it rewrote, a zero-padded mode loses its zeros). A commit without ``meta.json`` at its root is not read at all.
 """
 
 from __future__ import annotations
