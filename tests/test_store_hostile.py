@@ -5,6 +5,8 @@ modes, odd names, gitlinks to commits that do not exist), commits it onto the st
 checks that reading never fails, every valid task is listed, every odd entry is reported with a reason, and
 ``submit`` and ``claim`` succeed while keeping every entry they did not change exactly as it was (only
 zero-padded modes in the trees a write rewrote lose their leading zeros), with nothing new for ``git fsck``.
+The example count is kept small for the suite; ``HOSTILE_EXAMPLES=300 pytest tests/test_store_hostile.py`` is a
+deeper run (about eight minutes here).
 """
 
 from __future__ import annotations
