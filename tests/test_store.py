@@ -177,6 +177,18 @@ def test_a_rejection_that_is_not_a_race_is_an_error_not_a_retry_loop(store: Stat
         submit(store, "x")
 
 
+def test_what_the_remote_says_is_shown_escaped(store: StateStore, remote_path: Path) -> None:
+    if os.name == "nt":
+        pytest.skip("shell hooks")
+    hook = remote_path / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nprintf 'no\\033]0;owned\\007 way\\n' >&2\nexit 1\n")
+    hook.chmod(hook.stat().st_mode | stat.S_IEXEC)
+    with pytest.raises(RemoteError) as err:
+        submit(store, "x")
+    assert "\x1b" not in str(err.value) and "\x07" not in str(err.value)
+    assert "no\\u001b]0;owned\\u0007 way" in str(err.value)
+
+
 def test_snapshot_rereads_only_what_changed(store: StateStore, remote_path: Path, tmp_path: Path) -> None:
     state = store.read()
     now = datetime.now(UTC)

@@ -24,26 +24,50 @@ from coordinator.gitcmd import last_lines, run_git
 
 TREE_MODE = b"40000"
 FILE_MODE = b"100644"
+
+# The file-type bits of a mode, as git tests them (``S_IFMT``) after parsing the mode as octal.
+_TYPE_BITS = 0o170000
+_DIRECTORY = 0o040000
+_REGULAR = 0o100000
+_SYMLINK = 0o120000
 _GITLINK_MODE = b"160000"
-_SYMLINK_MODE = b"120000"
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One entry of a tree, with its mode exactly as the tree holds it (``040000`` included)."""
+    """One entry of a tree, with its mode exactly as the tree holds it (``040000`` included).
+
+    Its kind is what git itself reads it as: git parses the mode as octal and looks only at the file-type bits,
+    so ``040000`` (and ``40755``) is a directory and ``100600`` a regular file, and git treats every mode that is
+    neither a directory, a regular file nor a symbolic link as a gitlink. Reading a tree the way git does means a
+    directory git shows is never hidden from the queue (nor dropped by the next write).
+    """
 
     sha: str
     mode: bytes
 
     @property
+    def _type(self) -> int | None:
+        # git refuses a tree whose modes are not octal digits, so such a mode is no kind we know.
+        if not self.mode or self.mode.strip(b"01234567"):
+            return None
+        return int(self.mode, 8) & _TYPE_BITS
+
+    @property
     def is_tree(self) -> bool:
-        """A directory (git accepts the zero-padded ``040000`` too)."""
-        return self.mode.lstrip(b"0") == TREE_MODE
+        """A directory (``40000``; git reads the zero-padded ``040000`` and odd ``40755`` as one too)."""
+        return self._type == _DIRECTORY
 
     @property
     def is_file(self) -> bool:
-        """A regular file (``100644``, ``100755`` or an old ``100664``)."""
-        return len(self.mode) == 6 and self.mode.startswith(b"100")
+        """A regular file (``100644``, ``100755``; git reads odd ones such as ``100600`` as files too)."""
+        return self._type == _REGULAR
+
+    @property
+    def written_mode(self) -> bytes:
+        """The mode to write in a new tree: the same mode without zero padding, which strict remotes (GitHub,
+        ``receive.fsckObjects``) reject in pushed trees and git reads the same way anyway."""
+        return self.mode.lstrip(b"0") or self.mode
 
     def describe(self) -> str:
         """What kind of entry this is, for a person."""
@@ -53,7 +77,7 @@ class Entry:
             return "a file"
         if self.mode == _GITLINK_MODE:
             return "a submodule (gitlink)"
-        if self.mode == _SYMLINK_MODE:
+        if self._type == _SYMLINK:
             return "a symbolic link"
         return f"an entry with the unknown mode {self.mode.decode('ascii', 'replace')}"
 
@@ -65,7 +89,7 @@ def _encode_name(name: str) -> bytes:
 
 def _tree_sort_key(item: tuple[str, Entry]) -> bytes:
     name, entry = item
-    # git orders a directory as if its name ended with '/'.
+    # git orders whatever it reads as a directory as if its name ended with '/'.
     return _encode_name(name) + (b"/" if entry.is_tree else b"")
 
 
@@ -166,12 +190,11 @@ class ObjectCache:
         return sha
 
     def write_tree(self, entries: Mapping[str, Entry]) -> str:
-        """Store a tree with these entries, each with its own mode (a zero-padded ``040000`` is written as
-        ``40000``: the same directory, in the form strict remotes accept)."""
+        """Store a tree with these entries in git's order, each with its own mode (without zero padding: a
+        ``040000`` is written as ``40000``, the same directory in the form strict remotes accept)."""
         parts = []
         for name, entry in sorted(entries.items(), key=_tree_sort_key):
-            mode = TREE_MODE if entry.is_tree else entry.mode
-            parts.append(mode + b" " + _encode_name(name) + b"\0" + bytes.fromhex(entry.sha))
+            parts.append(entry.written_mode + b" " + _encode_name(name) + b"\0" + bytes.fromhex(entry.sha))
         return self.write("tree", b"".join(parts))
 
     def write_commit(self, *, tree: str, parents: Iterable[str], message: str, author: str, timestamp: int) -> str:

@@ -1,12 +1,14 @@
 """Read the state branch at a commit into a ``State``, re-reading only what changed since the last commit read.
 
 Trees are compared by id: an unchanged shard is skipped without being opened, and a changed shard only
-re-parses the blobs whose ids changed. Parsed files are cached by blob id. What to read is driven by the
-layout table (:mod:`coordinator.store.layout`).
+re-parses the blobs whose ids changed. Parsed files are cached by blob id and model. What to read is driven by
+the layout table (:mod:`coordinator.store.layout`).
 
-Nothing on the branch can stop the queue: a file that does not parse or validate, a record in the wrong place,
-a symlink, a submodule entry or an entry with an odd mode becomes a ``Problem`` (path, reason) and is left out
-until fixed; writing keeps every entry it did not change exactly as it was (object and mode).
+Nothing on the branch can stop the queue. Entries are what git reads them as (``040000`` is a directory, see
+``Entry``); a file that does not parse or validate, a record in the wrong place, a symlink, a submodule entry or
+an entry with a mode git reads as neither file nor directory becomes a ``Problem`` (path, reason) and is left
+out until fixed. Writing keeps every entry it did not change exactly as it was (object and mode; in a directory
+it rewrote, a zero-padded mode loses its zeros). A commit without ``meta.json`` at its root is not read at all.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from coordinator.core.state import Problem, State
 from coordinator.ids import check_name
 from coordinator.models import BranchConfig, Meta
 from coordinator.store.layout import COLLECTIONS, CONFIG, META, Collection, shard_of
-from coordinator.store.objects import FILE_MODE, Entry, ObjectCache
+from coordinator.store.objects import FILE_MODE, TREE_MODE, Entry, ObjectCache
 
 _BLOB_CACHE_SIZE = 50_000
 _DELETE = object()
@@ -40,6 +42,10 @@ def describe_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+class NoMarker(ValueError):
+    """The commit is not on a state branch: its root has no ``meta.json``."""
+
+
 @dataclass
 class _Dir:
     sha: str | None = None
@@ -55,16 +61,17 @@ class Snapshot:
         self.state = State()
         # Every directory read at the current commit, by path ("" is the root): reused when writing.
         self._dirs: dict[str, _Dir] = {"": _Dir()}
-        self._parsed: OrderedDict[str, BaseModel | Problem] = OrderedDict()
+        # Parsed files by (blob id, model): one blob may be meant as different records in different places.
+        self._parsed: OrderedDict[tuple[str, type[BaseModel]], BaseModel | Problem] = OrderedDict()
 
     # --- reading ---
 
     def _parse(self, entry: Entry, path: str, model: type[M]) -> M | Problem:
         if not entry.is_file:
             return Problem(path, f"is {entry.describe()}, not a file")
-        cached = self._parsed.get(entry.sha)
+        cached = self._parsed.get((entry.sha, model))
         if isinstance(cached, model):
-            self._parsed.move_to_end(entry.sha)
+            self._parsed.move_to_end((entry.sha, model))
             return cached
         if isinstance(cached, Problem):
             return Problem(path, cached.reason)
@@ -75,20 +82,26 @@ class Snapshot:
             value: M | Problem = model.model_validate_json(data)
         except (ValidationError, ValueError, UnicodeDecodeError) as exc:
             value = Problem(path, describe_error(exc))
-        self._parsed[entry.sha] = value
+        self._parsed[(entry.sha, model)] = value
         if len(self._parsed) > _BLOB_CACHE_SIZE:
             self._parsed.popitem(last=False)
         return value
 
     def remember(self, sha: str, value: BaseModel) -> None:
         """Cache a model we just wrote, so reading our own commit parses nothing."""
-        self._parsed[sha] = value
+        self._parsed[(sha, type(value))] = value
 
     def advance(self, commit: str | None) -> State:
-        """Bring the state to ``commit`` (None: an empty branch) and return it."""
+        """Bring the state to ``commit`` (None: an empty branch) and return it.
+
+        Raises ``NoMarker`` (and reads nothing more) when the commit has no ``meta.json`` at its root: that is
+        not a state branch, and what looks like records there is not the queue's.
+        """
         if commit == self.commit:
             return self.state
         root = self._objects.read_tree(self._objects.read_commit_tree(commit)) if commit else {}
+        if commit and META.path not in root:
+            raise NoMarker(commit)
         self._advance_root(root)
         self.commit = commit
         return self.state
@@ -107,7 +120,9 @@ class Snapshot:
 
         meta = self._read_single(root.get(META.path), old.get(META.path), META.path, Meta)
         if meta is not None:
-            state.meta = meta if isinstance(meta, Meta) else state.meta
+            # An unreadable meta.json reads as the defaults, as on a fresh read (ids stay unique regardless:
+            # submit skips every id that has a file).
+            state.meta = meta if isinstance(meta, Meta) else Meta()
         config = self._read_single(root.get(CONFIG.path), old.get(CONFIG.path), CONFIG.path, BranchConfig)
         if config is not None:
             state.modes = config.modes if isinstance(config, BranchConfig) else BranchConfig().modes
@@ -218,7 +233,9 @@ class Snapshot:
         """Write the tree of the current commit with ``files`` (path -> content) written and ``deletes`` gone.
 
         Returns the new root tree id and the blob id of each written file. Only the directories on the changed
-        paths are rewritten; every other entry is kept exactly as it was. A directory left empty is dropped.
+        paths are rewritten; every other entry is kept exactly as it was (in a rewritten directory, a
+        zero-padded mode loses its leading zeros: see ``Entry.written_mode``). A directory left empty is dropped;
+        a file where a written path needs a directory is replaced by one.
         """
         plan: dict[str, object] = {}
         for path, data in files.items():
@@ -226,11 +243,13 @@ class Snapshot:
         for path in deletes:
             _insert(plan, path.split("/"), _DELETE)
         blob_ids: dict[str, str] = {}
-        return self._write_dir("", self._dirs[""].entries, plan, blob_ids), blob_ids
+        root = self._apply("", self._dirs[""].entries, plan, blob_ids)
+        return self._objects.write_tree(root), blob_ids
 
-    def _write_dir(
+    def _apply(
         self, path: str, entries: dict[str, Entry], plan: dict[str, object], blob_ids: dict[str, str]
-    ) -> str:
+    ) -> dict[str, Entry]:
+        """The entries of the directory at ``path`` with ``plan`` applied; changed subdirectories are written."""
         new = dict(entries)
         for name, step in plan.items():
             child = f"{path}/{name}" if path else name
@@ -242,15 +261,15 @@ class Snapshot:
                 new[name] = Entry(sha, FILE_MODE)
             else:
                 assert isinstance(step, dict)
-                sub = self._entries_of(child, new.get(name))
-                tree = self._write_dir(child, sub, step, blob_ids)
-                if tree == "":
-                    new.pop(name, None)
+                before = self._entries_of(child, new.get(name))
+                after = self._apply(child, before, step, blob_ids)
+                if after == before:
+                    continue  # nothing changed below (a delete of what is not there): keep the entry as it is
+                if after:
+                    new[name] = Entry(self._objects.write_tree(after), TREE_MODE)
                 else:
-                    new[name] = Entry(tree, b"40000")
-        if not new and path:
-            return ""  # an empty directory is dropped from its parent
-        return self._objects.write_tree(new)
+                    new.pop(name, None)  # an empty directory is dropped from its parent
+        return new
 
     def _entries_of(self, path: str, entry: Entry | None) -> dict[str, Entry]:
         if entry is None or not entry.is_tree:

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-from coordinator.core.state import State
+from coordinator.core.state import State, printable
 from coordinator.core.transitions import Change, Transition
 from coordinator.errors import (
     ContentionError,
@@ -28,6 +28,7 @@ from coordinator.errors import (
     RemoteError,
     SchemaTooNew,
     StateBranchMissing,
+    init_command,
 )
 from coordinator.gitcmd import GitIdentity, last_lines, run_git
 from coordinator.ids import DEFAULT_STATE_BRANCH
@@ -35,7 +36,7 @@ from coordinator.models import SCHEMA_VERSION, BranchConfig, Meta, StateModel
 from coordinator.store.layout import CONFIG, META, README_FILE, branch_readme, collection, path_of
 from coordinator.store.objects import ObjectCache
 from coordinator.store.remote import Remote
-from coordinator.store.snapshot import Snapshot
+from coordinator.store.snapshot import NoMarker, Snapshot
 from coordinator.timeutil import utcnow
 
 DEFAULT_AUTHOR = str(GitIdentity())
@@ -51,6 +52,20 @@ RACE_SPELLINGS = (
     "failed to lock",
     "already exists",
 )
+
+
+class NotAStateBranch(CoordinatorError):
+    """The branch exists but is not a state branch (no ``meta.json`` at its root): coordinator never writes to
+    it, and does not show it as an empty queue."""
+
+    def __init__(self, remote: str, branch: str) -> None:
+        super().__init__(
+            f"branch '{branch}' on {remote} is not a state branch (it has no meta.json at its root), so coordinator "
+            f"will not touch it: pick the state branch with --branch (default {DEFAULT_STATE_BRANCH}) or create a "
+            f"new one with '{init_command(remote, 'NEW')}'"
+        )
+        self.remote = remote
+        self.branch = branch
 
 
 class _RefVanished(RemoteError):
@@ -144,8 +159,9 @@ class StateStore:
         return result.returncode, result.stdout, self.remote.redact(result.stderr)
 
     def _remote_failure(self, action: str, stderr: str) -> RemoteError:
+        # The remote's own words ("remote: …") are the server's to choose: shown escaped, on one line.
         return RemoteError(
-            f"cannot {action} {self.remote.url}: {last_lines(stderr)}. "
+            f"cannot {action} {self.remote.url}: {printable(last_lines(stderr))}. "
             "Check --remote (or COORDINATOR_REMOTE) and your access to it"
         )
 
@@ -171,10 +187,10 @@ class StateStore:
         if tip is None:
             raise StateBranchMissing(str(self.remote), self.branch)
         with self._lock:
-            if tip == self._tip:
+            # A tip fetched but never read (it was not a state branch) is read again, to say so again.
+            if tip == self._tip and tip == self._snapshot.commit:
                 return False
-            tip = self.fetch()
-            self._snapshot.advance(tip)
+            self._advance(self.fetch())
             return True
 
     def fetch(self) -> str | None:
@@ -239,7 +255,14 @@ class StateStore:
                 self.fetch()
             if self._tip is None:
                 raise StateBranchMissing(str(self.remote), self.branch)
-            return self._snapshot.advance(self._tip)
+            return self._advance(self._tip)
+
+    def _advance(self, commit: str | None) -> State:
+        """The state at ``commit``, read incrementally; refuses a commit that is not on a state branch."""
+        try:
+            return self._snapshot.advance(commit)
+        except NoMarker:
+            raise NotAStateBranch(str(self.remote), self.branch) from None
 
     # --- writing ---
 
@@ -285,7 +308,7 @@ class StateStore:
             while True:
                 if self._tip is None:
                     raise StateBranchMissing(str(self.remote), self.branch)
-                state = self._snapshot.advance(self._tip)
+                state = self._advance(self._tip)
                 if state.meta.schema_version > SCHEMA_VERSION:
                     raise SchemaTooNew(state.meta.schema_version, SCHEMA_VERSION)
                 now = self._clock()
@@ -306,7 +329,7 @@ class StateStore:
                 commit = self._commit(change, now, self._tip)
                 if self._push(commit):
                     self._tip = commit
-                    self._snapshot.advance(commit)
+                    self._advance(commit)
                     return change
                 attempt += 1
                 if time.monotonic() > deadline:
@@ -319,9 +342,15 @@ class StateStore:
                 fresh = True
 
     def init(self) -> bool:
-        """Create the state branch (orphan: README, meta, config) unless it exists; True when created."""
+        """Create the state branch (orphan: README, meta, config) unless it exists; True when created.
+
+        Raises ``NotAStateBranch`` when the branch exists without being one (a code branch): init never writes
+        onto it.
+        """
         with self._lock:
-            if self.fetch() is not None:
+            tip = self.fetch()
+            if tip is not None:
+                self._advance(tip)
                 return False
             now = self._clock()
             files = {
@@ -341,5 +370,5 @@ class StateStore:
             if self._push(commit):
                 self._tip = commit
                 return True
-            self.fetch()  # someone else created it at the same moment: fine
+            self._advance(self.fetch())  # someone else created it at the same moment: fine, if it is one
             return False
