@@ -34,11 +34,18 @@ def first_unsafe(text: str) -> tuple[int, str] | None:
     return None
 
 
+#: How ``surrogateescape`` decoding keeps bytes that are not UTF-8 (file names on the branch can hold any).
+_UNDECODED_BYTES = range(0xDC80, 0xDD00)
+
+
 def escaped(char: str) -> str:
-    """How an unsafe character is shown: ``\\n``, ``\\x1b``, ``\\u202e``, ``\\U000e0041``."""
+    """How an unsafe character is shown: ``\\n``, ``\\x1b``, ``\\u202e``, ``\\U000e0041``; a byte that was not
+    UTF-8 (kept by ``surrogateescape``) as the byte, ``\\xff``."""
     if char in _SHORT_ESCAPES:
         return _SHORT_ESCAPES[char]
     code = ord(char)
+    if code in _UNDECODED_BYTES:
+        return f"\\x{code - 0xDC00:02x}"
     if code < 0x100:
         return f"\\x{code:02x}"
     if code < 0x10000:

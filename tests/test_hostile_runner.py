@@ -77,7 +77,8 @@ def test_a_runner_once_runs_every_task_on_a_hostile_branch_and_exits(project: Pr
     problems = {p["path"]: p["reason"] for p in json.loads(status.stdout)["problems"]}
     assert problems == {
         "vendored": "is a submodule (gitlink); coordinator ignores it",
-        "\\xff-link": "is a symbolic link; coordinator ignores it",
+        # JSON is exact: a byte that is not UTF-8 travels as its surrogateescape code point (text output: \xff).
+        "\udcff-link": "is a symbolic link; coordinator ignores it",
     }
     text = coordinator("--remote", str(project.origin), "status", env=env)
     assert text.returncode == 0, text.stderr

@@ -33,7 +33,8 @@ HOSTILE = (
         ("a\u200bb\u200cc\u200dd\u2060e\u2064f\ufeff", "a\\u200bb\\u200cc\\u200dd\\u2060e\\u2064f\\ufeff"),
         ("\U000e0001\U000e0041\U000e007f", "\\U000e0001\\U000e0041\\U000e007f"),
         ("line\u2028para\u2029", "line\\u2028para\\u2029"),
-        ("\udcff", "\\udcff"),  # a lone surrogate (an undecodable byte in argv) would crash the print itself
+        ("\udcff", "\\xff"),  # an undecodable byte (surrogateescape) would crash the print itself: shown as the byte
+        ("\ud800", "\\ud800"),  # any other lone surrogate
     ],
 )
 def test_each_kind_of_unsafe_character_is_shown_escaped(raw: str, shown: str) -> None:

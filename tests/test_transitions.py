@@ -14,7 +14,7 @@ from core_helpers import NOW, TTL, apply, claim, complete, fail, make_runner, mi
 
 from coordinator.core import transitions as tr
 from coordinator.core.state import Problem, State
-from coordinator.errors import CorruptFile, InvalidTransition, NotLeaseHolder, TaskNotFound, UsageError
+from coordinator.errors import InvalidTransition, NotLeaseHolder, TaskNotFound, UsageError
 from coordinator.models import (
     AttemptOutcome,
     AttemptResult,
@@ -171,7 +171,7 @@ def test_submit_refuses_control_and_invisible_characters_in_titles(state: State,
 
 
 def test_submit_says_when_a_title_holds_bytes_that_are_not_utf8(state: State) -> None:
-    with pytest.raises(UsageError, match=r"title holds a byte that is not UTF-8 \(\\udcff at position 2\)"):
+    with pytest.raises(UsageError, match=r"title holds a byte that is not UTF-8 \(\\xff at position 2\)"):
         tr.submit(state, tr.SubmitRequest(title="a\udcffb"), NOW)
 
 
@@ -232,13 +232,15 @@ def test_submit_refuses_a_dependency_that_ended_without_success(state: State, en
     assert state.tasks[child.id].status == TaskStatus.QUEUED  # a retry that succeeds unblocks it
 
 
-def test_submit_will_not_write_a_counter_over_an_unreadable_meta_json(state: State) -> None:
+def test_an_unreadable_meta_json_is_repaired_by_submit_without_reusing_an_id(state: State) -> None:
+    submit(state, "one")
+    submit(state, "two")
+    state.problems["tasks/00/task-7.json"] = Problem("tasks/00/task-7.json", "bad", collection="tasks", key="task-7")
     state.problems["meta.json"] = Problem("meta.json", "invalid next_task_number: Input should be less than 1e9")
-    with pytest.raises(CorruptFile) as err:
-        tr.submit(state, tr.SubmitRequest(title="t"), NOW)
-    assert str(err.value).startswith("meta.json: invalid next_task_number")
-    assert "fix it in a commit on the state branch" in str(err.value)
-    assert submit(state, "explicit ids need no counter", task_id="fix-1").id == "fix-1"
+    change = tr.submit(state, tr.SubmitRequest(title="t"), NOW)
+    assert change.task is not None and change.task.id == "task-8"  # past every task on the branch, readable or not
+    assert change.meta is not None and change.meta.next_task_number == 9
+    assert "repair meta.json (it was unreadable: invalid next_task_number" in change.message
 
 
 # ---------------------------------------------------------------------------------------------------- claim

@@ -8,7 +8,6 @@ score part, and running tasks and their groups are kept in small sets.
 from __future__ import annotations
 
 import bisect
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -32,46 +31,19 @@ def static_key(task: Task) -> float:
     return PRIORITY_WEIGHT[task.priority] - AGE_POINTS_PER_HOUR * created_hours
 
 
-#: Unicode categories that must not reach a terminal as they are: controls (escape sequences, newlines),
-#: format characters (bidi overrides that reorder what is shown), line separators, surrogates.
-_UNPRINTABLE = {"Cc", "Cf", "Cs", "Zl", "Zp"}
-_ESCAPED_BYTES = range(0xDC80, 0xDD00)  # how surrogateescape decoding keeps bytes that are not UTF-8
-
-
-def printable(text: str) -> str:
-    """``text`` safe to show on one terminal line: bytes that were not UTF-8 as ``\\xff``, control and
-    format characters as ``\\u001b``; anything else unchanged."""
-    if text.isprintable():
-        return text
-    out = []
-    for char in text:
-        code = ord(char)
-        if code in _ESCAPED_BYTES:
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif unicodedata.category(char) in _UNPRINTABLE:
-            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
 @dataclass
 class Problem:
     """An entry on the branch that could not be read; reported, never fatal.
 
     ``collection`` and ``key`` say which record the file was meant to be (when its name tells), so that an id
-    whose file is unreadable is never reused. ``path`` and ``reason`` are made printable (a name on the branch
-    can hold any bytes, escape sequences included), so they can be shown as they are.
+    whose file is unreadable is never reused. ``path`` and ``reason`` are kept as they are (a name on the branch
+    can hold any bytes, escape sequences included): whoever prints them makes them terminal-safe.
     """
 
     path: str
     reason: str
     collection: str | None = None
     key: str | None = None
-
-    def __post_init__(self) -> None:
-        self.path = printable(self.path)
-        self.reason = printable(self.reason)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-from coordinator.core.state import State, printable
+from coordinator.core.state import State
 from coordinator.core.transitions import Change, Transition
 from coordinator.errors import (
     ContentionError,
@@ -37,6 +37,7 @@ from coordinator.store.layout import CONFIG, META, README_FILE, branch_readme, c
 from coordinator.store.objects import ObjectCache
 from coordinator.store.remote import Remote
 from coordinator.store.snapshot import NoMarker, Snapshot
+from coordinator.text import terminal_safe
 from coordinator.timeutil import utcnow
 
 DEFAULT_AUTHOR = str(GitIdentity())
@@ -161,7 +162,7 @@ class StateStore:
     def _remote_failure(self, action: str, stderr: str) -> RemoteError:
         # The remote's own words ("remote: …") are the server's to choose: shown escaped, on one line.
         return RemoteError(
-            f"cannot {action} {self.remote.url}: {printable(last_lines(stderr))}. "
+            f"cannot {action} {self.remote.url}: {terminal_safe(last_lines(stderr))}. "
             "Check --remote (or COORDINATOR_REMOTE) and your access to it"
         )
 

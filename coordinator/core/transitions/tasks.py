@@ -9,7 +9,7 @@ from functools import partial
 from coordinator.core.state import State
 from coordinator.core.transitions.attempts import finish_attempt
 from coordinator.core.transitions.change import Change, Draft, require_mode, short, validated
-from coordinator.errors import CorruptFile, InvalidTransition, UsageError
+from coordinator.errors import InvalidTransition, UsageError
 from coordinator.ids import check_name
 from coordinator.models import AttemptOutcome, Limits, Meta, Priority, Source, Task, TaskStatus, check_title
 
@@ -82,6 +82,8 @@ def submit(state: State, request: SubmitRequest, now: datetime) -> Change:
     draft = Draft(state)
     draft.put(task)
     draft.lines.append(f"submit {task_id}: {short(title)}")
+    if META_PATH in state.problems and new_meta is not None:
+        draft.lines.append(f"repair {META_PATH} (it was unreadable: {short(state.problems[META_PATH].reason)})")
     return draft.change(task=task, meta=new_meta)
 
 
@@ -143,18 +145,21 @@ def _new_task_id(state: State, requested: str | None) -> tuple[str, Meta | None]
         if task_id in state.tasks or state.problem_for("tasks", task_id) is not None:
             raise UsageError(f"task '{task_id}' exists already: run 'coordinator show {task_id}'")
         return task_id, None
-    broken = state.problems.get(META_PATH)
-    if broken is not None:
-        # Writing a fresh counter over it could reuse ids (and would hide the file's other fields).
-        raise CorruptFile(
-            META_PATH,
-            f"{broken.reason}; fix it in a commit on the state branch (next_task_number: one more than the "
-            "highest task number), then submit again",
-        )
-    number = state.meta.next_task_number
+    meta = state.meta
+    if META_PATH in state.problems:
+        # A bad file must never stop the queue: rebuild the counter from the highest task number on the branch
+        # (readable or not), so no id is reused, and write the repaired file with this task.
+        meta = Meta(created_at=state.meta.created_at, next_task_number=_highest_task_number(state) + 1)
+    number = meta.next_task_number
     while f"task-{number}" in state.tasks or state.problem_for("tasks", f"task-{number}") is not None:
         number += 1
-    return f"task-{number}", state.meta.model_copy(update={"next_task_number": number + 1})
+    return f"task-{number}", meta.model_copy(update={"next_task_number": number + 1})
+
+
+def _highest_task_number(state: State) -> int:
+    keys = [*state.tasks, *(p.key for p in state.problems.values() if p.collection == "tasks" and p.key)]
+    numbers = [int(k[5:]) for k in keys if k.startswith("task-") and k[5:].isdigit() and len(k) < 15]
+    return max(numbers, default=0)
 
 
 def unblock_dependents(draft: Draft, now: datetime) -> None:
