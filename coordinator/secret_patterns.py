@@ -1,0 +1,226 @@
+"""How a secret is recognised in text: a known value in every form printing gives it, and well-known shapes.
+
+A known value is matched character by character, each character in any of the spellings that serialisers give
+it: raw; JSON- or Python-escaped (``\\"``, ``\\\\``, ``\\n``, ``\\u00e9``, ``\\x1f``, ``\\U0001f600``, UTF-16
+surrogate pairs), up to three levels deep (JSON inside a JSON string inside a JSON string, as in the claude
+CLI's stream-json events); or percent-encoded. So ``json.dumps`` with either ``ensure_ascii``, ``repr`` and
+``urllib.parse.quote`` of a secret all match, and so does any mix of them.
+
+Shapes are the secrets nobody told us about: URL user info, ``Authorization`` headers, ``password=…``
+assignments and token formats (``sk-ant-…``, ``ghp_…``, ``AKIA…``, …). The shapes certain enough to stop a
+commit (:attr:`Shape.confident`) are a subset: a placeholder such as ``ghp_xxxx…`` or AWS's ``…EXAMPLE`` key
+is not one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+
+#: Characters no serialiser escapes (JSON, Python repr, percent-encoding): a run of them is a cheap pre-filter.
+_NEVER_ESCAPED = frozenset(string.ascii_letters + string.digits + "-_.")
+_PLAIN = frozenset(string.ascii_letters + string.digits)
+_ANCHOR_RUN = re.compile(r"[A-Za-z0-9_.-]+")
+_MIN_ANCHOR = 4
+
+# The backslashes that start an escape sequence, nested 0-3 times: each JSON level doubles the previous ones.
+_ESCAPE = r"(?:\\{8}|\\{4}|\\{2}|\\)"
+# What precedes a quote (or slash) that a level escaped: 2^k - 1 backslashes at level k.
+_BEFORE_ESCAPED_QUOTE = r"(?:\\{7}|\\{3}|\\)?"
+#: The longest spelling of one character: an astral one as two nested ``\\\\\\\\uXXXX`` surrogate escapes.
+MAX_PRINTED_CHAR = 2 * (8 + 5)
+_SHORT_ESCAPES = {"\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t", "\a": "a", "\v": "v", "\0": "0"}
+
+
+def _any_case_hex(digits: str) -> str:
+    return "".join(f"[{d.lower()}{d.upper()}]" if d.isalpha() else d for d in digits)
+
+
+def _escapes_of(char: str) -> list[str]:
+    """The escape sequences (after the backslashes) that JSON and Python use for ``char``."""
+    code = ord(char)
+    found = [_SHORT_ESCAPES[char]] if char in _SHORT_ESCAPES else []
+    if code < 0x100:
+        found.append("x" + _any_case_hex(f"{code:02x}"))
+    if code < 0x10000:
+        found.append("u" + _any_case_hex(f"{code:04x}"))
+    else:
+        found.append("U" + _any_case_hex(f"{code:08x}"))
+        high, low = 0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF)
+        found.append("u" + _any_case_hex(f"{high:04x}") + _ESCAPE + "u" + _any_case_hex(f"{low:04x}"))
+    return found
+
+
+def _char_pattern(char: str) -> str:
+    """A regular expression for one character of a secret in any of its printed spellings."""
+    if char in _PLAIN:
+        return char
+    options: list[str] = []
+    if char == "\\":
+        options.append(_ESCAPE)
+    elif char in "\"'/":
+        options.append(_BEFORE_ESCAPED_QUOTE + re.escape(char))
+    else:
+        options.append(re.escape(char))
+    options.extend(_ESCAPE + escape for escape in _escapes_of(char))
+    options.append("".join("%" + _any_case_hex(f"{byte:02x}") for byte in char.encode("utf-8", "surrogatepass")))
+    if char == " ":
+        options.append(r"\+")
+    return "(?:" + "|".join(options) + ")"
+
+
+def value_pattern(value: str) -> re.Pattern[str]:
+    """A pattern matching ``value`` raw, JSON-/Python-escaped (nested up to 3 levels) or percent-encoded."""
+    return re.compile("".join(_char_pattern(char) for char in value))
+
+
+def value_anchor(value: str) -> str | None:
+    """A part of ``value`` that every printed form of it holds verbatim (for a quick ``in`` test), if long enough."""
+    runs = _ANCHOR_RUN.findall(value)
+    longest = max(runs, key=len, default="")
+    return longest if len(longest) >= _MIN_ANCHOR else None
+
+
+# -- shapes ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A kind of secret recognised by its form.
+
+    ``pattern`` is tried where one of ``keywords`` (lower-case ASCII) occurs, case aside, and must match from
+    there: looking for a keyword is much faster than running every pattern over every position of a big log.
+    The group named ``secret`` (else the whole match) is what gets hidden; ``accept`` rejects false matches.
+    ``confident`` says whether a match may stop a commit, and checks the hidden text for that (``None``: never).
+    """
+
+    kind: str
+    keywords: tuple[str, ...]
+    pattern: re.Pattern[str]
+    accept: Callable[[str], bool] | None = None
+    confident: Callable[[str], bool] | None = None
+
+    def spans(self, text: str, folded: bytes) -> set[tuple[int, int, str]]:
+        """``(start, end, secret)`` of every accepted match in ``text``; ``folded`` is :func:`fold` of it."""
+        group = "secret" if "secret" in self.pattern.groupindex else 0
+        found = set()
+        for keyword in self.keywords:
+            needle = keyword.encode("ascii")
+            position = folded.find(needle)
+            while position != -1:
+                match = self.pattern.match(text, position)
+                if match and match.group(group) is not None:
+                    secret = match.group(group)
+                    if self.accept is None or self.accept(secret):
+                        found.add((match.start(group), match.end(group), secret))
+                position = folded.find(needle, position + 1)
+        return found
+
+
+def fold(text: str) -> bytes:
+    """``text`` lower-cased, one byte per character (non-ASCII ones become ``?``): positions stay the same."""
+    return text.encode("ascii", "replace").lower()
+
+
+def _random_looking(token: str) -> bool:
+    # Real tokens are random; documentation placeholders repeat characters or say so.
+    lowered = token.lower()
+    return len(set(token)) >= 10 and "example" not in lowered and "xxxx" not in lowered and "..." not in token
+
+
+def _long_random(minimum: int) -> Callable[[str], bool]:
+    def check(token: str) -> bool:
+        has_digit, has_letter = any(c.isdigit() for c in token), any(c.isalpha() for c in token)
+        return len(token) >= minimum and has_digit and has_letter and _random_looking(token)
+
+    return check
+
+
+def _has_key_body(block: str) -> bool:
+    return re.search(r"[A-Za-z0-9+/=]{40,}", block) is not None and _random_looking(block)
+
+
+def looks_like_token(text: str) -> bool:
+    """Whether a bare word (e.g. the user part of ``https://WORD@host``) is probably a token, not a name."""
+    return len(text) >= 16 or any(shape.pattern.fullmatch(text) for shape in TOKEN_SHAPES)
+
+
+def _url_userinfo_is_secret(userinfo: str) -> bool:
+    return ":" in userinfo or looks_like_token(userinfo)
+
+
+def _basic_credentials(encoded: str) -> bool:
+    try:
+        decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return ":" in decoded and decoded.isprintable()
+
+
+def _not_a_word(value: str) -> bool:
+    # "password: required" is prose; "password: hunter2x" is not.
+    return len(value) >= 20 or not (value.isalpha() and value.islower())
+
+
+_BOUNDARY = r"(?<![\w-])"
+_KEY_VALUE_SEPARATOR = r"""(?:\\*["'])?\s*[:=]\s*(?:\\*["'])?"""
+# For assignments, a colon counts only before a space or a quote: "user:token@host" is URL user info, not one.
+_ASSIGNMENT = r"""(?:\\*["'])?(?:\s*=\s*|\s*:(?=[\s"'\\]))\s*(?:\\*["'])?"""
+_VALUE = r"""(?P<secret>[^\s"'\\,;&$<{(\[%*][^\s"'\\,;&]{7,})"""
+
+#: Token formats of well-known services; most of them are certain enough to stop a commit.
+TOKEN_SHAPES: tuple[Shape, ...] = (
+    Shape("an Anthropic API key", ("sk-ant-",), re.compile(_BOUNDARY + r"sk-ant-[\w-]{8,}"), None, _long_random(30)),
+    Shape("an API secret key (sk-…)", ("sk-",), re.compile(_BOUNDARY + r"sk-(?!ant-)[A-Za-z0-9_-]{20,}"), None,
+          _long_random(32)),
+    Shape("a GitHub token", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+          re.compile(_BOUNDARY + r"(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,})"), None, _long_random(24)),
+    Shape("a GitLab token", ("glpat-",), re.compile(_BOUNDARY + r"glpat-[\w-]{20,}"), None, _long_random(26)),
+    Shape("a Slack token", ("xox",), re.compile(_BOUNDARY + r"xox[abprs]-[\w-]{10,}"), None, _long_random(20)),
+    Shape("an AWS access key id", ("akia", "asia"),
+          re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Za-z0-9])"), None, _long_random(20)),
+    Shape("a Google API key", ("aiza",), re.compile(_BOUNDARY + r"AIza[0-9A-Za-z_-]{35}"), None, _long_random(39)),
+    Shape("an npm token", ("npm_",), re.compile(_BOUNDARY + r"npm_[A-Za-z0-9]{36}"), None, _long_random(40)),
+    Shape("a PyPI token", ("pypi-age",), re.compile(_BOUNDARY + r"pypi-AgE[\w-]{40,}"), None, _long_random(48)),
+    Shape("a Stripe key", ("sk_live_", "rk_live_"), re.compile(_BOUNDARY + r"[sr]k_live_[A-Za-z0-9]{20,}"), None,
+          _long_random(28)),
+)  # fmt: skip
+
+_ASSIGNED_NAMES = ("password", "passwd", "secret", "token", "apikey", "api_key", "api-key", "accesskey",
+                   "access_key", "access-key", "privatekey", "private_key", "private-key")  # fmt: skip
+
+#: Every shape, token formats first.
+SHAPES: tuple[Shape, ...] = (
+    *TOKEN_SHAPES,
+    Shape(
+        "a private key",
+        ("-----begin",),
+        re.compile(
+            r"-----BEGIN[A-Z0-9 ]{0,30} PRIVATE KEY(?: BLOCK)?-----"
+            r"(?:[\s\S]{0,20000}?-----END[A-Z0-9 ]{0,30} PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\:,-]*)"
+        ),
+        confident=_has_key_body,
+    ),
+    Shape("a JSON web token", ("eyj",), re.compile(_BOUNDARY + r"eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}")),
+    Shape("URL credentials", (":/", ":\\"), re.compile(r":(?:\\*/){2}(?P<secret>[^\s/?#\"'<>\\`]+)@"),
+          _url_userinfo_is_secret),
+    Shape("an Authorization header", ("authorization",),
+          re.compile(r"(?<!\w)(?i:authorization)" + _KEY_VALUE_SEPARATOR
+                     + r"(?:(?i:basic|bearer|token|digest|negotiate|ntlm)\s+)?(?P<secret>[^\s\"'\\,;]{6,})")),
+    Shape("an API key header", ("api-key", "auth-token", "private-token"),
+          re.compile(r"(?i:api-key|auth-token|private-token)" + _KEY_VALUE_SEPARATOR
+                     + r"(?P<secret>[^\s\"'\\,;]{8,})")),
+    Shape("a bearer token", ("bearer",), re.compile(r"(?<!\w)[Bb]earer\s+(?P<secret>[\w.~+/=-]{12,})")),
+    Shape("Basic credentials", ("basic",), re.compile(r"(?<!\w)Basic\s+(?P<secret>[A-Za-z0-9+/]{8,}={0,2})"),
+          _basic_credentials),
+    Shape("a secret assignment", _ASSIGNED_NAMES,
+          re.compile(r"(?i:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)"
+                     + _ASSIGNMENT + _VALUE), _not_a_word),
+)  # fmt: skip
+
+#: Finds URL user info in a value (``postgres://u:PASS@h/db``); the host follows the last ``@`` of the authority.
+URL_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?P<userinfo>[^\s/?#\"'<>\\`]+)@")
