@@ -13,8 +13,11 @@ import string
 import subprocess
 import sys
 import tempfile
+import threading
 from collections import OrderedDict, namedtuple
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, quote_plus
 
@@ -37,6 +40,7 @@ from coordinator.redaction import (
     secret_values,
     secrets_from_env,
 )
+from coordinator.store.remote import Remote
 
 # -- what secrets look like, and how programs print them ------------------------------------------------------
 
@@ -436,3 +440,79 @@ def test_describe_findings_lists_five_then_counts() -> None:
     reason = describe_findings(findings)
     assert "f5.txt line 5 holds a GitHub token; and 2 more" in reason and "f6.txt" not in reason
     assert "\n" not in reason
+
+
+# -- remote URLs ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "fix"),
+    [
+        ("ssh://alice:s3cret-pw@host:22/r.git", "ssh://alice@host:22/r.git"),
+        ("git+ssh://alice:s3cret-pw@host/r.git", "git+ssh://alice@host/r.git"),
+        ("git://alice:s3cret-pw@host/r.git", "git://alice@host/r.git"),
+        ("alice:s3cret-pw@host:o/r.git", "alice@host:o/r.git"),
+    ],
+)
+def test_a_password_git_cannot_use_is_refused_without_showing_it(spec: str, fix: str) -> None:
+    with pytest.raises(ValueError, match="holds a password") as err:
+        Remote.parse(spec)
+    message = str(err.value)
+    assert "s3cret-pw" not in message and REDACTED in message
+    assert f"--remote {fix}" in message and "\n" not in message
+
+
+def test_remote_urls_never_keep_a_password() -> None:
+    assert Remote.parse("ssh://git@github.com/o/r.git").url == "ssh://git@github.com/o/r.git"
+    plain_http = Remote.parse("http://bob:pa%40ss-word-1@127.0.0.1:8080/r.git")
+    assert plain_http.url == "http://127.0.0.1:8080/r.git"
+    assert plain_http.auth_header == "Authorization: Basic " + base64.b64encode(b"bob:pa@ss-word-1").decode()
+    token_only = Remote.parse(f"https://{GITHUB_TOKEN}@[::1]:8443/o/r.git")
+    assert token_only.url == "https://[::1]:8443/o/r.git"
+    assert GITHUB_TOKEN not in repr(token_only)
+
+
+def test_remote_redact_hides_its_credentials_in_every_form() -> None:
+    remote = Remote.parse("https://x-access-token:gh-pa\"ss-123@example.com/o/r.git")
+    header_value = (remote.auth_header or "").split()[-1]
+    text = json.dumps({"err": 'bad password gh-pa"ss-123', "header": header_value, "ps": "Basic " + header_value})
+    cleaned = remote.redact(text)
+    assert "gh-pa" not in cleaned and header_value not in cleaned
+    assert json.loads(cleaned) == {"err": f"bad password {REDACTED}", "header": REDACTED, "ps": f"Basic {REDACTED}"}
+
+
+class _RecordingHandler(BaseHTTPRequestHandler):
+    seen: list[str | None] = []
+
+    def do_GET(self) -> None:
+        type(self).seen.append(self.headers.get("Authorization"))
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def http_server() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RecordingHandler)
+    _RecordingHandler.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_git_sends_the_decoded_password_in_a_header_never_in_argv(http_server: ThreadingHTTPServer, tmp_path: Path):
+    port = http_server.server_address[1]
+    remote = Remote.parse(f"http://bob:p%40ss%20word-9@127.0.0.1:{port}/o/r.git")
+    assert "p%40ss" not in remote.url and "word-9" not in remote.url
+    result = run_git(["ls-remote", remote.url], cwd=tmp_path, env=remote.git_env(), timeout=30)
+    assert result.returncode != 0  # the server has no repository
+    sent = [h for h in _RecordingHandler.seen if h]
+    assert sent and base64.b64decode(sent[0].split()[-1]) == b"bob:p@ss word-9"
+    assert "word-9" not in remote.redact(result.stderr)
