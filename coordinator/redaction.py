@@ -37,6 +37,7 @@ from coordinator.secret_patterns import (
     looks_like_token,
     value_anchor,
     value_pattern,
+    widen_to_escapes,
 )
 
 REDACTED = "[REDACTED]"
@@ -203,7 +204,8 @@ class Redactor:
             for start, end, secret in shape.spans(text, folded):
                 if not confident_only or (shape.confident is not None and shape.confident(secret)):
                     hits.append(Hit(start, end, shape.kind))
-        return sorted(hits, key=lambda h: (h.start, -h.end, h.kind))
+        widened = [Hit(*widen_to_escapes(text, hit.start, hit.end), hit.kind) for hit in hits]
+        return sorted(widened, key=lambda h: (h.start, -h.end, h.kind))
 
     def redact(self, text: str) -> str:
         """``text`` with every secret replaced by ``[REDACTED]`` (``text`` itself when it holds none)."""

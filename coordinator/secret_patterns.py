@@ -85,6 +85,54 @@ def value_anchor(value: str) -> str | None:
     return longest if len(longest) >= _MIN_ANCHOR else None
 
 
+_PARTIAL_ESCAPE_BODY = re.compile(r"(?:u[0-9a-fA-F]{0,3}|U[0-9a-fA-F]{0,7}|x[0-9a-fA-F]?)$")
+_ESCAPE_BODY = re.compile(r"u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2}|[\s\S]")
+
+
+def widen_to_escapes(text: str, start: int, end: int) -> tuple[int, int]:
+    """``(start, end)`` widened so that it neither starts nor ends inside an escape sequence (``\\u0080``, ``\\"``,
+    half of an escaped backslash), at any nesting level: replacing it then leaves JSON (or a Python literal)
+    well formed, and JSON inside JSON strings too.
+
+    A start moves back over the backslashes before it (whole pairs are whole escapes; an odd one escapes the
+    first character). An end inside the hex digits of ``\\uXXXX`` takes the rest of them; an end after an odd
+    number of a run's backslashes (read in pairs from the run's start, as a parser does) takes what the last
+    one escapes.
+    """
+    return _escape_start(text, start), _escape_end(text, end, floor=start)
+
+
+def _escape_start(text: str, position: int) -> int:
+    return _backslash_run_start(text, _before_partial_body(text, position, floor=0))
+
+
+def _escape_end(text: str, position: int, *, floor: int) -> int:
+    cut = _before_partial_body(text, position, floor=floor)
+    if cut != position:  # "\\u00|e9": whatever the level, the digits belong together
+        body = _ESCAPE_BODY.match(text, cut)
+        return max(position, body.end()) if body else position
+    if (position - _backslash_run_start(text, position)) % 2 == 0:
+        return position
+    if position < len(text) and text[position] == "\\":
+        return position + 1  # the other half of an escaped backslash
+    body = _ESCAPE_BODY.match(text, position)
+    return body.end() if body else position
+
+
+def _before_partial_body(text: str, position: int, *, floor: int) -> int:
+    # "\\u00" + "e9": a position inside the body of an escape moves back to the body's start.
+    body = _PARTIAL_ESCAPE_BODY.search(text, max(floor, position - 10), position)
+    if body and body.start() > 0 and text[body.start() - 1] == "\\":
+        return body.start()
+    return position
+
+
+def _backslash_run_start(text: str, position: int) -> int:
+    while position > 0 and text[position - 1] == "\\":
+        position -= 1
+    return position
+
+
 # -- shapes ---------------------------------------------------------------------------------------------------
 
 
@@ -166,7 +214,14 @@ def _not_a_word(value: str) -> bool:
     return len(value) >= 20 or not (value.isalpha() and value.islower())
 
 
-_BOUNDARY = r"(?<![\w-])"
+def _starts_word(word_chars: str) -> str:
+    """A lookbehind: not right after one of ``word_chars``, unless that ends an escape (``\\n``, ``\\u00e9``): a
+    token printed by ``json.dumps`` right after a newline reads ``\\nghp_…``, and must still be found."""
+    return rf"(?:(?<![{word_chars}])|(?<=\\[abfnrtv0])|(?<=\\u[0-9a-fA-F]{{4}})|(?<=\\x[0-9a-fA-F]{{2}}))"
+
+
+_BOUNDARY = _starts_word(r"\w-")
+_WORD_START = _starts_word(r"\w")
 _KEY_VALUE_SEPARATOR = r"""(?:\\*["'])?\s*[:=]\s*(?:\\*["'])?"""
 # For assignments, a colon counts only before a space or a quote: "user:token@host" is URL user info, not one.
 _ASSIGNMENT = r"""(?:\\*["'])?(?:\s*=\s*|\s*:(?=[\s"'\\]))\s*(?:\\*["'])?"""
@@ -182,7 +237,7 @@ TOKEN_SHAPES: tuple[Shape, ...] = (
     Shape("a GitLab token", ("glpat-",), re.compile(_BOUNDARY + r"glpat-[\w-]{20,}"), None, _long_random(26)),
     Shape("a Slack token", ("xox",), re.compile(_BOUNDARY + r"xox[abprs]-[\w-]{10,}"), None, _long_random(20)),
     Shape("an AWS access key id", ("akia", "asia"),
-          re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Za-z0-9])"), None, _long_random(20)),
+          re.compile(_starts_word("A-Za-z0-9") + r"(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Za-z0-9])"), None, _long_random(20)),
     Shape("a Google API key", ("aiza",), re.compile(_BOUNDARY + r"AIza[0-9A-Za-z_-]{35}"), None, _long_random(39)),
     Shape("an npm token", ("npm_",), re.compile(_BOUNDARY + r"npm_[A-Za-z0-9]{36}"), None, _long_random(40)),
     Shape("a PyPI token", ("pypi-age",), re.compile(_BOUNDARY + r"pypi-AgE[\w-]{40,}"), None, _long_random(48)),
@@ -209,13 +264,13 @@ SHAPES: tuple[Shape, ...] = (
     Shape("URL credentials", (":/", ":\\"), re.compile(r":(?:\\*/){2}(?P<secret>[^\s/?#\"'<>\\`]+)@"),
           _url_userinfo_is_secret),
     Shape("an Authorization header", ("authorization",),
-          re.compile(r"(?<!\w)(?i:authorization)" + _KEY_VALUE_SEPARATOR
+          re.compile(_WORD_START + r"(?i:authorization)" + _KEY_VALUE_SEPARATOR
                      + r"(?:(?i:basic|bearer|token|digest|negotiate|ntlm)\s+)?(?P<secret>[^\s\"'\\,;]{6,})")),
     Shape("an API key header", ("api-key", "auth-token", "private-token"),
           re.compile(r"(?i:api-key|auth-token|private-token)" + _KEY_VALUE_SEPARATOR
                      + r"(?P<secret>[^\s\"'\\,;]{8,})")),
-    Shape("a bearer token", ("bearer",), re.compile(r"(?<!\w)[Bb]earer\s+(?P<secret>[\w.~+/=-]{12,})")),
-    Shape("Basic credentials", ("basic",), re.compile(r"(?<!\w)Basic\s+(?P<secret>[A-Za-z0-9+/]{8,}={0,2})"),
+    Shape("a bearer token", ("bearer",), re.compile(_WORD_START + r"[Bb]earer\s+(?P<secret>[\w.~+/=-]{12,})")),
+    Shape("Basic credentials", ("basic",), re.compile(_WORD_START + r"Basic\s+(?P<secret>[A-Za-z0-9+/]{8,}={0,2})"),
           _basic_credentials),
     Shape("a secret assignment", _ASSIGNED_NAMES,
           re.compile(r"(?i:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)"

@@ -7,6 +7,7 @@ form of the secret survives redaction of the raw text, redaction of the parsed d
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import string
@@ -89,6 +90,22 @@ def test_a_known_value_is_hidden_in_every_printed_form(secret: str, before: str,
     ]
     for text in texts:
         assert_no_form(secret, redactor.redact(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(secret=SECRETS, before=AROUND, after=AROUND, levels=st.lists(st.booleans(), min_size=3, max_size=3))
+def test_redacted_json_still_parses_at_every_level(secret: str, before: str, after: str, levels: list[bool]) -> None:
+    # The agent's raw output is redacted before it is parsed: a cut inside an escape ("\u00|e9", half of "\\")
+    # would lose the whole result. JSON inside a JSON string inside a JSON string is what stream-json logs hold.
+    redactor = Redactor.from_env({"ANTHROPIC_API_KEY": secret})
+    inner = {"a": before, "k": secret, "m": before + secret + after, "n": [after, after + secret]}
+    middle = {"content": json.dumps(inner, ensure_ascii=levels[0]), "b": before}
+    outer = json.dumps([json.dumps(middle, ensure_ascii=levels[1]), secret], ensure_ascii=levels[2])
+    redacted = redactor.redact(outer)
+    assert_no_form(secret, redacted)
+    parsed = json.loads(json.loads(json.loads(redacted)[0])["content"])
+    assert parsed["a"] == before or REDACTED in parsed["a"]
+    assert ast.literal_eval(redactor.redact(repr(inner))).keys() == inner.keys()
 
 
 @settings(max_examples=200, deadline=None)
@@ -205,6 +222,8 @@ BASIC = base64.b64encode(b"alice:s3cret-pass").decode()
         ("password: Hunter2Hunter2", f"password: {REDACTED}"),
         ("?access_token=abcd1234efgh&page=2", f"?access_token={REDACTED}&page=2"),
         ("key sk-ant-api03-abcdefghijkl.", f"key {REDACTED}."),
+        (json.dumps(f"line\n{GITHUB_TOKEN}\té{GITHUB_TOKEN}"), json.dumps(f"line\n{REDACTED}\té{REDACTED}")),
+        (json.dumps("\nAuthorization: Basic " + BASIC), json.dumps(f"\nAuthorization: Basic {REDACTED}")),
         (f"token {GITHUB_TOKEN} and github_pat_11ABCDEFG0123456789_abcdef", f"token {REDACTED} and {REDACTED}"),
         ("AKIAIOSFODNN7EXAMPLE", REDACTED),
         ("xoxb-1234567890-abcdefghij", REDACTED),
