@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import re
 import string
 from collections.abc import Callable
@@ -56,26 +57,47 @@ def _escapes_of(char: str) -> list[str]:
 
 
 def _char_pattern(char: str) -> str:
-    """A regular expression for one character of a secret in any of its printed spellings."""
+    """A regular expression for one character of a secret (not a backslash) in any of its printed spellings."""
     if char in _PLAIN:
         return char
-    options: list[str] = []
-    if char == "\\":
-        options.append(_ESCAPE)
-    elif char in "\"'/":
-        options.append(_BEFORE_ESCAPED_QUOTE + re.escape(char))
-    else:
-        options.append(re.escape(char))
-    options.extend(_ESCAPE + escape for escape in _escapes_of(char))
-    options.append("".join("%" + _any_case_hex(f"{byte:02x}") for byte in char.encode("utf-8", "surrogatepass")))
+    raw = _BEFORE_ESCAPED_QUOTE + re.escape(char) if char in "\"'/" else re.escape(char)
+    options = [raw, *_escaped_forms(char)]
     if char == " ":
         options.append(r"\+")
-    return "(?:" + "|".join(options) + ")"
+    if char == "%":  # a raw "%" and "%25" start alike: the engine must be free to try the other one
+        return "(?:" + "|".join(options) + ")"
+    return _atomic(options)
+
+
+def _escaped_forms(char: str) -> list[str]:
+    utf8 = char.encode("utf-8", "surrogatepass")
+    percent = "".join("%" + _any_case_hex(f"{byte:02x}") for byte in utf8)
+    return [*(_ESCAPE + escape for escape in _escapes_of(char)), percent]
+
+
+def _backslashes_pattern(count: int) -> str:
+    """``count`` backslashes of a secret: the same nesting level for the whole run (``\\\\`` at level 1 is one
+    backslash, ``\\\\\\\\`` at level 2), or each one spelled out (``\\u005c``, ``%5C``)."""
+    levels = [rf"\\{{{count * 2**level}}}" for level in (3, 2, 1, 0)]
+    return _atomic([*levels, f"(?:{_atomic(_escaped_forms(chr(92)))}){{{count}}}"])
+
+
+def _atomic(options: list[str]) -> str:
+    # Atomic: once a character matched, the engine never tries its other spellings again. With nested
+    # alternatives for every character, backtracking would otherwise be exponential on a near miss (a run of
+    # backslashes in a log). In a real printed form, the first spelling that matches is the right one: the
+    # spellings of a character begin differently, but for "%" (see _char_pattern), and a run of backslashes is
+    # one unit whose longest spelling that fits is its own (the next character's escape is shorter).
+    return "(?>" + "|".join(options) + ")"
 
 
 def value_pattern(value: str) -> re.Pattern[str]:
     """A pattern matching ``value`` raw, JSON-/Python-escaped (nested up to 3 levels) or percent-encoded."""
-    return re.compile("".join(_char_pattern(char) for char in value))
+    parts = []
+    for is_backslash, run in itertools.groupby(value, key=lambda char: char == "\\"):
+        chars = list(run)
+        parts.extend([_backslashes_pattern(len(chars))] if is_backslash else [_char_pattern(c) for c in chars])
+    return re.compile("".join(parts))
 
 
 def value_anchor(value: str) -> str | None:

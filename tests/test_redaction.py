@@ -290,6 +290,23 @@ def test_secret_values_come_from_names_patterns_extra_values_and_urls() -> None:
     assert "pr@xy-pass" in secret_values(env)
 
 
+_NEAR_MISSES = r"""
+from coordinator.redaction import Redactor
+cases = [("\\" * 30 + "x", "\\" * 400 + "y"), ('\\"' * 15 + "ab", '\\\\\\"' * 200 + "y"), ("%" * 20 + "x", "%25" * 300)]
+for secret, text in cases:
+    assert Redactor([secret]).redact(text) == text
+print("done")
+"""
+
+
+def test_a_near_miss_in_a_big_log_does_not_hang_the_runner() -> None:
+    # One pattern alternative per spelling of each character would backtrack exponentially on a long run of
+    # backslashes that almost holds a secret: an agent could stall its runner with one line of output.
+    argv = [sys.executable, "-c", _NEAR_MISSES]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.stdout.strip() == "done", done.stderr
+
+
 def test_a_redactor_never_shows_its_values() -> None:
     redactor = Redactor([Secret("hidden-value-123", "the value of X"), "another-hidden-1"])
     assert "hidden" not in repr(redactor) and "hidden" not in repr(redactor.secrets)
