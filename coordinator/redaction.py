@@ -152,12 +152,19 @@ class _ValueRule:
         if self.anchor is None:
             return {m.span() for m in self.pattern.finditer(text)}
         # Only around the places the anchor occurs: a big log without the value costs one substring search.
+        # Overlapping windows are searched as one, so a log repeating the anchor is still read about once.
         found: set[tuple[int, int]] = set()
+        window: tuple[int, int] | None = None
         position = text.find(self.anchor)
         while position != -1:
-            start = max(0, position - self.reach_before)
-            found.update(m.span() for m in self.pattern.finditer(text, start, position + self.reach_after))
+            start, end = max(0, position - self.reach_before), position + self.reach_after
+            if window is not None and start > window[1]:
+                found.update(m.span() for m in self.pattern.finditer(text, *window))
+                window = None
+            window = (window[0] if window else start, end)
             position = text.find(self.anchor, position + 1)
+        if window is not None:
+            found.update(m.span() for m in self.pattern.finditer(text, *window))
         return found
 
 

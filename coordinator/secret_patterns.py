@@ -187,7 +187,8 @@ class Shape:
                     secret = match.group(group)
                     if self.accept is None or self.accept(secret):
                         found.add((match.start(group), match.end(group), secret))
-                position = folded.find(needle, position + 1)
+                # Past the match: keywords repeated inside one long run must not rescan it (quadratic time).
+                position = folded.find(needle, max(position + 1, match.end() if match else 0))
         return found
 
 
@@ -278,12 +279,12 @@ SHAPES: tuple[Shape, ...] = (
         ("-----begin",),
         re.compile(
             r"-----BEGIN[A-Z0-9 ]{0,30} PRIVATE KEY(?: BLOCK)?-----"
-            r"(?:[\s\S]{0,20000}?-----END[A-Z0-9 ]{0,30} PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\:,-]*)"
+            r"(?:[\s\S]{0,8000}?-----END[A-Z0-9 ]{0,30} PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\:,-]*)"
         ),
         confident=_has_key_body,
     ),
     Shape("a JSON web token", ("eyj",), re.compile(_BOUNDARY + r"eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}")),
-    Shape("URL credentials", (":/", ":\\"), re.compile(r":(?:\\*/){2}(?P<secret>[^\s/?#\"'<>\\`]+)@"),
+    Shape("URL credentials", (":/", ":\\"), re.compile(r":(?:\\*/){2}(?P<secret>[^\s/?#\"'<>\\`]{1,512})@"),
           _url_userinfo_is_secret),
     Shape("an Authorization header", ("authorization",),
           re.compile(_WORD_START + r"(?i:authorization)" + _KEY_VALUE_SEPARATOR
@@ -300,4 +301,4 @@ SHAPES: tuple[Shape, ...] = (
 )  # fmt: skip
 
 #: Finds URL user info in a value (``postgres://u:PASS@h/db``); the host follows the last ``@`` of the authority.
-URL_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?P<userinfo>[^\s/?#\"'<>\\`]+)@")
+URL_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?P<userinfo>[^\s/?#\"'<>\\`]{1,512})@")
