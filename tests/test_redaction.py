@@ -23,11 +23,13 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import quote, quote_plus
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from coordinator.agents.base import AgentOutcome, AgentResult
 from coordinator.agents.process import run_process
+from coordinator.cli.app import cli
 from coordinator.diff_scan import DiffFinding, describe_findings, scan_diff
 from coordinator.gitcmd import run_git
 from coordinator.models import AttemptResult, Denial, TaskStatus
@@ -519,6 +521,16 @@ def test_remote_redact_hides_its_credentials_in_every_form() -> None:
     cleaned = remote.redact(text)
     assert "gh-pa" not in cleaned and header_value not in cleaned
     assert json.loads(cleaned) == {"err": f"bad password {REDACTED}", "header": REDACTED, "ps": f"Basic {REDACTED}"}
+
+
+def test_the_cli_refuses_an_ssh_password_in_one_line_without_showing_it() -> None:
+    remote = "ssh://ci:hunter2-pw@git.example.com/o/r.git"
+    result = CliRunner().invoke(cli, ["--remote", remote, "status"], catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    assert "hunter2-pw" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: the remote ssh://ci:[REDACTED]@git.example.com/o/r.git")
+    assert "--remote ssh://ci@git.example.com/o/r.git" in lines[0]
 
 
 class _RecordingHandler(BaseHTTPRequestHandler):
