@@ -1,7 +1,8 @@
 """Stopping a commit or push whose changes hold a secret: a pure scan of a unified diff.
 
-Give it what ``git diff --cached --text --no-color --no-ext-diff`` (before committing the agent's work) or
-``git diff --text --no-color --no-ext-diff BASE..TIP`` (before pushing a task branch) prints, and the runner's
+Give it what ``git diff --cached --text --no-color --no-ext-diff`` prints (before committing the agent's
+work), or ``git log -p --reverse --text --no-color --no-ext-diff --format= BASE..TIP`` (before pushing a task
+branch: every commit is pushed, so a secret an agent committed and then removed counts), and the runner's
 :class:`~coordinator.redaction.Redactor`. Only *added* lines count, so a file that already held a placeholder
 token does not fail every attempt; a secret split over several added lines of a file is still found. The
 names of new files count too (a file named after a token would be committed). Binary sections

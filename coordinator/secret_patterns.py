@@ -22,9 +22,8 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass
 
-#: Characters no serialiser escapes (JSON, Python repr, percent-encoding): a run of them is a cheap pre-filter.
-_NEVER_ESCAPED = frozenset(string.ascii_letters + string.digits + "-_.")
 _PLAIN = frozenset(string.ascii_letters + string.digits)
+#: Characters no serialiser escapes (JSON, Python repr, percent-encoding): a run of them is a cheap pre-filter.
 _ANCHOR_RUN = re.compile(r"[A-Za-z0-9_.-]+")
 _MIN_ANCHOR = 4
 
@@ -32,7 +31,7 @@ _MIN_ANCHOR = 4
 _ESCAPE = r"(?:\\{8}|\\{4}|\\{2}|\\)"
 # What precedes a quote (or slash) that a level escaped: 2^k - 1 backslashes at level k.
 _BEFORE_ESCAPED_QUOTE = r"(?:\\{7}|\\{3}|\\)?"
-#: The longest spelling of one character: an astral one as two nested ``\\\\\\\\uXXXX`` surrogate escapes.
+#: The longest spelling of one character: an astral one as a surrogate pair, 8 backslashes and ``uXXXX`` each.
 MAX_PRINTED_CHAR = 2 * (8 + 5)
 _SHORT_ESCAPES = {"\b": "b", "\f": "f", "\n": "n", "\r": "r", "\t": "t", "\a": "a", "\v": "v", "\0": "0"}
 
@@ -79,7 +78,8 @@ def _backslashes_pattern(count: int) -> str:
     """``count`` backslashes of a secret: the same nesting level for the whole run (``\\\\`` at level 1 is one
     backslash, ``\\\\\\\\`` at level 2), or each one spelled out (``\\u005c``, ``%5C``)."""
     levels = [rf"\\{{{count * 2**level}}}" for level in (3, 2, 1, 0)]
-    return _atomic([*levels, f"(?:{_atomic(_escaped_forms(chr(92)))}){{{count}}}"])
+    each_spelled_out = _atomic(_escaped_forms("\\"))
+    return _atomic([*levels, f"(?:{each_spelled_out}){{{count}}}"])
 
 
 def _atomic(options: list[str]) -> str:

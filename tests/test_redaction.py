@@ -477,6 +477,20 @@ def test_a_diff_between_two_commits_is_scanned_too(repo: Path) -> None:
     assert scan_diff(diff, redactor) == [DiffFinding("a.txt", 2, "the value of MY_SECRET")]
 
 
+def test_a_secret_added_then_removed_is_found_in_the_history_of_the_branch(repo: Path) -> None:
+    # Before a push, the net diff BASE..TIP is not enough: every commit is pushed. git log -p shows each one.
+    redactor = Redactor.from_env({"MY_SECRET": "history-secret-42"})
+    base = _git(repo, "rev-parse", "HEAD").strip()
+    (repo / "notes.txt").write_text("history-secret-42\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "--quiet", "-m", "+++ oops\ndiff --git a/x b/x")  # a message that reads like a diff
+    (repo / "notes.txt").write_text("gone\n")
+    _git(repo, "commit", "--quiet", "-am", "remove it")
+    assert scan_diff(_git(repo, "diff", "--text", "--no-color", f"{base}..HEAD"), redactor) == []
+    history = _git(repo, "log", "-p", "--reverse", "--text", "--no-color", "--format=", f"{base}..HEAD")
+    assert scan_diff(history, redactor) == [DiffFinding("notes.txt", 1, "the value of MY_SECRET")]
+
+
 def test_describe_findings_lists_five_then_counts() -> None:
     findings = [DiffFinding(f"f{i}.txt", i, "a GitHub token") for i in range(1, 8)]
     reason = describe_findings(findings)
