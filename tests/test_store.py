@@ -13,6 +13,7 @@ import pytest
 from coordinator.core import transitions as T
 from coordinator.errors import RemoteError, SchemaTooNew, StateBranchMissing
 from coordinator.models import TaskStatus
+from coordinator.redaction import REDACTED
 from coordinator.store.layout import shard_of as task_shard
 from coordinator.store.layout import task_path
 from coordinator.store.objects import ObjectCache
@@ -221,7 +222,7 @@ def test_token_in_https_url_never_reaches_argv_or_messages() -> None:
     env = remote.git_env()
     assert any(v.startswith("Authorization: Basic ") for v in env.values())
     assert remote.redact("fatal: https://x-access-token:ghs_SECRET123@host failed ghs_SECRET123") == (
-        "fatal: https://***@host failed ***"
+        f"fatal: https://{REDACTED}@host failed {REDACTED}"
     )
 
 
