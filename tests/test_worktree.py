@@ -348,8 +348,8 @@ def test_hooks_and_config_an_agent_plants_never_run_in_the_runners_git(
 
 
 def test_a_secret_in_the_changes_leaves_nothing_on_the_branch(repos: Repos, root: Path) -> None:
-    def scan(diff: str) -> list[str]:
-        return ["token.txt: the value of API_TOKEN"] if "+sk-live-1234567890" in diff else []
+    def scan(patches: str, messages: str) -> list[str]:
+        return ["token.txt line 1 holds the value of API_TOKEN"] if "+sk-live-1234567890" in patches else []
 
     manager = WorktreeManager(repos.clone, root=root, runner="r1", scan=scan)
     wt = manager.create("t1", "origin/main")

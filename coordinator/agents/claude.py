@@ -20,6 +20,7 @@ from coordinator.agents.base import AgentRequest, AgentResult
 from coordinator.agents.claude_output import classify
 from coordinator.agents.containment import Containment
 from coordinator.agents.launch import launch, resolve_executable
+from coordinator.redaction import Redactor
 from coordinator.timeutil import utcnow
 
 #: Above this many UTF-8 bytes the prompt goes on stdin: Linux refuses single arguments over 128 KiB.
@@ -39,11 +40,13 @@ class ClaudeAgent:
         *,
         clock: Callable[[], datetime] = utcnow,
         containment: Containment | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         """``extra_env`` is added to every run (the request's own ``env`` wins); ``clock`` is for tests;
         ``containment`` (the runner's) makes every run die with the runner."""
         self.executable = executable
         self.containment = containment
+        self.redactor = redactor
         self.extra_env: dict[str, str] = dict(extra_env or {})
         self.kill_grace_seconds = kill_grace_seconds
         self._clock = clock
@@ -100,4 +103,5 @@ class ClaudeAgent:
             read=classify,
             clock=self._clock,
             containment=self.containment,
+            redactor=self.redactor,
         )

@@ -40,6 +40,7 @@ from coordinator.agents.base import AgentOutcome, AgentRequest, AgentResult
 from coordinator.agents.containment import Containment
 from coordinator.agents.launch import DEFAULT_COOLDOWN, ERROR_LIMIT, SUMMARY_LIMIT, launch, number, tail, whole
 from coordinator.models import Tokens
+from coordinator.redaction import Redactor
 from coordinator.timeutil import utcnow
 
 
@@ -156,10 +157,12 @@ class CommandAgent:
         *,
         clock: Callable[[], datetime] = utcnow,
         containment: Containment | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         """``command``: a command line (split with shell-like rules) or an argv list; ``containment`` (the
         runner's) makes every run die with the runner."""
         self.containment = containment
+        self.redactor = redactor
         self.argv = split_command(command)
         if not self.argv:
             raise ValueError("the agent command is empty")
@@ -203,4 +206,5 @@ class CommandAgent:
             read=interpret,
             clock=self._clock,
             containment=self.containment,
+            redactor=self.redactor,
         )

@@ -13,6 +13,7 @@ from typing import Protocol
 from coordinator.agents.base import AgentOutcome, AgentRequest, AgentResult
 from coordinator.agents.containment import Containment
 from coordinator.agents.process import run_process
+from coordinator.redaction import Redactor
 
 #: How much of the agent's final text is kept as the attempt's summary, and of an error message.
 SUMMARY_LIMIT = 4000
@@ -76,6 +77,7 @@ def launch(
     read: OutputReader,
     clock: Callable[[], datetime],
     containment: Containment | None = None,
+    redactor: Redactor | None = None,
 ) -> AgentResult:
     """Run ``argv`` in the request's work tree until it exits, times out (the mode's timeout) or is stopped,
     then ``read`` what it did. A program that cannot be started at all means this runner is misconfigured
@@ -96,12 +98,13 @@ def launch(
         stop=stop,
         kill_grace_seconds=kill_grace_seconds,
         containment=containment,
+        redactor=redactor,
     )
     if done.start_error is not None:
         return AgentResult(
             AgentOutcome.AUTH_ERROR, done.duration_seconds, model=model, error=f"cannot run {what}: {done.start_error}"
         )
-    return read(
+    result = read(
         done.rc,
         done.stdout,
         done.stderr,
@@ -111,3 +114,6 @@ def launch(
         now=clock(),
         default_model=model,
     )
+    # Redacted again after parsing, field by field: a secret the agent printed inside JSON (escaped) is a
+    # plain string now, and must not reach the branch or a commit message.
+    return redactor.redact_deep(result) if redactor is not None else result

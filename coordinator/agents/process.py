@@ -33,7 +33,7 @@ from coordinator.agents.containment import Containment
 from coordinator.agents.markers import MARKER_VARIABLE, marker_value, new_marker
 from coordinator.agents.proctree import end_tree
 from coordinator.errors import ConfigError
-from coordinator.redaction import WITHHELD_FROM_AGENTS, describe_argv, redact, secret_values
+from coordinator.redaction import WITHHELD_FROM_AGENTS, Redactor, describe_argv, secrets_from_env
 
 #: How much of each stream is kept in memory (the tail); agents printing more than this are pathological.
 MAX_CAPTURE_BYTES = 64 * 1024 * 1024
@@ -123,6 +123,7 @@ def run_process(
     kill_grace_seconds: float = 10.0,
     poll_seconds: float = 0.1,
     containment: Containment | None = None,
+    redactor: Redactor | None = None,
 ) -> ProcessResult:
     """Run ``argv`` (never through a shell) to completion, timeout or stop, and log everything.
 
@@ -133,19 +134,18 @@ def run_process(
     then stdout, then stderr, then the exit code and duration. However the run ends, nothing it started is left
     running (see :func:`end_tree`); a timeout or a set ``stop`` ends it early. With ``containment`` the agent is
     also recorded and watched so that it dies with the runner. Never raises for a command that cannot start:
-    ``rc`` is then ``None`` and ``start_error`` says why.
+    ``rc`` is then ``None`` and ``start_error`` says why. The log and the returned output have every secret
+    redacted: the values of secret-looking variables of the environment, and what ``redactor`` (the runner's,
+    with its configured names and the state remote's credentials) knows.
     """
     marker = new_marker()
-    inherited = {k: v for k, v in os.environ.items() if k.upper() not in WITHHELD_FROM_AGENTS}
-    full_env = {**inherited, **(env or {})}
-    full_env[MARKER_VARIABLE] = marker_value(full_env.get(MARKER_VARIABLE), marker)
-    secrets = secret_values({**os.environ, **full_env})
-    log = _start_log(Path(log_path), argv, secrets, cwd=cwd, timeout_seconds=timeout_seconds)
+    full_env, known = _agent_environment(env, marker, redactor)
+    log = _start_log(Path(log_path), argv, list(known.values), cwd=cwd, timeout_seconds=timeout_seconds)
     start = time.monotonic()
     try:
         proc, job = _launch(argv, marker, cwd=cwd, env=full_env, stdin_text=stdin_text, containment=containment)
     except (OSError, ValueError, ConfigError) as exc:
-        error = redact(f"cannot start {argv[0] if argv else '<empty command>'!r}: {exc}", secrets)
+        error = known.redact(f"cannot start {argv[0] if argv else '<empty command>'!r}: {exc}")
         duration = time.monotonic() - start
         _append_log(log, "", "", f"not started: {error}", duration)
         return ProcessResult(None, "", error, duration, start_error=error)
@@ -164,12 +164,24 @@ def run_process(
     for thread in (out.thread, err.thread, *([feeder] if feeder else [])):
         thread.join(timeout=PIPE_DRAIN_SECONDS)
 
-    stdout = redact(out.text(), secrets)
-    stderr = redact(err.text(), secrets)
+    stdout = known.redact(out.text())
+    stderr = known.redact(err.text())
     _append_log(log, stdout, stderr, f"exit code {proc.returncode}" + (f" ({ending})" if ending else ""), duration)
     return ProcessResult(
         proc.returncode, stdout, stderr, duration, timed_out=ending == "timed out", stopped=ending == "stopped"
     )
+
+
+def _agent_environment(
+    env: Mapping[str, str] | None, marker: str, redactor: Redactor | None
+) -> tuple[dict[str, str], Redactor]:
+    """The agent's environment (ours less the runner's credentials, plus ``env`` and the attempt's marker) and a
+    redactor that knows every secret the runner or that environment holds."""
+    inherited = {k: v for k, v in os.environ.items() if k.upper() not in WITHHELD_FROM_AGENTS}
+    full_env = {**inherited, **(env or {})}
+    full_env[MARKER_VARIABLE] = marker_value(full_env.get(MARKER_VARIABLE), marker)
+    known = [*(redactor.secrets if redactor is not None else ()), *secrets_from_env({**os.environ, **full_env})]
+    return full_env, Redactor(known)
 
 
 def _launch(

@@ -16,6 +16,7 @@ from coordinator.errors import SecretsInChanges, WorktreeError
 from coordinator.gitcmd import GitIdentity, agent_git_env
 from coordinator.models import AttemptOutcome, AttemptResult, Denial, Task
 from coordinator.modes import Mode, ModesConfig
+from coordinator.redaction import Redactor
 from coordinator.runner.clock import Clock
 from coordinator.runner.config import RunnerConfig
 from coordinator.runner.leases import LeaseKeeper
@@ -42,10 +43,12 @@ class AttemptRunner:
         leases: LeaseKeeper,
         modes: Callable[[], ModesConfig],
         ceiling: Ceiling,
+        redactor: Redactor,
         clock: Clock,
         echo: Callable[[str], None],
     ) -> None:
         self.config = config
+        self.redactor = redactor
         self.agent = agent
         self.worktrees = worktrees
         self.leases = leases
@@ -229,13 +232,14 @@ class AttemptRunner:
             commit=commit,
             log=str(self.log_path(slot.task.id, slot.attempt)) if worktree is not None else None,
         )
+        # Whatever reaches the state branch (git history, forever) is redacted once more, field by field.
         return Report(
             kind=decision.record,
             task_id=slot.task.id,
             attempt=slot.attempt,
             runner=self.config.name,
-            result=attempt,
-            reason=decision.reason or "",
+            result=self.redactor.redact_deep(attempt),
+            reason=self.redactor.redact(decision.reason or ""),
             retryable=decision.retryable,
             counted=decision.counted,
             next_mode=decision.next_mode,

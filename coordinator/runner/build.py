@@ -15,13 +15,15 @@ from pathlib import Path
 
 from coordinator.agents.base import Agent
 from coordinator.agents.containment import Containment
+from coordinator.diff_scan import scan_diff
 from coordinator.errors import ConfigError
 from coordinator.gitcmd import GitIdentity, git_out
+from coordinator.redaction import Redactor, Secret
 from coordinator.runner.clock import SYSTEM_CLOCK, Clock
 from coordinator.runner.config import RunnerConfig
 from coordinator.runner.daemon import RunnerDaemon
 from coordinator.runner.permissions import Ceiling
-from coordinator.runner.worktree import WorktreeManager
+from coordinator.runner.worktree import Scanner, WorktreeManager
 from coordinator.store.remote import Remote
 from coordinator.store.store import StateStore
 
@@ -76,7 +78,13 @@ def locate_state(config: RunnerConfig, *, remote_from: str = "the config file") 
     return StateLocation(remote=remote, branch=config.branch, why=why)
 
 
-def build_agent(config: RunnerConfig, *, allow_missing: bool = False, containment: Containment | None = None) -> Agent:
+def build_agent(
+    config: RunnerConfig,
+    *,
+    allow_missing: bool = False,
+    containment: Containment | None = None,
+    redactor: Redactor | None = None,
+) -> Agent:
     """The agent the config names, checked for what it needs (``allow_missing``: a claude CLI that is not
     installed still gives an agent, for ``--dry-run`` to show what it would run)."""
     if config.agent == "command":
@@ -84,7 +92,12 @@ def build_agent(config: RunnerConfig, *, allow_missing: bool = False, containmen
 
         if not config.agent_command:
             raise ConfigError("--agent command needs --agent-command CMD (the executable to run for each task)")
-        return CommandAgent(config.agent_command, kill_grace_seconds=config.kill_grace_seconds, containment=containment)
+        return CommandAgent(
+            config.agent_command,
+            kill_grace_seconds=config.kill_grace_seconds,
+            containment=containment,
+            redactor=redactor,
+        )
     if config.agent == "scripted":
         from coordinator.agents.scripted import ScriptedAgent
 
@@ -100,8 +113,37 @@ def build_agent(config: RunnerConfig, *, allow_missing: bool = False, containmen
             "'npm install -g @anthropic-ai/claude-code', or pass --claude-path PATH"
         )
     return ClaudeAgent(
-        executable, extra_env=config.agent_env, kill_grace_seconds=config.kill_grace_seconds, containment=containment
+        executable,
+        extra_env=config.agent_env,
+        kill_grace_seconds=config.kill_grace_seconds,
+        containment=containment,
+        redactor=redactor,
     )
+
+
+def runner_redactor(config: RunnerConfig, state: StateLocation) -> Redactor:
+    """What this runner keeps out of logs, results and commits: secret-looking variables of its environment and of
+    ``agent_env``, the variables its config names, and the state remote's credentials."""
+    remote = [Secret(value, "the state remote's credentials") for value in state.remote.secrets if value]
+    return Redactor.from_env(
+        {**os.environ, **config.agent_env},
+        names=config.secret_env_names,
+        patterns=config.secret_env_patterns,
+        extra_values=remote,
+    )
+
+
+def secret_scanner(redactor: Redactor) -> Scanner:
+    """Finds secrets in what an attempt would commit: added lines and new file names of every commit, and the
+    commit messages; each finding names the file and the kind of secret, never the value."""
+
+    def scan(patches: str, messages: str) -> list[str]:
+        found = [finding.describe() for finding in scan_diff(patches, redactor)]
+        if redactor.find(messages, confident_only=True):
+            found.append("a commit message holds a secret")
+        return found
+
+    return scan
 
 
 def runner_identity(config: RunnerConfig) -> GitIdentity:
@@ -163,9 +205,12 @@ def build_runner(
         if dry_run
         else Containment(runner_state_dir(config) / "agents", kill_grace_seconds=config.kill_grace_seconds, echo=echo)
     )
-    agent = build_agent(config, allow_missing=dry_run, containment=containment)
+    redactor = runner_redactor(config, state)
+    agent = build_agent(config, allow_missing=dry_run, containment=containment, redactor=redactor)
     identity = runner_identity(config)
-    worktrees = WorktreeManager(repo, root=worktree_root(config, repo), runner=config.name, author=identity)
+    worktrees = WorktreeManager(
+        repo, root=worktree_root(config, repo), runner=config.name, author=identity, scan=secret_scanner(redactor)
+    )
     store = StateStore(state.remote, state.branch, cache_dir=config.cache_dir, author=str(identity), clock=clock.now)
     ceiling = Ceiling(
         max_permission_mode=config.max_permission_mode,
@@ -179,6 +224,7 @@ def build_runner(
         worktrees=worktrees,
         ceiling=ceiling,
         containment=containment,
+        redactor=redactor,
         clock=clock,
         echo=echo,
     )

@@ -62,6 +62,12 @@ class RunnerConfig(BaseModel):
         default="acceptEdits", description="The most permissive claude permission_mode this runner allows."
     )
     denied_tools: list[str] = Field(default_factory=list, description="Tools agents on this runner never get.")
+    secret_env_names: list[str] = Field(
+        default_factory=list, description="Variables whose values are secret, whatever their names look like."
+    )
+    secret_env_patterns: list[str] = Field(
+        default_factory=list, description="Shell-style patterns of such variable names, e.g. '*_DSN'."
+    )
     agent_git_credentials: bool = Field(
         default=False, description="Let agents' git use this user's credential helpers, ssh agent and keys."
     )

@@ -21,6 +21,7 @@ from coordinator.agents.containment import Containment
 from coordinator.errors import ContentionError, CoordinatorError, RemoteError
 from coordinator.models import AttemptResult, Runner, RunnerState, Task
 from coordinator.modes import ModesConfig, modes_diff
+from coordinator.redaction import Redactor
 from coordinator.runner.attempt import AttemptRunner
 from coordinator.runner.clock import Clock
 from coordinator.runner.config import RunnerConfig
@@ -57,11 +58,13 @@ class RunnerDaemon:
         worktrees: WorktreeManager,
         ceiling: Ceiling,
         containment: Containment | None,
+        redactor: Redactor,
         clock: Clock,
         echo: Callable[[str], None],
     ) -> None:
         self.config, self.store, self.agent, self.worktrees = config, store, agent, worktrees
-        self.ceiling, self.containment, self.clock, self.echo = ceiling, containment, clock, echo
+        self.ceiling, self.containment, self.redactor = ceiling, containment, redactor
+        self.clock, self.echo = clock, echo
         self.log_dir = config.resolved_log_dir()
         self.health = Health(
             api_backoff=Backoff(config.api_error_pause_seconds, config.api_error_max_pause_seconds),
@@ -103,6 +106,7 @@ class RunnerDaemon:
             leases=self.leases,
             modes=lambda: self.store.state.modes,
             ceiling=self.ceiling,
+            redactor=self.redactor,
             clock=self.clock,
             echo=self.echo,
         )

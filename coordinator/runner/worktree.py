@@ -38,8 +38,9 @@ log = logging.getLogger(__name__)
 #: Where runners before this version kept worktrees: inside the clone's git directory.
 OLD_ROOT_DIRNAME = "coordinator-worktrees"
 
-#: Reads a diff and names what in it is a secret ("file: what"), never the value; empty when it is clean.
-Scanner = Callable[[str], list[str]]
+#: Reads the patches and the messages of an attempt's commits and names what in them is a secret ("file line 3
+#: holds the value of X"), never the value; empty when they are clean.
+Scanner = Callable[[str, str], list[str]]
 
 
 @dataclass(frozen=True)
@@ -268,11 +269,20 @@ class WorktreeManager:
         return git.out(["rev-parse", "HEAD"]) or None
 
     def _refuse_secrets(self, git: RepoGit, branch: str, *, since: str) -> None:
-        """When the changes since ``since`` hold a secret, move the branch back to ``since`` and raise."""
+        """When the commits since ``since`` hold a secret, move the branch back to ``since`` and raise.
+
+        Every commit is read, not only the net change: a secret the agent committed and then deleted would still
+        be in the branch's history, which is what gets pushed.
+        """
         if self.scan is None:
             return
-        diff = git.run(["diff", "--text", "--no-color", "--no-ext-diff", f"{since}..HEAD"], what="git diff failed")
-        findings = self.scan(diff.stdout)
+        span = f"{since}..HEAD"
+        patches = git.run(
+            ["log", "-p", "--reverse", "--text", "--no-color", "--no-ext-diff", "--format=", span],
+            what="git log failed",
+        )
+        messages = git.run(["log", "--format=%B", span], what="git log failed")
+        findings = self.scan(patches.stdout, messages.stdout)
         if findings:
             git.run(["reset", "--quiet", "--hard", since], check=False)
             raise SecretsInChanges(findings)
