@@ -226,9 +226,6 @@ def test_a_body_over_the_limit_is_refused_with_where_big_inputs_go(remote: Path,
     assert run("--remote", str(remote), "submit", "t", "--body-file", str(big)).exit_code == 0
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs the store to hand config.json's limits to the State (State.limits); see the report"
-)
 def test_the_body_limit_is_read_from_config_json(remote: Path, tmp_path: Path) -> None:
     config = json.loads(read_branch_file(remote, "config.json"))
     config["limits"] = {"max_body_bytes": 10}

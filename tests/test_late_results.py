@@ -53,3 +53,15 @@ def test_a_late_success_does_not_revive_a_task_failed_or_cancelled_otherwise(sta
     complete(state, "task-2", "runner-a", now=NOW + TTL + minutes(3))
     assert state.tasks["task-2"].status == TaskStatus.FAILED  # runner-b's attempt came after: its verdict stands
     assert state.tasks["task-2"].attempts[0].outcome == AttemptOutcome.SUCCEEDED  # a's work is still recorded
+
+
+def test_setting_modes_keeps_the_other_settings_and_says_what_changed(state: State) -> None:
+    from coordinator.models import Limits
+
+    state.limits = Limits(max_body_bytes=1000)
+    modes = state.modes.model_copy(deep=True)
+    modes.modes["simple"].max_turns = 7
+    change = tr.set_modes(state, modes=modes, by="alice")
+    assert change.message == "set modes by alice: simple.max_turns 20 -> 7"
+    assert change.config is not None and change.config.limits.max_body_bytes == 1000
+    assert tr.set_modes(state, modes=state.modes, by="alice").empty  # nothing changed: nothing to commit

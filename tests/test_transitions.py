@@ -196,7 +196,7 @@ def test_submit_bounds_the_body_in_bytes_and_says_where_big_inputs_go(state: Sta
 
 def test_submit_uses_the_limits_the_state_carries(state: State) -> None:
     # The store gives the state the limits of config.json (State.limits); the transition reads them from there.
-    state.limits = Limits(max_body_bytes=10, max_title_chars=5)  # type: ignore[attr-defined]
+    state.limits = Limits(max_body_bytes=10, max_title_chars=5)
     with pytest.raises(UsageError, match="over the limit of 10 bytes"):
         tr.submit(state, tr.SubmitRequest(title="t", body="x" * 11), NOW)
     with pytest.raises(UsageError, match="over the limit of 5 "):

@@ -11,7 +11,7 @@ import bisect
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from coordinator.models import PRIORITY_WEIGHT, Meta, Runner, Task, TaskStatus
+from coordinator.models import PRIORITY_WEIGHT, Limits, Meta, Runner, Task, TaskStatus
 from coordinator.modes import ModesConfig
 
 #: A queued task's place in the index: (-static_key, created_at timestamp, id); ascending = best first.
@@ -52,6 +52,8 @@ class State:
 
     meta: Meta = field(default_factory=Meta)
     modes: ModesConfig = field(default_factory=ModesConfig)
+    #: Bounds on what a task may hold (``limits`` in ``config.json``).
+    limits: Limits = field(default_factory=Limits)
     tasks: dict[str, Task] = field(default_factory=dict)
     runners: dict[str, Runner] = field(default_factory=dict)
     #: Records of the other collections, by collection directory, then key.

@@ -125,7 +125,8 @@ class Snapshot:
             state.meta = meta if isinstance(meta, Meta) else Meta()
         config = self._read_single(root.get(CONFIG.path), old.get(CONFIG.path), CONFIG.path, BranchConfig)
         if config is not None:
-            state.modes = config.modes if isinstance(config, BranchConfig) else BranchConfig().modes
+            parsed = config if isinstance(config, BranchConfig) else BranchConfig()
+            state.modes, state.limits = parsed.modes, parsed.limits
         for collection in COLLECTIONS:
             self._advance_collection(collection, root.get(collection.directory))
 

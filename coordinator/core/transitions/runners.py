@@ -41,4 +41,5 @@ def set_modes(state: State, *, modes: ModesConfig, by: str = "unknown") -> Chang
     if not changes:
         return Change(message="modes unchanged")  # nothing to commit
     shown = "; ".join(changes[:8]) + (f"; and {len(changes) - 8} more" if len(changes) > 8 else "")
-    return Change(message=f"set modes by {by}: {shown}", config=BranchConfig(modes=modes))
+    # The other settings of config.json (limits) stay as they are.
+    return Change(message=f"set modes by {by}: {shown}", config=BranchConfig(modes=modes, limits=state.limits))

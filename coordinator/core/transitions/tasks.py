@@ -39,10 +39,8 @@ class SubmitRequest:
 
 
 def branch_limits(state: State) -> Limits:
-    """The submission limits of the branch (``limits`` in ``config.json``); the defaults until the state has them."""
-    # State.limits is filled from config.json by the snapshot; a State built without it gets the defaults.
-    limits = getattr(state, "limits", None)
-    return limits if isinstance(limits, Limits) else Limits()
+    """The submission limits of the branch (``limits`` in ``config.json``)."""
+    return state.limits
 
 
 def submit(state: State, request: SubmitRequest, now: datetime) -> Change:
