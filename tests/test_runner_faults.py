@@ -10,11 +10,15 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from coordinator.cli.app import cli
 from coordinator.models import AttemptOutcome, TaskStatus
+from coordinator.runner.clock import SystemClock
 from tests.fakes.clock import FakeClock
 from tests.runner_helpers import Project, make_project, run_once
 
@@ -106,3 +110,47 @@ def test_a_result_waits_while_the_branch_refuses_writes_and_lands_once(project: 
     assert [a.outcome for a in task.attempts] == [AttemptOutcome.SUCCEEDED]  # the agent ran once
     assert any("could not record" in line for line in daemon.lines)  # type: ignore[attr-defined]
     assert not list((daemon.log_dir / "outbox").glob("*.json"))
+
+
+class FastClock(SystemClock):
+    """This machine's clock, ten minutes fast (as `faketime -f +10m` would make it)."""
+
+    def now(self) -> datetime:
+        return super().now() + timedelta(minutes=10)
+
+
+WORK_UNTIL_TOLD = """
+import pathlib, sys, time
+pathlib.Path(sys.argv[1]).write_text("started")
+deadline = time.time() + 60
+while not pathlib.Path(sys.argv[2]).exists() and time.time() < deadline:
+    time.sleep(0.05)
+pathlib.Path("work.txt").write_text("done")
+"""
+
+
+def test_a_runner_whose_clock_runs_fast_never_takes_a_live_task(project: Project, tmp_path: Path) -> None:
+    task_id = project.submit("twenty minutes of honest work")
+    started, finish = tmp_path / "started", tmp_path / "finish"
+    agent = script(tmp_path, "work.py", WORK_UNTIL_TOLD) + f" {started} {finish}"
+    healthy = project.daemon("healthy", agent_command=agent, lease_ttl_seconds=60)
+    runner = threading.Thread(target=run_once, args=(healthy,))
+    runner.start()
+    try:
+        wait_for(started.exists)
+        fast = project.daemon("fast", agent="scripted", clock=FastClock())
+        assert run_once(fast) == 0  # by its clock the lease expired 9 minutes ago; it saw it a moment ago
+        task = project.state().tasks[task_id]
+        assert task.status == TaskStatus.RUNNING and task.lease is not None and task.lease.runner == "healthy"
+        assert len(task.attempts) == 1
+        wait_for(lambda: any("dated" in line for line in healthy.lines))  # type: ignore[attr-defined]
+    finally:
+        finish.write_text("go")
+        runner.join(timeout=60)
+    task = project.state().tasks[task_id]
+    assert task.status == TaskStatus.SUCCEEDED and [a.runner for a in task.attempts] == ["healthy"]
+    told = next(line for line in healthy.lines if "dated" in line)  # type: ignore[attr-defined]
+    assert "coordinator (fast)" in told and "ahead of this machine's clock" in told
+    status = CliRunner().invoke(cli, ["--remote", str(project.origin), "status"])
+    fast_row = next(line for line in status.output.splitlines() if line.startswith("fast "))
+    assert "clock 9m" in fast_row or "clock 10m" in fast_row

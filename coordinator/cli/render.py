@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from coordinator.core.state import Problem, State
@@ -106,8 +106,23 @@ def _attempt_lines(attempt: Attempt) -> list[str]:
     return lines
 
 
+#: A heartbeat dated this far in the future says the runner's clock (or this machine's) is off.
+CLOCK_AHEAD_NOTICE = timedelta(minutes=2)
+
+
+def _runner_note(runner: Runner, now: datetime) -> str:
+    ahead = runner.last_heartbeat - now
+    skew = (
+        f"clock {format_duration(ahead.total_seconds())} ahead of this machine's? "
+        if ahead > CLOCK_AHEAD_NOTICE
+        else ""
+    )
+    cooling = f"cooling down until {runner.cooldown_until.isoformat()}" if runner.cooldown_until else ""
+    return skew + (runner.message or cooling)
+
+
 def runner_rows(runners: Iterable[Runner], now: datetime) -> str:
-    """Runners with their last heartbeat."""
+    """Runners with their last heartbeat (and a note when a clock looks off)."""
     rows = [
         (
             r.name,
@@ -115,7 +130,7 @@ def runner_rows(runners: Iterable[Runner], now: datetime) -> str:
             ago(r.last_heartbeat, now),
             f"{len(r.running)}/{r.slots}",
             ",".join(r.capabilities) or "-",
-            r.message or (f"cooling down until {r.cooldown_until.isoformat()}" if r.cooldown_until else ""),
+            _runner_note(r, now),
         )
         for r in sorted(runners, key=lambda r: r.name)
     ]

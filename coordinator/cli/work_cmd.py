@@ -14,6 +14,7 @@ from coordinator.cli.app import (
     echo_json,
     read_text_option,
     runner_name,
+    store_for,
     usage_error,
 )
 
@@ -43,12 +44,19 @@ def claim(ctx: click.Context, runner: str, capabilities: tuple[str, ...], lease_
     from coordinator.text import terminal_safe
 
     name = runner_name(runner)
-    change = apply(
-        ctx,
-        lambda state, now: claim_task(
-            state, runner=name, capabilities=set(capabilities), lease_ttl=timedelta(seconds=lease_ttl), now=now
-        ),
-    )
+    with store_for(ctx) as store:
+        # Leases are judged by what this machine saw of them (shared by its CLI calls), not by another machine's
+        # clock, so a skewed clock never takes a live task.
+        change = store.update(
+            lambda state, now: claim_task(
+                state,
+                runner=name,
+                capabilities=set(capabilities),
+                lease_ttl=timedelta(seconds=lease_ttl),
+                now=now,
+                expired=store.expired,
+            )
+        )
     if change.task is None:
         if as_json:
             echo_json(None)  # a script reading stdout gets JSON either way: null, and exit code 3

@@ -77,6 +77,7 @@ class RunnerDaemon:
             capabilities=tuple(config.capabilities),
             lease_ttl=timedelta(seconds=config.lease_ttl_seconds),
             max_permission_mode=ceiling.max_permission_mode,
+            expired=store.expired,
         )
         self._slots: dict[str, Slot] = {}
         self._slots_lock = threading.Lock()
@@ -87,6 +88,7 @@ class RunnerDaemon:
         self._outbox_waiting = 0
         self._once = self._gave_up = False
         self._modes_seen: ModesConfig | None = None
+        self._skew_told: set[str] = set()
         self._dirty = True  # the next claim must look at the branch even if ls-remote says nothing moved
 
     def _wire_parts(self) -> None:
@@ -209,7 +211,19 @@ class RunnerDaemon:
                 slots = list(self._slots.values())
             self.leases.watch(self.store.state, slots)
             self._note_mode_changes()
+            self._note_skew()
         return moved
+
+    def _note_skew(self) -> None:
+        """Say once per writer when its commits are dated in the future (its clock, or ours, is off)."""
+        for who, ahead in list(self.store.skew.items()):
+            if who not in self._skew_told:
+                self._skew_told.add(who)
+                self.echo(
+                    f"warning: a commit by {who} is dated {ahead:.0f}s ahead of this machine's clock: one of the "
+                    "two clocks is off (leases are judged by elapsed time, so no task is taken early); fix the clock"
+                    " (NTP)"
+                )
 
     def _note_mode_changes(self) -> None:
         """Say in the log when the modes on the branch changed, and which of them this runner now refuses."""
@@ -280,10 +294,7 @@ class RunnerDaemon:
 
     def _expiry_due(self) -> bool:
         now, mine = self.clock.now(), set(self.running_task_ids)
-        return any(
-            t.lease is not None and t.lease.expires_at <= now and t.id not in mine
-            for t in self.store.state.running_tasks()
-        )
+        return any(t.id not in mine and self.store.expired(t, now) for t in self.store.state.running_tasks())
 
     def _claim(self, *, assume_fresh: bool) -> Task | None:
         beat = self.heartbeats.model()

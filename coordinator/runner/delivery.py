@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from coordinator.core import transitions
 from coordinator.core.state import State
 from coordinator.core.transitions import Change
+from coordinator.core.transitions.leases import ExpiryJudge
 from coordinator.errors import ContentionError, CoordinatorError, InvalidTransition, RemoteError, TaskNotFound
 from coordinator.models import Runner, Task
 from coordinator.runner.clock import Clock
@@ -27,6 +28,7 @@ class ClaimSpec:
     capabilities: tuple[str, ...]
     lease_ttl: timedelta
     max_permission_mode: str | None = None
+    expired: ExpiryJudge | None = None
 
     def claim(self, state: State, now: datetime, *, heartbeat: Runner | None, after: Change | None = None) -> Change:
         """Requeue expired leases and lease the best task to this runner (after ``after``, in one commit)."""
@@ -39,6 +41,7 @@ class ClaimSpec:
             heartbeat=heartbeat,
             after=after,
             max_permission_mode=self.max_permission_mode,
+            expired=self.expired,
         )
 
 

@@ -32,14 +32,17 @@ from coordinator.errors import (
 )
 from coordinator.gitcmd import GitIdentity, last_lines, run_git
 from coordinator.ids import DEFAULT_STATE_BRANCH
-from coordinator.models import SCHEMA_VERSION, BranchConfig, Meta, StateModel
+from coordinator.models import SCHEMA_VERSION, BranchConfig, Meta, StateModel, Task
 from coordinator.store.layout import CONFIG, META, README_FILE, branch_readme, collection, path_of
+from coordinator.store.leasewatch import LeaseWatch
 from coordinator.store.objects import ObjectCache
 from coordinator.store.remote import Remote
 from coordinator.store.snapshot import NoMarker, Snapshot
 from coordinator.text import terminal_safe
 from coordinator.timeutil import utcnow
 
+#: A commit dated more than this ahead of this machine's clock is reported as clock skew.
+SKEW_NOTICE_SECONDS = 120.0
 DEFAULT_AUTHOR = str(GitIdentity())
 
 #: Every way git says "another push landed first": all mean re-read and retry.
@@ -116,7 +119,12 @@ class StateStore:
         self._max_wait = max_wait_seconds
         self._rng = rng or random.Random()
         key = hashlib.sha256(remote.url.encode()).hexdigest()[:16]
-        self._objects = ObjectCache((cache_dir or default_cache_dir()) / "remotes" / f"{key}.git")
+        remotes = (cache_dir or default_cache_dir()) / "remotes"
+        self._objects = ObjectCache(remotes / f"{key}.git")
+        #: How this machine judges leases (by what it saw, not by another machine's clock).
+        self.leases = LeaseWatch(remotes / f"{key}.leases.json", clock)
+        #: Commits seen dated in the future (a writer's clock is ahead, or ours behind): (author, seconds ahead).
+        self.skew: dict[str, float] = {}
         self._snapshot = Snapshot(self._objects)
         self._tip: str | None = None
         self._ref = f"{_PRIVATE_REFS}/{int(time.time())}-{os.getpid()}-{secrets.token_hex(4)}"
@@ -259,11 +267,41 @@ class StateStore:
             return self._advance(self._tip)
 
     def _advance(self, commit: str | None) -> State:
-        """The state at ``commit``, read incrementally; refuses a commit that is not on a state branch."""
+        """The state at ``commit``, read incrementally; refuses a commit that is not on a state branch. Leases are
+        observed (see :class:`LeaseWatch`), and a commit dated in the future is noted in :attr:`skew`."""
+        moved = commit != self._snapshot.commit
         try:
-            return self._snapshot.advance(commit)
+            state = self._snapshot.advance(commit)
         except NoMarker:
             raise NotAStateBranch(str(self.remote), self.branch) from None
+        if moved:
+            self.leases.observe(state)
+            if commit is not None:
+                self._check_skew(commit)
+        return state
+
+    def _check_skew(self, commit: str) -> None:
+        """A commit can't be written after it is read: one dated ahead of this machine's clock means a writer's
+        clock runs fast (or this one's slow). Leases do not depend on it, but people should know."""
+        try:
+            _, data = self._objects.read(commit)
+        except (ValueError, OSError):
+            return
+        for line in data.split(b"\n\n", 1)[0].split(b"\n"):
+            if line.startswith(b"committer "):
+                name, _, rest = line[len(b"committer ") :].rpartition(b">")
+                stamp = rest.split()
+                if stamp and stamp[0].isdigit():
+                    ahead = int(stamp[0]) - self._clock().timestamp()
+                    who = name.split(b"<")[0].strip().decode("utf-8", "replace")
+                    if ahead > SKEW_NOTICE_SECONDS:
+                        self.skew[who] = ahead
+                    else:
+                        self.skew.pop(who, None)
+
+    def expired(self, task: Task, now: datetime) -> bool:
+        """Whether ``task``'s lease is expired, as this machine judges it (pass to claim/requeue transitions)."""
+        return self.leases.expired(task, now)
 
     # --- writing ---
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
 from coordinator.core.scheduling import permission_refusal, pick_next
@@ -12,12 +12,23 @@ from coordinator.core.transitions.change import Change, Draft, short
 from coordinator.errors import NotLeaseHolder
 from coordinator.models import Attempt, AttemptOutcome, Lease, Runner, RunnerState, Task, TaskStatus
 
+#: Judges whether a running task's lease has expired at ``now``. Writers pass their own judge (the store's
+#: :class:`~coordinator.store.leasewatch.LeaseWatch`, which does not trust another machine's clock); without one,
+#: ``expires_at`` is compared with ``now``.
+ExpiryJudge = Callable[[Task, datetime], bool]
 
-def expire_leases(draft: Draft, now: datetime) -> None:
+
+def by_the_clock(task: Task, now: datetime) -> bool:
+    """The lease expired by ``now``'s clock (the pure rule; tests and tools without observations use it)."""
+    return task.lease is not None and task.lease.expires_at <= now
+
+
+def expire_leases(draft: Draft, now: datetime, expired: ExpiryJudge | None = None) -> None:
     """Requeue (or fail, when the budget is spent) every running task whose lease has expired."""
+    judge = expired or by_the_clock
     for task in draft.state.running_tasks():
         task = draft.get(task.id)
-        if task.status != TaskStatus.RUNNING or task.lease is None or task.lease.expires_at > now:
+        if task.status != TaskStatus.RUNNING or task.lease is None or not judge(task, now):
             continue
         holder = task.lease.runner
         attempts = finish_attempt(
@@ -45,10 +56,10 @@ def expire_leases(draft: Draft, now: datetime) -> None:
         draft.put(updated)
 
 
-def requeue_expired(state: State, now: datetime) -> Change:
+def requeue_expired(state: State, now: datetime, expired: ExpiryJudge | None = None) -> Change:
     """Requeue tasks whose runner stopped renewing its lease (any writer may do this)."""
     draft = Draft(state)
-    expire_leases(draft, now)
+    expire_leases(draft, now, expired)
     return draft.change()
 
 
@@ -62,19 +73,21 @@ def claim(
     heartbeat: Runner | None = None,
     after: Change | None = None,
     max_permission_mode: str | None = None,
+    expired: ExpiryJudge | None = None,
 ) -> Change:
     """Requeue expired leases, then lease the best claimable task to ``runner`` (``change.task`` is it, or None).
 
     ``after`` is a change computed on the same state that goes into the same commit (a runner reports a result
     and claims its next task at once): the claim sees its effects (the finished task, unblocked dependents).
     A runner allowing at most ``max_permission_mode`` is never given a task whose mode needs more; such a task
-    that no live runner allows is failed with the reason, rather than left waiting forever.
+    that no live runner allows is failed with the reason, rather than left waiting forever. ``expired`` judges
+    leases (see :data:`ExpiryJudge`).
     """
     draft = Draft(state)
     if after is not None:
         draft.changed.update({t.id: t for t in after.tasks})
         draft.lines.append(after.message)
-    expire_leases(draft, now)
+    expire_leases(draft, now, expired)
     refused: list[Task] = []
     task = pick_next(
         state,
