@@ -341,6 +341,7 @@ def _register_more_commands() -> None:
         "coordinator.cli.tasks_cmd",
         "coordinator.cli.work_cmd",
         "coordinator.cli.runner_cmd",
+        "coordinator.cli.modes_cmd",
         "coordinator.cli.demo_cmd",
     ):
         importlib.import_module(module)

@@ -16,6 +16,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -96,6 +97,16 @@ def default_cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("coordinator", appauthor=False))
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """Who changed a file of the branch last, when (their clock) and with what message (the audit log line)."""
+
+    commit: str
+    author: str
+    at: str
+    message: str
 
 
 class StateStore:
@@ -298,6 +309,19 @@ class StateStore:
                         self.skew[who] = ahead
                     else:
                         self.skew.pop(who, None)
+
+    def last_change(self, path: str) -> FileChange | None:
+        """The latest commit (of those this store has read) that changed ``path`` on the branch, or None."""
+        with self._lock:
+            if self._tip is None:
+                return None
+            done = run_git(
+                ["log", "-1", "--format=%H%x1f%an%x1f%aI%x1f%s", self._tip, "--", path], cwd=self._objects.path
+            )
+        fields = done.stdout.strip().split("\x1f")
+        if not done.ok or len(fields) != 4:
+            return None
+        return FileChange(commit=fields[0], author=fields[1], at=fields[2], message=fields[3])
 
     def expired(self, task: Task, now: datetime) -> bool:
         """Whether ``task``'s lease is expired, as this machine judges it (pass to claim/requeue transitions)."""
