@@ -64,7 +64,8 @@ def runner(ctx: click.Context, /, config_file: Path | None, once: bool, dry_run:
     """Run tasks on this machine: claim, work in a git worktree, record, repeat.
 
     The state branch is on the repo's origin unless --remote says otherwise. Exit codes: 0 stopped cleanly,
-    4 the agent's credentials are wrong (the runner stopped claiming).
+    4 the runner stopped claiming (the agent's credentials are wrong, or this machine kept failing), 5 --once
+    gave up on a state branch that refused every write (results wait in the outbox).
     """
     from coordinator.runner.build import build_runner, locate_state
     from coordinator.runner.config import load_config

@@ -103,7 +103,7 @@ are active: change it with the `coordinator` CLI (`submit`, `cancel`, `retry`, .
 | path | what |
 |---|---|
 | `meta.json` | schema version and the task id counter |
-| `config.json` | shared settings: the modes (model, turns, timeout, budget, escalation) |
+| `config.json` | shared settings: the modes (model, turns, timeout, budget, permissions, escalation) and limits |
 | `tasks/<2 hex>/<task-id>.json` | one file per task (sharded by the SHA-1 of its id) |
 | `runners/<name>.json` | one file per runner: capabilities, slots, last heartbeat |
 
