@@ -272,14 +272,11 @@ def _commit_message(slot: Slot, mode_name: str, result: AgentResult) -> str:
     task = slot.task
     trailers = f"Coordinator-Task: {task.id}\nCoordinator-Attempt: {slot.attempt}"
     summary = (result.summary or "").strip()
-    if result.outcome == AgentOutcome.SUCCEEDED:
-        return f"{task.title}\n\n{summary}\n\n{trailers}".replace("\n\n\n\n", "\n\n")
-    why = (
-        (result.error or result.outcome.value).strip().splitlines()[0][:200]
-        if (result.error or "").strip()
-        else result.outcome.value
-    )
     body = f"{summary}\n\n" if summary else ""
+    if result.outcome == AgentOutcome.SUCCEEDED:
+        return f"{task.title}\n\n{body}{trailers}"
+    error_lines = (result.error or "").strip().splitlines()
+    why = error_lines[0][:200] if error_lines else result.outcome.value
     return (
         f"WIP {task.id}: attempt {slot.attempt} ({mode_name}) ended {result.outcome.value}\n\n{why}\n\n{body}"
         f"{trailers}\nCoordinator-Work-In-Progress: true"

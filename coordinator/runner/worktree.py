@@ -219,7 +219,10 @@ class WorktreeManager:
                     continue
                 if held.branch:
                     self._salvage(
-                        held.path, held.branch, "work in progress moved from .git/coordinator-worktrees", user=True
+                        held.path,
+                        held.branch,
+                        "work in progress moved from .git/coordinator-worktrees",
+                        of_the_clone=True,
                     )
                 self._user.run(["worktree", "remove", "--force", "--force", str(held.path)], check=False)
                 if os.path.lexists(held.path):
@@ -287,11 +290,12 @@ class WorktreeManager:
             git.run(["reset", "--quiet", "--hard", since], check=False)
             raise SecretsInChanges(findings)
 
-    def _salvage(self, path: Path, branch: str, note: str, *, user: bool = False) -> str | None:
-        """Commit what a worktree that is being given up left uncommitted, on its branch (best effort)."""
+    def _salvage(self, path: Path, branch: str, note: str, *, of_the_clone: bool = False) -> str | None:
+        """Commit what a worktree that is being given up left uncommitted, on its branch (best effort).
+        ``of_the_clone``: a worktree of the user's clone (older versions), not of the work clone."""
         if not path.is_dir():
             return None
-        git = self._in(path, None if user else self.clone.admin_dir(path))
+        git = self._in(path, None if of_the_clone else self.clone.admin_dir(path))
         if git.out(["symbolic-ref", "--quiet", "HEAD"]) != f"refs/heads/{branch}":
             log.warning("not saving %s: it is not on %s any more", path, branch)
             return None
