@@ -634,7 +634,7 @@ PHASES = (
     ("resolve base", "worktrees", "resolve_base"),
     ("worktree create", "worktrees", "create"),
     ("agent run (CommandAgent.run)", "agent", "run"),
-    ("commit of changes (none to commit here)", "attempts", "_commit"),
+    ("commit of changes (none here), secret scan, copy to the clone", "attempts", "_keep_work"),
     ("result commit (outbox file + store.update)", "daemon", "_record"),
     ("worktree remove", "worktrees", "remove"),
 )

@@ -67,6 +67,10 @@ def test_a_runner_started_as_readme_says_commits_the_agents_file(
     assert attempt.commit and attempt.summary == "Wrote notes.md." and not attempt.denials
     assert git("show", f"{attempt.commit}:notes.md", cwd=clone).startswith("# Notes")
     assert git("rev-parse", f"coordinator/{task_id}", cwd=clone).strip() == attempt.commit
+    # Commits on the task branch and on the state branch name the runner (a fresh machine has no git identity).
+    author = git("log", "-1", "--format=%an <%ae>", attempt.commit, cwd=clone).strip()
+    assert author == "coordinator (r1) <coordinator@localhost>"
+    assert "coordinator (r1)" in git("log", "--format=%an", "coordinator/state", cwd=project.origin)
     # The worktree was in the platform's per-user data folder, never inside .git.
     assert f"worktrees in {home / '.local' / 'share' / 'coordinator' / 'wt'}" in result.stdout
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from coordinator.errors import WorktreeError
@@ -54,13 +55,16 @@ class BaseRef:
                     hint=f"check the name, or fetch it first (e.g. git fetch {remote})",
                 )
             return base
-        for candidate in (
-            self._default_branch(remote),
-            git.out(["rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}"]),
-            git.out(["symbolic-ref", "--quiet", "--short", "HEAD"]),
-        ):
-            if candidate and git.commit_of(candidate) is not None:
-                return candidate
+        # Asked one after the other (each is a git process): the first that names a commit wins.
+        candidates: tuple[Callable[[], str], ...] = (
+            lambda: self._default_branch(remote),
+            lambda: git.out(["rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}"]),
+            lambda: git.out(["symbolic-ref", "--quiet", "--short", "HEAD"]),
+        )
+        for candidate in candidates:
+            name = candidate()
+            if name and git.commit_of(name) is not None:
+                return name
         sha = git.commit_of("HEAD")
         if sha is None:
             raise WorktreeError(

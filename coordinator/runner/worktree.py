@@ -122,26 +122,34 @@ class WorktreeManager:
                     hint="check the base name, or fetch it first",
                 )
             self.clone.reset()
-            for held in self.clone.worktrees():
-                if held.branch == branch or held.path == path:
-                    note = takeover or f"work in progress left at {held.path}"
-                    self._salvage(held.path, branch, note)
-                    self._drop(held.path)
+            tip = self.clone.branch_tip(branch)
+            if tip is not None:  # only an existing branch can still be held by a worktree (a dead runner's)
+                for held in self.clone.worktrees():
+                    if held.branch == branch or held.path == path:
+                        self._salvage(held.path, branch, takeover or f"work in progress left at {held.path}")
+                        self._drop(held.path)
+                tip = self.clone.branch_tip(branch)  # what was saved moved it
             if os.path.lexists(path):
                 remove_tree(path)  # a stray directory (a partial checkout); never what a link points to
-            start = self.clone.branch_tip(branch) or self._user.commit_of(f"refs/heads/{branch}")
+                self.clone.git.run(["worktree", "prune"], check=False)
+            start = tip or self._older_branch(branch)
             try:
                 self.dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise WorktreeError(f"cannot create the folder {self.dir}: {exc}", hint="check the disk") from None
-            self._add(path, branch, start, base_commit)
+            self._add(path, branch, in_clone=tip is not None, start=start or base_commit)
         return Worktree(task_id, path, branch, base_commit, start or base_commit, reused=start is not None)
 
-    def _add(self, path: Path, branch: str, start: str | None, base_commit: str) -> None:
-        if self.clone.branch_tip(branch) is not None:
+    def _older_branch(self, branch: str) -> str | None:
+        """The tip of ``branch`` in the user's clone: where older versions kept task branches, and where runners
+        of this clone with another ``worktree_root`` copy theirs."""
+        return self._user.commit_of(f"refs/heads/{branch}")
+
+    def _add(self, path: Path, branch: str, *, in_clone: bool, start: str) -> None:
+        if in_clone:
             args = ["worktree", "add", "--quiet", str(path), branch]
         else:
-            args = ["worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), start or base_commit]
+            args = ["worktree", "add", "--quiet", "--no-track", "-b", branch, str(path), start]
         done = self.clone.git.run(args, check=False)
         if not done.ok and ("already registered" in done.stderr or "missing but" in done.stderr):
             self.clone.git.run(["worktree", "prune"], check=False)
@@ -166,15 +174,20 @@ class WorktreeManager:
         with self._lock:
             self.clone.reset()
             git = self._in(wt.path, self.clone.admin_dir(wt.path))
-            if git.out(["symbolic-ref", "--quiet", "HEAD"]) != f"refs/heads/{wt.branch}":
+            # One `git status` tells the branch, the commit and whether anything is left to commit.
+            status = git.run(["status", "--porcelain=v2", "--branch"], what=f"git status failed in {wt.path}").stdout
+            lines = status.splitlines()
+            on = next((line[len("# branch.head ") :] for line in lines if line.startswith("# branch.head ")), "")
+            if on != wt.branch:
                 raise WorktreeError(
                     f"worktree {wt.path} is no longer on branch {wt.branch} (the agent switched branches or left a "
                     "rebase/bisect in progress); not committing there",
                     hint=f"inspect it with git -C {wt.path} status",
                 )
-            self._commit_all(git, message)
-            head = git.out(["rev-parse", "HEAD"])
-            if not head or head == wt.start_commit:
+            head = next((line.split()[2] for line in lines if line.startswith("# branch.oid ")), "")
+            if any(line and not line.startswith("#") for line in lines):
+                head = self._commit_all(git, message, dirty=True) or head
+            if not head or head in ("(initial)", wt.start_commit):
                 return None
             self._refuse_secrets(git, wt.branch, since=wt.start_commit)
             return head
@@ -244,9 +257,10 @@ class WorktreeManager:
         where = [f"--git-dir={admin}", f"--work-tree={path}"] if admin is not None else []
         return RepoGit(path, env=self.author.env(), options=[*SAFE_OPTIONS, *where])
 
-    def _commit_all(self, git: RepoGit, message: str) -> str | None:
-        """Commit every change in the worktree; the new HEAD, or None when there was nothing to commit."""
-        if not git.run(["status", "--porcelain"], what=f"git status failed in {git.cwd}").stdout.strip():
+    def _commit_all(self, git: RepoGit, message: str, *, dirty: bool = False) -> str | None:
+        """Commit every change in the worktree; the new HEAD, or None when there was nothing to commit.
+        ``dirty``: the caller's own ``git status`` showed changes already."""
+        if not dirty and not git.run(["status", "--porcelain"], what=f"git status failed in {git.cwd}").stdout.strip():
             return None
         git.run(["add", "-A"], what=f"git add failed in {git.cwd}")
         staged = git.run(["diff", "--cached", "--quiet"], check=False)
