@@ -68,9 +68,10 @@ class WorkClone:
         self.reset()
 
     def reset(self) -> None:
-        """Rewrite the config and alternates files from what the runner knows, whatever an agent left there."""
-        _write_atomically(self.path / "config", self._config())
-        _write_atomically(self.path / "objects" / "info" / "alternates", f"{self._alternates.as_posix()}\n")
+        """Rewrite the config and alternates files from what the runner knows, whatever an agent left there
+        (read first: rewriting a file that is as it should be would cost a file creation per git command)."""
+        _ensure_content(self.path / "config", self._config())
+        _ensure_content(self.path / "objects" / "info" / "alternates", f"{self._alternates.as_posix()}\n")
 
     def _config(self) -> str:
         if self._config_text is None:
@@ -140,6 +141,15 @@ def _platform_settings(scratch_parent: Path) -> dict[str, str]:
 
 def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _ensure_content(path: Path, text: str) -> None:
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass  # missing or garbled: written below
+    _write_atomically(path, text)
 
 
 def _write_atomically(path: Path, text: str) -> None:
