@@ -5,11 +5,15 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from coordinator.store.remote import Remote
 from coordinator.store.store import StateStore
+
+if TYPE_CHECKING:
+    from tests.runner_helpers import Project
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +35,16 @@ def make_bare_remote(path: Path) -> Path:
 def remote_path(tmp_path: Path) -> Path:
     """A bare remote with no state branch yet."""
     return make_bare_remote(tmp_path / "remote.git")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Project]:
+    """origin.git with a README on main and an initialised state branch, for runner tests."""
+    from tests.runner_helpers import make_project
+
+    made = make_project(tmp_path / "p")
+    yield made
+    made.store.close()
 
 
 @pytest.fixture

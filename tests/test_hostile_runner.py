@@ -11,26 +11,19 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from coordinator.models import TaskStatus
 from tests.gitutil import RawEntry, commit_onto, git, ls_tree, read_raw_tree, write_blob, write_raw_tree
-from tests.runner_helpers import Project, make_project
+from tests.runner_helpers import Project
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 MISSING_COMMIT = "5" * 40
 BRANCH = "coordinator/state"
 
-
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[Project]:
-    p = make_project(tmp_path / "p")
-    yield p
-    p.store.close()
 
 
 def make_hostile(origin: Path) -> None:

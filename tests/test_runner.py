@@ -6,7 +6,6 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,14 +16,7 @@ from coordinator.models import AttemptOutcome, AttemptResult, RunnerState, TaskS
 from coordinator.runner.daemon import EXIT_MISCONFIGURED, EXIT_OK
 from coordinator.runner.outbox import Outbox, Report
 from tests.fakes.claude_env import make_fake_claude
-from tests.runner_helpers import Project, branch_files, make_project, run_once
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[Project]:
-    p = make_project(tmp_path / "p")
-    yield p
-    p.store.close()
+from tests.runner_helpers import Project, branch_files, run_once
 
 
 def script(tmp_path: Path, name: str, body: str) -> str:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +18,11 @@ from coordinator.models import AttemptOutcome, RunnerState, TaskStatus
 from tests.fakes.anthropic_api import FakeAnthropic, Reply, Text, ToolUse, working_directory
 from tests.fakes.claude_env import claude_env, clear_inherited_claude_env, require_real_claude
 from tests.gitutil import branch_log, edit_branch, git, read_branch_file
-from tests.runner_helpers import Project, make_project
+from tests.runner_helpers import Project
 from tests.user_machine import run, start, user_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name == "nt", reason="POSIX signals and paths")]
 
-
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[Project]:
-    p = make_project(tmp_path / "p")
-    yield p
-    p.store.close()
 
 
 @pytest.fixture
@@ -45,6 +39,17 @@ def _after_tool(body: dict[str, Any]) -> bool:
     return isinstance(content, list) and any(isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
 
 
+def _run_with_the_real_cli(
+    claude_exe: str, home: Path, clone: Path, reply: Any
+) -> tuple[subprocess.CompletedProcess[str], FakeAnthropic]:
+    """`coordinator runner --name r1 --repo CLONE --once` as README says, the real CLI on PATH, the fake API."""
+    with FakeAnthropic(reply) as api:
+        env = user_env(home, claude_env(api.url, home), path_first=[Path(claude_exe).parent])
+        result = run(["runner", "--name", "r1", "--repo", str(clone), "--once"], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result, api
+
+
 def test_a_runner_started_as_readme_says_commits_the_agents_file(
     project: Project, claude_exe: str, tmp_path: Path
 ) -> None:
@@ -57,10 +62,7 @@ def test_a_runner_started_as_readme_says_commits_the_agents_file(
             return Text("Wrote notes.md.")
         return ToolUse.write(f"{working_directory(body)}/notes.md", "# Notes\n\nwritten by the agent\n")
 
-    with FakeAnthropic(reply) as api:
-        env = user_env(home, claude_env(api.url, home), path_first=[Path(claude_exe).parent])
-        result = run(["runner", "--name", "r1", "--repo", str(clone), "--once"], env)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result, _ = _run_with_the_real_cli(claude_exe, home, clone, reply)
     task = project.state().tasks[task_id]
     assert task.status == TaskStatus.SUCCEEDED, result.stdout
     attempt = task.attempts[0]
@@ -86,10 +88,7 @@ def test_a_task_whose_only_write_was_denied_is_not_a_success(
     def reply(body: dict[str, Any]) -> Reply:
         return Text("I could not write it.") if _after_tool(body) else ToolUse.write(str(outside), "nope\n")
 
-    with FakeAnthropic(reply) as api:
-        env = user_env(home, claude_env(api.url, home), path_first=[Path(claude_exe).parent])
-        result = run(["runner", "--name", "r1", "--repo", str(clone), "--once"], env)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result, _ = _run_with_the_real_cli(claude_exe, home, clone, reply)
     task = project.state().tasks[task_id]
     assert task.status == TaskStatus.FAILED, result.stdout
     assert not outside.exists()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,16 +19,10 @@ from coordinator.cli.app import cli
 from coordinator.models import AttemptOutcome, TaskStatus
 from coordinator.runner.clock import SystemClock
 from tests.fakes.clock import FakeClock
-from tests.runner_helpers import Project, make_project, run_once
+from tests.runner_helpers import Project, run_once
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[Project]:
-    p = make_project(tmp_path / "p")
-    yield p
-    p.store.close()
 
 
 def script(tmp_path: Path, name: str, body: str) -> str:

@@ -9,24 +9,17 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from coordinator.models import AttemptOutcome, TaskStatus
 from tests.gitutil import branch_log
-from tests.runner_helpers import Project, make_project
+from tests.runner_helpers import Project
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name == "nt", reason="POSIX signals")]
 ROOT = Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[Project]:
-    p = make_project(tmp_path / "p")
-    yield p
-    p.store.close()
 
 
 def runner_process(project: Project, name: str, agent_script: Path, *extra: str, **env: str) -> subprocess.Popen[str]:
