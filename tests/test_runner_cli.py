@@ -98,6 +98,8 @@ def test_a_task_whose_only_write_was_denied_is_not_a_success(
         assert (attempt.outcome, attempt.outcome_detail) == (AttemptOutcome.FAILED, "permission_denied")
         assert [(d.tool, d.target) for d in attempt.denials] == [("Write", str(outside))]
         assert attempt.reason and "permission_mode (now acceptEdits)" in attempt.reason
+    shown = run(["--remote", str(project.origin), "show", task_id], user_env(home))
+    assert f"denied: Write({outside})" in shown.stdout
 
 
 def test_dry_run_without_the_claude_cli_says_so_and_goes_on(project: Project, tmp_path: Path) -> None:

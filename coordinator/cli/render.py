@@ -93,10 +93,12 @@ def _attempt_lines(attempt: Attempt) -> list[str]:
         f"{terminal_safe(attempt.mode)} ({terminal_safe(attempt.model or '-')}), {took}, {cost}"
         + ("" if attempt.counted else ", not counted")
     ]
+    denied = ", ".join(f"{d.tool}({d.target})" if d.target else d.tool for d in attempt.denials)
     for label, value in (
         ("reason", attempt.reason),
         ("error", attempt.error),
         ("summary", attempt.summary),
+        ("denied", denied),
         ("branch", attempt.branch),
         ("commit", attempt.commit),
         ("log", attempt.log),
