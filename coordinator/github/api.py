@@ -1,0 +1,130 @@
+"""The one narrow interface to GitHub that the rest of coordinator calls (gidgethub's shape: the core and the
+runner speak this protocol; :mod:`coordinator.github.rest` implements it with PyGithub and is the only module
+that imports PyGithub; tests use a fake GitHub server on 127.0.0.1 behind the real implementation).
+
+Every method is one REST call (or one paginated listing); none retries a write by itself: a POST that GitHub
+carried out but answered 502 must not be sent again blindly (that is how tools post duplicate comments). Errors
+are :class:`GitHubError`, which says whether trying again later may work and when.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from coordinator.errors import CoordinatorError
+
+#: Permissions of GitHub's collaborator-permission endpoint, from the most to the least.
+WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})
+
+
+class GitHubError(CoordinatorError):
+    """A GitHub call failed. ``status`` is the HTTP status (0: no answer); ``transient`` says whether the same
+    call may succeed later (5xx, rate limits, timeouts); ``retry_after`` how many seconds GitHub asked to wait
+    (``Retry-After``, or until ``X-RateLimit-Reset``), when it said."""
+
+    def __init__(self, message: str, *, status: int = 0, transient: bool = False, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Issue:
+    """An issue as coordinator needs it."""
+
+    number: int
+    title: str
+    body: str
+    state: str  # "open" | "closed"
+    labels: tuple[str, ...]
+    author: str
+    html_url: str
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IssueEvent:
+    """One entry of an issue's event timeline (``labeled``, ``unlabeled``, ``closed``, ``reopened``, ...)."""
+
+    event: str
+    actor: str
+    created_at: datetime
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Comment:
+    """An issue comment."""
+
+    id: int
+    author: str
+    body: str
+    created_at: datetime
+    updated_at: datetime
+    html_url: str = ""
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """A pull request."""
+
+    number: int
+    html_url: str
+    state: str  # "open" | "closed"
+    draft: bool = False
+
+
+class GitHubAPI(Protocol):
+    """What coordinator asks of GitHub, for one repository ``owner/name`` per call."""
+
+    @property
+    def calls(self) -> int:
+        """How many REST requests this object has sent (measured, e.g. a task's whole life)."""
+        ...
+
+    def permission(self, repo: str, user: str) -> str:
+        """``user``'s permission on ``repo``: admin, maintain, write, triage, read or none (unknown users: none)."""
+        ...
+
+    def issue(self, repo: str, number: int) -> Issue:
+        """One issue."""
+        ...
+
+    def issue_events(self, repo: str, number: int) -> list[IssueEvent]:
+        """The issue's events, oldest first."""
+        ...
+
+    def comments(self, repo: str, number: int) -> list[Comment]:
+        """The issue's comments, oldest first."""
+        ...
+
+    def create_comment(self, repo: str, number: int, body: str) -> Comment:
+        """Post a comment (never retried here: see the module docstring)."""
+        ...
+
+    def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
+        """Replace a comment's body (idempotent: safe to repeat)."""
+        ...
+
+    def set_labels(self, repo: str, number: int, labels: list[str]) -> None:
+        """Replace the issue's labels with ``labels`` (idempotent)."""
+        ...
+
+    def find_pull(self, repo: str, head: str) -> PullRequest | None:
+        """The pull request whose head is ``head`` (``owner:branch``), open or closed, newest first; or None."""
+        ...
+
+    def create_pull(self, repo: str, *, base: str, head: str, title: str, body: str, draft: bool) -> PullRequest:
+        """Open a pull request; a :class:`GitHubError` with status 422 when one exists for ``head`` already."""
+        ...
+
+    def request_reviewers(self, repo: str, number: int, reviewers: list[str]) -> None:
+        """Ask ``reviewers`` to review pull request ``number``."""
+        ...
+
+    def default_branch(self, repo: str) -> str:
+        """The repository's default branch."""
+        ...
