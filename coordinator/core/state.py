@@ -11,7 +11,7 @@ import bisect
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from coordinator.models import PRIORITY_WEIGHT, Limits, Meta, Runner, Task, TaskStatus
+from coordinator.models import PRIORITY_WEIGHT, BranchConfig, GitHubConfig, Limits, Meta, Runner, Task, TaskStatus
 from coordinator.modes import ModesConfig
 
 #: A queued task's place in the index: (-static_key, created_at timestamp, id); ascending = best first.
@@ -51,9 +51,8 @@ class State:
     """Everything on the branch at one commit, indexed for scheduling."""
 
     meta: Meta = field(default_factory=Meta)
-    modes: ModesConfig = field(default_factory=ModesConfig)
-    #: Bounds on what a task may hold (``limits`` in ``config.json``).
-    limits: Limits = field(default_factory=Limits)
+    #: ``config.json``: modes, limits, GitHub settings (the defaults when the file is missing or unreadable).
+    config: BranchConfig = field(default_factory=BranchConfig)
     tasks: dict[str, Task] = field(default_factory=dict)
     runners: dict[str, Runner] = field(default_factory=dict)
     #: Records of the other collections, by collection directory, then key.
@@ -78,12 +77,37 @@ class State:
         modes: ModesConfig | None = None,
     ) -> State:
         """A state holding these tasks and runners."""
-        state = cls(meta=meta or Meta(), modes=modes or ModesConfig())
+        state = cls(meta=meta or Meta(), config=BranchConfig(modes=modes or ModesConfig()))
         for task in tasks:
             state.put_task(task)
         for runner in runners:
             state.runners[runner.name] = runner
         return state
+
+    # --- the settings of config.json ---
+
+    @property
+    def modes(self) -> ModesConfig:
+        """The modes (``modes`` in ``config.json``)."""
+        return self.config.modes
+
+    @modes.setter
+    def modes(self, value: ModesConfig) -> None:
+        self.config = self.config.model_copy(update={"modes": value})
+
+    @property
+    def limits(self) -> Limits:
+        """Bounds on what a task may hold (``limits`` in ``config.json``)."""
+        return self.config.limits
+
+    @limits.setter
+    def limits(self, value: Limits) -> None:
+        self.config = self.config.model_copy(update={"limits": value})
+
+    @property
+    def github(self) -> GitHubConfig:
+        """How issues become tasks (``github`` in ``config.json``)."""
+        return self.config.github
 
     # --- updates (store and tests only; transitions never mutate a State) ---
 

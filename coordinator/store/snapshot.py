@@ -125,8 +125,7 @@ class Snapshot:
             state.meta = meta if isinstance(meta, Meta) else Meta()
         config = self._read_single(root.get(CONFIG.path), old.get(CONFIG.path), CONFIG.path, BranchConfig)
         if config is not None:
-            parsed = config if isinstance(config, BranchConfig) else BranchConfig()
-            state.modes, state.limits = parsed.modes, parsed.limits
+            state.config = config if isinstance(config, BranchConfig) else BranchConfig()
         for collection in COLLECTIONS:
             self._advance_collection(collection, root.get(collection.directory))
 

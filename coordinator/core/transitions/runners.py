@@ -7,7 +7,7 @@ from datetime import datetime
 from coordinator.core.state import State
 from coordinator.core.transitions.change import Change
 from coordinator.errors import UsageError
-from coordinator.models import BranchConfig, Runner
+from coordinator.models import Runner
 from coordinator.modes import ModesConfig, modes_diff
 
 
@@ -41,5 +41,5 @@ def set_modes(state: State, *, modes: ModesConfig, by: str = "unknown") -> Chang
     if not changes:
         return Change(message="modes unchanged")  # nothing to commit
     shown = "; ".join(changes[:8]) + (f"; and {len(changes) - 8} more" if len(changes) > 8 else "")
-    # The other settings of config.json (limits) stay as they are.
-    return Change(message=f"set modes by {by}: {shown}", config=BranchConfig(modes=modes, limits=state.limits))
+    # The other settings of config.json (limits, github, fields of newer versions) stay as they are.
+    return Change(message=f"set modes by {by}: {shown}", config=state.config.model_copy(update={"modes": modes}))

@@ -1,0 +1,80 @@
+"""The data on the state branch: tasks, their attempts and leases, runners, and the branch's metadata.
+
+Every model keeps fields it does not know (``extra="allow"``): a file written by a newer coordinator survives
+a rewrite by an older one. JSON Schemas in ``state/`` are generated from these classes.
+"""
+
+from coordinator.models.base import (
+    MAX_TITLE_CHARS,
+    SCHEMA_VERSION,
+    Capability,
+    RunnerName,
+    StateModel,
+    TaskId,
+    Title,
+    UtcDateTime,
+    check_title,
+    dump,
+)
+from coordinator.models.config import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_TITLE_CHARS,
+    MAX_TASK_NUMBER,
+    BranchConfig,
+    Limits,
+    Meta,
+)
+from coordinator.models.github import DELIVERY_ORDER, GitHubConfig, GitHubLink, PrPolicy, Trigger
+from coordinator.models.runner import Runner, RunnerState
+from coordinator.models.task import (
+    PRIORITY_WEIGHT,
+    TERMINAL_STATUSES,
+    Attempt,
+    AttemptOutcome,
+    AttemptResult,
+    Denial,
+    Lease,
+    Priority,
+    Source,
+    Task,
+    TaskStatus,
+    Tokens,
+)
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_TITLE_CHARS",
+    "DELIVERY_ORDER",
+    "MAX_TASK_NUMBER",
+    "MAX_TITLE_CHARS",
+    "PRIORITY_WEIGHT",
+    "SCHEMA_VERSION",
+    "TERMINAL_STATUSES",
+    "Attempt",
+    "AttemptOutcome",
+    "AttemptResult",
+    "BranchConfig",
+    "Capability",
+    "Denial",
+    "GitHubConfig",
+    "GitHubLink",
+    "Lease",
+    "Limits",
+    "Meta",
+    "PrPolicy",
+    "Priority",
+    "Runner",
+    "RunnerName",
+    "RunnerState",
+    "Source",
+    "StateModel",
+    "Task",
+    "TaskId",
+    "TaskStatus",
+    "Title",
+    "Tokens",
+    "Trigger",
+    "UtcDateTime",
+    "check_title",
+    "dump",
+]

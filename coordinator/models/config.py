@@ -1,0 +1,51 @@
+"""The branch's own files: ``meta.json`` and ``config.json``."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from coordinator.models.base import MAX_TITLE_CHARS, SCHEMA_VERSION, StateModel, UtcDateTime
+from coordinator.models.github import GitHubConfig
+from coordinator.modes import ModesConfig
+
+#: The largest task number: a billion tasks is far beyond what one branch can hold.
+MAX_TASK_NUMBER = 10**9
+
+
+class Meta(StateModel):
+    """``meta.json``: the branch's schema version and id counter."""
+
+    schema_version: int = SCHEMA_VERSION
+    created_at: UtcDateTime | None = None
+    # Bounded so that a hand-edited absurd counter is an unreadable file, not a crash at the next submit.
+    next_task_number: int = Field(default=1, ge=1, le=MAX_TASK_NUMBER)
+
+
+#: Default of ``limits.max_body_bytes``: GitHub's own cap on an issue body is 65,536 characters, so any issue
+#: written in ASCII fits. A task file is rewritten at every claim, lease renewal and result, each time with its
+#: body, and every writer fetches every version: big inputs belong in the repository, not on the state branch.
+DEFAULT_MAX_BODY_BYTES = 65_536
+#: Default of ``limits.max_title_chars``: GitHub's cap on an issue title, so any issue title fits.
+DEFAULT_MAX_TITLE_CHARS = 256
+
+
+class Limits(StateModel):
+    """Bounds on what a submission may hold, enforced by ``submit`` (``limits`` in ``config.json``)."""
+
+    max_body_bytes: int = Field(
+        default=DEFAULT_MAX_BODY_BYTES,
+        ge=1,
+        le=16 * 1024 * 1024,
+        description="Largest task body in bytes (UTF-8); link or commit bigger inputs instead.",
+    )
+    max_title_chars: int = Field(
+        default=DEFAULT_MAX_TITLE_CHARS, ge=1, le=MAX_TITLE_CHARS, description="Longest task title in characters."
+    )
+
+
+class BranchConfig(StateModel):
+    """``config.json``: settings shared by every runner, kept on the state branch."""
+
+    modes: ModesConfig = Field(default_factory=ModesConfig)
+    limits: Limits = Field(default_factory=Limits)
+    github: GitHubConfig = Field(default_factory=GitHubConfig)

@@ -1,0 +1,62 @@
+"""A task's GitHub side: the branch-wide GitHub settings, where a task came from (who triggered it, how, with what
+permission), and what has been delivered back (the tracking comment, status labels, the pushed branch, the pull
+request) or is still waiting to be."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from coordinator.ids import TASK_BRANCH_PREFIX
+from coordinator.models.base import StateModel, UtcDateTime
+
+#: What happens with a task branch that has commits: nothing, a compare link, a draft PR, a ready PR.
+PrPolicy = Literal["none", "link", "draft", "ready"]
+#: The GitHub side effects of a task, delivered in this order (a PR needs the pushed branch; the comment links
+#: the PR; the labels come last).
+DELIVERY_ORDER = ("push", "pull", "comment", "labels")
+
+
+class GitHubConfig(StateModel):
+    """``github`` in ``config.json``: how issues become tasks, for every runner and every ingest."""
+
+    trigger_label: str = Field(default="claude", min_length=1, max_length=50, description="The label that triggers.")
+    untrusted_reply: Literal["polite", "silent"] = Field(
+        default="polite", description="Answer a trigger by someone without write access once, or say nothing."
+    )
+    allowed_bots: list[str] = Field(default_factory=list, description="Bot accounts allowed to trigger (logins).")
+    branch_prefix: str = Field(default=TASK_BRANCH_PREFIX, description="Task branches pushed are PREFIX<task id>.")
+    default_pr: PrPolicy = Field(default="draft", description="PR policy when the issue has no pr:* label.")
+    status_label_prefix: str = Field(default="coordinator:", description="Status labels are PREFIX<status>.")
+
+
+class Trigger(StateModel):
+    """Who asked for the work on GitHub and how: checked again by the runner before anything runs."""
+
+    actor: str = Field(description="The login that applied the trigger label (not the issue's author).")
+    permission: str = Field(description="The actor's permission when the event was ingested.")
+    event: str = Field(description="e.g. issues.labeled")
+    delivery: str | None = Field(default=None, description="The webhook delivery id (X-GitHub-Delivery), if known.")
+    label: str = Field(description="The trigger label applied.")
+    at: UtcDateTime = Field(description="When the trigger happened (the event's time).")
+    comments: int = Field(default=0, ge=0, description="How many comments the issue had at the trigger.")
+
+
+class GitHubLink(StateModel):
+    """A task that came from a GitHub issue: its trigger, and the state of everything delivered back."""
+
+    repository: str = Field(description="owner/name")
+    issue: int = Field(ge=1)
+    url: str = ""
+    trigger: Trigger
+    pr_policy: PrPolicy = "draft"
+    comment_id: int | None = Field(default=None, description="The tracking comment (found again by its marker).")
+    pushed: str | None = Field(default=None, description="The commit last pushed to the task branch.")
+    pull_number: int | None = None
+    pull_url: str | None = None
+    status_label: str | None = Field(default=None, description="The status label last set on the issue.")
+    pending: list[str] = Field(default_factory=list, description="Side effects still to deliver, e.g. comment.")
+    delivery_attempts: int = Field(default=0, ge=0, description="Failed tries of the pending side effects in a row.")
+    retry_at: UtcDateTime | None = Field(default=None, description="Not before then (GitHub asked to wait).")
+    last_error: str | None = None

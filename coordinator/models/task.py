@@ -1,0 +1,172 @@
+"""Tasks, their attempts and leases."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from coordinator.models.base import Capability, StateModel, TaskId, Title, UtcDateTime
+from coordinator.models.github import GitHubLink
+
+
+class Priority(StrEnum):
+    """How urgent a task is; maps to a scheduling weight."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+PRIORITY_WEIGHT: dict[Priority, int] = {
+    Priority.CRITICAL: 100,
+    Priority.HIGH: 75,
+    Priority.MEDIUM: 50,
+    Priority.LOW: 25,
+}
+
+
+class TaskStatus(StrEnum):
+    """Where a task is in its life."""
+
+    QUEUED = "queued"  # waiting for a runner
+    BLOCKED = "blocked"  # waiting for its dependencies to succeed
+    RUNNING = "running"  # leased by a runner
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_STATUSES = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+
+class AttemptOutcome(StrEnum):
+    """How one attempt ended."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    LEASE_EXPIRED = "lease_expired"  # the runner vanished; counted
+    RELEASED = "released"  # handed back (shutdown, usage limit, misconfigured runner); not counted
+    CANCELLED = "cancelled"
+
+
+class Source(StateModel):
+    """Who asked for the task, how, when and with what permission."""
+
+    kind: str = Field(default="cli", description="How the task arrived: cli, github-issue, webhook, ...")
+    actor: str = Field(default="unknown", description="Who triggered it (login or local user name).")
+    permission: str | None = Field(default=None, description="The actor's permission when triggering.")
+    at: UtcDateTime | None = Field(default=None, description="When it was triggered.")
+    repository: str | None = Field(default=None, description="owner/name of the GitHub repository, if any.")
+    issue: int | None = Field(default=None, description="Issue number, if the task comes from an issue.")
+    url: str | None = None
+    event: str | None = Field(default=None, description="The triggering event, e.g. 'issues.labeled'.")
+
+
+class Lease(StateModel):
+    """The lock a runner holds on a running task; it expires unless renewed."""
+
+    runner: str
+    attempt: int = Field(ge=1, description="Number of the attempt this lease belongs to.")
+    acquired_at: UtcDateTime
+    expires_at: UtcDateTime
+    renewed_at: UtcDateTime | None = None
+
+
+class Tokens(StateModel):
+    """Token counts of an attempt."""
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_creation: int = 0
+
+
+class Denial(StateModel):
+    """A tool call the agent's permissions refused (secrets redacted)."""
+
+    tool: str = Field(description="The tool, e.g. Write or Bash.")
+    target: str | None = Field(default=None, description="What it was called on: a file, a command, a URL.")
+
+
+class AttemptResult(StateModel):
+    """What a runner reports when an attempt ends (``coordinator complete --result-file`` takes this)."""
+
+    model: str | None = None
+    outcome_detail: str | None = Field(default=None, description="Agent-level outcome, e.g. max_turns.")
+    started_at: UtcDateTime | None = None
+    finished_at: UtcDateTime | None = None
+    duration_seconds: float | None = None
+    cost_usd: float | None = None
+    tokens: Tokens | None = None
+    denials: list[Denial] = Field(default_factory=list, description="Tool calls the permissions refused.")
+    turns: int | None = None
+    session_id: str | None = None
+    summary: str | None = None
+    error: str | None = None
+    branch: str | None = None
+    commit: str | None = None
+    log: str | None = Field(default=None, description="Where the full agent output is kept on the runner.")
+
+
+class Attempt(AttemptResult):
+    """One try at a task by one runner, with its result once it ended."""
+
+    number: int = Field(ge=1)
+    round: int = Field(default=0, ge=0, description="Incremented by each retry; budgets count per round.")
+    runner: str
+    mode: str
+    outcome: AttemptOutcome = AttemptOutcome.RUNNING
+    counted: bool = Field(default=True, description="False when the attempt does not use up the budget.")
+    reason: str | None = None
+
+
+class Task(StateModel):
+    """A unit of work: one file ``tasks/<shard>/<id>.json`` on the state branch."""
+
+    id: TaskId
+    title: Title
+    body: str = ""
+    source: Source = Field(default_factory=Source)
+    group: str | None = Field(
+        default=None, description="Tasks sharing a group (e.g. one issue) never run at the same time."
+    )
+    priority: Priority = Priority.MEDIUM
+    deadline: UtcDateTime | None = None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+    mode: str = Field(default="simple", description="Mode of the next attempt (escalation changes it).")
+    requested_mode: str | None = Field(default=None, description="The mode asked for at submission.")
+    requires: list[Capability] = Field(default_factory=list, description="Capabilities a runner must have.")
+    depends_on: list[str] = Field(default_factory=list, description="Tasks that must succeed first.")
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    round: int = Field(default=0, ge=0)
+    status: TaskStatus = TaskStatus.QUEUED
+    status_reason: str | None = None
+    lease: Lease | None = None
+    attempts: list[Attempt] = Field(default_factory=list)
+    github: GitHubLink | None = Field(default=None, description="The issue it came from and what went back there.")
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the task succeeded, failed or was cancelled."""
+        return self.status in TERMINAL_STATUSES
+
+    def counted_attempts(self) -> int:
+        """Attempts that used up this round's budget."""
+        return sum(1 for a in self.attempts if a.round == self.round and a.counted)
+
+    def attempts_left(self) -> int:
+        """How many more counted attempts this round allows."""
+        return max(0, self.max_attempts - self.counted_attempts())
+
+    def current_attempt(self) -> Attempt | None:
+        """The attempt the lease belongs to, if the task is leased."""
+        if self.lease is None:
+            return None
+        for attempt in reversed(self.attempts):
+            if attempt.number == self.lease.attempt:
+                return attempt
+        return None
