@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from coordinator.core.state import AGE_POINTS_PER_HOUR, State, static_key
-from coordinator.models import Task, TaskStatus
+from coordinator.models import GITHUB_CAPABILITY, Task, TaskStatus
 from coordinator.modes import ModesConfig, permission_rank
 
 MAX_URGENCY = 50.0
@@ -73,6 +73,8 @@ def why_not_claimable(
     ``max_permission_mode`` (None: any), or None when it can."""
     if task.status != TaskStatus.QUEUED:
         return f"status is {task.status.value}"
+    if task.github is not None and GITHUB_CAPABILITY not in capabilities:
+        return "comes from a GitHub issue: only runners with a GitHub token (COORDINATOR_GITHUB_TOKEN) take it"
     missing = [cap for cap in task.requires if cap not in capabilities]
     if missing:
         return f"needs capabilities {', '.join(missing)}"

@@ -113,6 +113,14 @@ class GitHubAPI(Protocol):
         """Replace the issue's labels with ``labels`` (idempotent)."""
         ...
 
+    def add_labels(self, repo: str, number: int, labels: list[str]) -> list[str]:
+        """Add ``labels`` to the issue (idempotent; creates unknown labels); returns all its labels now."""
+        ...
+
+    def remove_label(self, repo: str, number: int, label: str) -> None:
+        """Take ``label`` off the issue (idempotent: a label that is not there is no error)."""
+        ...
+
     def find_pull(self, repo: str, head: str) -> PullRequest | None:
         """The pull request whose head is ``head`` (``owner:branch``), open or closed, newest first; or None."""
         ...

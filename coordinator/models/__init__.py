@@ -24,7 +24,7 @@ from coordinator.models.config import (
     Limits,
     Meta,
 )
-from coordinator.models.github import DELIVERY_ORDER, GitHubConfig, GitHubLink, PrPolicy, Trigger
+from coordinator.models.github import DELIVERY_ORDER, GITHUB_CAPABILITY, GitHubConfig, GitHubLink, PrPolicy, Trigger
 from coordinator.models.runner import Runner, RunnerState
 from coordinator.models.task import (
     PRIORITY_WEIGHT,
@@ -45,6 +45,7 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_TITLE_CHARS",
     "DELIVERY_ORDER",
+    "GITHUB_CAPABILITY",
     "MAX_TASK_NUMBER",
     "MAX_TITLE_CHARS",
     "PRIORITY_WEIGHT",

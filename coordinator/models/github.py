@@ -11,6 +11,8 @@ from pydantic import Field
 from coordinator.ids import TASK_BRANCH_PREFIX
 from coordinator.models.base import StateModel, UtcDateTime
 
+#: The capability a runner has when it can reach GitHub (a token): only such runners claim tasks of issues.
+GITHUB_CAPABILITY = "github"
 #: What happens with a task branch that has commits: nothing, a compare link, a draft PR, a ready PR.
 PrPolicy = Literal["none", "link", "draft", "ready"]
 #: The GitHub side effects of a task, delivered in this order (a PR needs the pushed branch; the comment links
@@ -29,12 +31,14 @@ class GitHubConfig(StateModel):
     branch_prefix: str = Field(default=TASK_BRANCH_PREFIX, description="Task branches pushed are PREFIX<task id>.")
     default_pr: PrPolicy = Field(default="draft", description="PR policy when the issue has no pr:* label.")
     status_label_prefix: str = Field(default="coordinator:", description="Status labels are PREFIX<status>.")
+    status_labels: bool = Field(default=True, description="Keep a status label (PREFIX<status>) on the issue.")
 
 
 class Trigger(StateModel):
     """Who asked for the work on GitHub and how: checked again by the runner before anything runs."""
 
     actor: str = Field(description="The login that applied the trigger label (not the issue's author).")
+    actor_id: int | None = Field(default=None, description="The actor's numeric id (for Co-authored-by trailers).")
     permission: str = Field(description="The actor's permission when the event was ingested.")
     event: str = Field(description="e.g. issues.labeled")
     delivery: str | None = Field(default=None, description="The webhook delivery id (X-GitHub-Delivery), if known.")
@@ -57,6 +61,14 @@ class GitHubLink(StateModel):
     pull_url: str | None = None
     status_label: str | None = Field(default=None, description="The status label last set on the issue.")
     pending: list[str] = Field(default_factory=list, description="Side effects still to deliver, e.g. comment.")
+    revision: int = Field(default=0, ge=0, description="Counts the changes GitHub must be told about.")
+    creating_by: str | None = Field(
+        default=None, description="Who may create the tracking comment until creating_until (never two at once)."
+    )
+    creating_until: UtcDateTime | None = None
+    refused: str | None = Field(
+        default=None, description="Why nothing is delivered for this task (its trigger could not be verified)."
+    )
     delivery_attempts: int = Field(default=0, ge=0, description="Failed tries of the pending side effects in a row.")
     retry_at: UtcDateTime | None = Field(default=None, description="Not before then (GitHub asked to wait).")
     last_error: str | None = None

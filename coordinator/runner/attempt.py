@@ -19,6 +19,7 @@ from coordinator.modes import Mode, ModesConfig
 from coordinator.redaction import Redactor
 from coordinator.runner.clock import Clock
 from coordinator.runner.config import RunnerConfig
+from coordinator.runner.github_side import Gate, RunnerGitHub
 from coordinator.runner.leases import LeaseKeeper
 from coordinator.runner.outbox import Report
 from coordinator.runner.permissions import Ceiling
@@ -46,8 +47,10 @@ class AttemptRunner:
         redactor: Redactor,
         clock: Clock,
         echo: Callable[[str], None],
+        github: RunnerGitHub | None = None,
     ) -> None:
         self.config = config
+        self.github = github
         self.redactor = redactor
         self.agent = agent
         self.worktrees = worktrees
@@ -74,17 +77,26 @@ class AttemptRunner:
         return modes.default_mode, modes.modes[modes.default_mode]
 
     def request(
-        self, task: Task, *, attempt: int, workdir: Path, branch: str, mode_name: str, mode: Mode
+        self,
+        task: Task,
+        *,
+        attempt: int,
+        workdir: Path,
+        branch: str,
+        mode_name: str,
+        mode: Mode,
+        description: str | None = None,
     ) -> AgentRequest:
         """What the agent gets for one attempt (also what ``--dry-run`` shows): the mode as this runner's owner
-        allows it, and an environment without the runner's credentials."""
+        allows it, and an environment without the runner's credentials. ``description``: the issue's part of
+        the prompt for a GitHub task."""
         env = {**self.identity.env()}
         if not self.config.agent_git_credentials:
             env.update(agent_git_env())
         return AgentRequest(
             task_id=task.id,
             title=task.title,
-            prompt=build_prompt(task, branch=branch, attempt=attempt),
+            prompt=build_prompt(task, branch=branch, attempt=attempt, description=description),
             workdir=workdir,
             mode_name=mode_name,
             mode=self.ceiling.apply(mode),
@@ -103,6 +115,9 @@ class AttemptRunner:
         if refusal is not None:
             result = AgentResult(AgentOutcome.POLICY_REFUSED, 0.0, model=mode.model, error=refusal)
             return record(*self._conclude(slot, mode_name, mode, result, started, None, None))
+        gate = self._gate(task)
+        if gate.refusal is not None:
+            return record(*self._refused(slot, mode_name, gate, started))
         try:
             self._fetch_base_if_due()
             base = self.worktrees.resolve_base(self.config.base)
@@ -117,8 +132,8 @@ class AttemptRunner:
         keep = False
         try:
             with self.leases.kept(slot):
-                result = self._run_agent(slot, worktree, mode_name, mode)
-                commit, result, keep = self._keep_work(slot, worktree, mode_name, mode, result)
+                result = self._run_agent(slot, worktree, mode_name, mode, gate.description)
+                commit, result, keep = self._keep_work(slot, worktree, mode_name, mode, result, gate.trailer)
                 report, decision = self._conclude(slot, mode_name, mode, result, started, worktree, commit)
                 slot.recording = True
                 return record(report, decision)
@@ -129,7 +144,32 @@ class AttemptRunner:
                 except WorktreeError as exc:
                     self._echo(f"warning: could not remove the worktree of {task.id}: {exc}")
 
-    def _run_agent(self, slot: Slot, worktree: Worktree, mode_name: str, mode: Mode) -> AgentResult:
+    def _gate(self, task: Task) -> Gate:
+        """For a GitHub task: its trigger verified on GitHub, and the issue's part of the prompt."""
+        if task.github is None:
+            return Gate()
+        if self.github is None:  # claims never give one to a runner without GitHub; a hand-edited lease might
+            return Gate(refusal="this runner has no GitHub token (COORDINATOR_GITHUB_TOKEN)", transient=True)
+        return self.github.gate(task)
+
+    def _refused(self, slot: Slot, mode_name: str, gate: Gate, started: datetime) -> tuple[Report, Decision]:
+        """The report of a GitHub task that may not run: failed for good when its trigger is not genuine,
+        handed back (and claims paused) when GitHub could not be asked."""
+        why = f"GitHub: {gate.refusal}"
+        result = AttemptResult(started_at=started, finished_at=self._clock.now(), error=why)
+        base = Report(kind="fail", task_id=slot.task.id, attempt=slot.attempt, runner=self.config.name, result=result)
+        if gate.transient:
+            retry_at = self._clock.now() + timedelta(seconds=gate.retry_after) if gate.retry_after else None
+            report = base.model_copy(update={"reason": why, "counted": False})
+            return report, Decision(
+                "fail", f"{why}; handed back", counted=False, reason=why, api_pause=True, retry_at=retry_at
+            )
+        report = base.model_copy(update={"reason": f"not run: {gate.refusal}", "retryable": False, "refuse": True})
+        return report, Decision("fail", f"not run: {gate.refusal}", retryable=False, reason=why)
+
+    def _run_agent(
+        self, slot: Slot, worktree: Worktree, mode_name: str, mode: Mode, description: str | None
+    ) -> AgentResult:
         request = self.request(
             slot.task,
             attempt=slot.attempt,
@@ -137,6 +177,7 @@ class AttemptRunner:
             branch=worktree.branch,
             mode_name=mode_name,
             mode=mode,
+            description=description,
         )
         result = self.agent.run(request, slot.stop)
         verdict = failed_verdict(result.summary) if result.outcome == AgentOutcome.SUCCEEDED else None
@@ -145,7 +186,13 @@ class AttemptRunner:
         return result
 
     def _keep_work(
-        self, slot: Slot, worktree: Worktree, mode_name: str, mode: Mode, result: AgentResult
+        self,
+        slot: Slot,
+        worktree: Worktree,
+        mode_name: str,
+        mode: Mode,
+        result: AgentResult,
+        trailer: str | None = None,
     ) -> tuple[str | None, AgentResult, bool]:
         """Commit what the attempt left, whatever its outcome: (the commit holding its work, the result as judged
         now, whether the worktree must stay for a later attempt to rescue)."""
@@ -153,7 +200,7 @@ class AttemptRunner:
             return None, result, False
         message = _commit_message(slot, mode_name, result)
         try:
-            commit = self.worktrees.record_work(worktree, message)
+            commit = self.worktrees.record_work(worktree, message, trailer=trailer)
         except SecretsInChanges as exc:
             return None, replace(result, outcome=AgentOutcome.SECRET_FOUND, error=str(exc)), False
         except WorktreeError as exc:

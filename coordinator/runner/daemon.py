@@ -13,19 +13,20 @@ Build one with :func:`coordinator.runner.build.build_runner`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from coordinator.agents.base import Agent
 from coordinator.agents.containment import Containment
 from coordinator.errors import ContentionError, CoordinatorError, RemoteError
-from coordinator.models import AttemptResult, Runner, RunnerState, Task
+from coordinator.models import GITHUB_CAPABILITY, AttemptResult, Runner, RunnerState, Task
 from coordinator.modes import ModesConfig, modes_diff
 from coordinator.redaction import Redactor
 from coordinator.runner.attempt import AttemptRunner
 from coordinator.runner.clock import Clock
 from coordinator.runner.config import RunnerConfig
 from coordinator.runner.delivery import ClaimSpec, Delivery
+from coordinator.runner.github_side import RunnerGitHub
 from coordinator.runner.health import Backoff, Health
 from coordinator.runner.heartbeat import Heartbeats
 from coordinator.runner.leases import LeaseKeeper
@@ -61,8 +62,10 @@ class RunnerDaemon:
         redactor: Redactor,
         clock: Clock,
         echo: Callable[[str], None],
+        github: RunnerGitHub | None = None,
     ) -> None:
         self.config, self.store, self.agent, self.worktrees = config, store, agent, worktrees
+        self.github = github
         self.ceiling, self.containment, self.redactor = ceiling, containment, redactor
         self.clock, self.echo = clock, echo
         self.log_dir = config.resolved_log_dir()
@@ -74,7 +77,7 @@ class RunnerDaemon:
         self.trouble = RemoteTrouble(Backoff(max(1.0, config.poll_seconds), _LONGEST_WRITE_RETRY_SECONDS))
         self.claims = ClaimSpec(
             runner=config.name,
-            capabilities=tuple(config.capabilities),
+            capabilities=(*config.capabilities, *([GITHUB_CAPABILITY] if github is not None else [])),
             lease_ttl=timedelta(seconds=config.lease_ttl_seconds),
             max_permission_mode=ceiling.max_permission_mode,
             expired=store.expired,
@@ -111,6 +114,7 @@ class RunnerDaemon:
             redactor=self.redactor,
             clock=self.clock,
             echo=self.echo,
+            github=self.github,
         )
         outbox = Outbox(self.log_dir / "outbox")
         self.delivery = Delivery(
@@ -195,6 +199,8 @@ class RunnerDaemon:
             self._outbox_waiting = self.delivery.deliver_pending(self.heartbeats.model)
         if self._last_prune is None or self.clock.monotonic() - self._last_prune >= _PRUNE_EVERY_SECONDS:
             self._prune_logs()
+        if self.github is not None:
+            self.github.catch_up_if_due()
 
     def _sync(self) -> bool | None:
         """One cheap look at the branch (``git ls-remote``, a fetch only if it moved); stop agents whose lease
@@ -314,7 +320,17 @@ class RunnerDaemon:
         self._note_mode_changes()
         if change.tasks and change.task is None:
             self.echo(f"branch updated: {change.message}")
+        self._tell_github(change.tasks, but=change.task)
         return change.task
+
+    def _tell_github(self, tasks: Iterable[Task], *, but: Task | None = None) -> None:
+        """Deliver to GitHub what this runner's commit changed (whoever records a change tells GitHub); a task
+        it just claimed is told once its trigger is verified, in its slot."""
+        if self.github is None:
+            return
+        for task in tasks:
+            if task.github is not None and task.github.pending and (but is None or task.id != but.id):
+                self.github.tell(task.id)
 
     def _start(self, task: Task) -> None:
         assert task.lease is not None
@@ -392,7 +408,10 @@ class RunnerDaemon:
         def heartbeat() -> Runner:
             return self.heartbeats.model(running=[t for t in self.running_task_ids if t != report.task_id])
 
-        return self.delivery.record(report, heartbeat=heartbeat, claim=claim)
+        claimed = self.delivery.record(report, heartbeat=heartbeat, claim=claim)
+        recorded = self.store.state.tasks.get(report.task_id)
+        self._tell_github([recorded] if recorded is not None else [])
+        return claimed
 
     # --- shutdown and housekeeping ---
 

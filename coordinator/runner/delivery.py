@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from coordinator.core import transitions
 from coordinator.core.state import State
 from coordinator.core.transitions import Change
+from coordinator.core.transitions.github import refuse
 from coordinator.core.transitions.leases import ExpiryJudge
 from coordinator.errors import ContentionError, CoordinatorError, InvalidTransition, RemoteError, TaskNotFound
 from coordinator.models import Runner, Task
@@ -50,6 +51,16 @@ def report_change(report: Report, state: State, now: datetime) -> Change:
     if report.kind == "complete":
         return transitions.complete(
             state, task_id=report.task_id, runner=report.runner, result=report.result, now=now, attempt=report.attempt
+        )
+    if report.refuse:
+        return refuse(
+            state,
+            task_id=report.task_id,
+            runner=report.runner,
+            attempt=report.attempt,
+            reason=report.reason,
+            now=now,
+            result=report.result,
         )
     return transitions.fail(
         state,

@@ -25,6 +25,10 @@ class RepoGit:
         self._env = dict(env or {})
         self._options = list(options)
 
+    def with_env(self, extra: Mapping[str, str]) -> RepoGit:
+        """The same git, with ``extra`` environment variables on top."""
+        return RepoGit(self.cwd, env={**self._env, **extra}, options=self._options)
+
     def run(
         self,
         args: Sequence[str],

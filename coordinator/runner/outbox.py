@@ -30,6 +30,8 @@ class Report(BaseModel):
     retryable: bool = True
     counted: bool = True
     next_mode: str | None = None
+    #: The task's GitHub trigger could not be verified: fail it and deliver nothing for it.
+    refuse: bool = False
 
     @property
     def key(self) -> str:

@@ -10,12 +10,15 @@ _SUMMARY_CHARS = 600
 _SKIPPED = (AttemptOutcome.RUNNING, AttemptOutcome.SUCCEEDED)
 
 
-def build_prompt(task: Task, *, branch: str, attempt: int) -> str:
+def build_prompt(task: Task, *, branch: str, attempt: int, description: str | None = None) -> str:
     """The prompt for one attempt at ``task``; earlier attempts are described so a stronger mode continues or
-    reverts their work knowingly."""
-    lines = [f"# Task {task.id}: {task.title}", ""]
-    if task.body.strip():
-        lines += [task.body.strip(), ""]
+    reverts their work knowingly. ``description`` replaces the title and body (a GitHub issue, quoted as data)."""
+    if description is not None:
+        lines = [description.rstrip(), ""]
+    else:
+        lines = [f"# Task {task.id}: {task.title}", ""]
+        if task.body.strip():
+            lines += [task.body.strip(), ""]
     earlier = [a for a in task.attempts if a.number < attempt and a.outcome not in _SKIPPED]
     if earlier:
         lines.append("## Earlier attempts")

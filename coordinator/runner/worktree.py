@@ -31,6 +31,7 @@ from coordinator.ids import check_name, task_branch
 from coordinator.runner.baseref import BaseRef, FetchResult
 from coordinator.runner.fsutil import remove_tree
 from coordinator.runner.gitrepo import RepoGit
+from coordinator.runner.trailers import add_trailer
 from coordinator.runner.workclone import SAFE_OPTIONS, WorkClone, registered_worktrees
 
 log = logging.getLogger(__name__)
@@ -163,9 +164,10 @@ class WorktreeManager:
                 hint="check disk space and permissions of the worktree folder (worktree_root)",
             )
 
-    def record_work(self, wt: Worktree, message: str) -> str | None:
+    def record_work(self, wt: Worktree, message: str, *, trailer: str | None = None) -> str | None:
         """Commit what the agent left uncommitted; returns the commit that holds this attempt's work (the new
-        commit, or the agent's own last one), or None when the attempt changed nothing.
+        commit, or the agent's own last one), or None when the attempt changed nothing. ``trailer`` (e.g.
+        ``Co-authored-by: …``) is added to every commit of the attempt that lacks it.
 
         ``git add -A`` takes new, modified and deleted files; ignored files stay out. Hooks never run. When a
         scanner is set and the attempt's changes hold a secret, nothing of the attempt stays on the branch:
@@ -190,6 +192,8 @@ class WorktreeManager:
             if not head or head in ("(initial)", wt.start_commit):
                 return None
             self._refuse_secrets(git, wt.branch, since=wt.start_commit)
+            if trailer:
+                head = add_trailer(git, branch=wt.branch, since=wt.start_commit, trailer=trailer)
             return head
 
     def publish(self, wt: Worktree) -> str | None:

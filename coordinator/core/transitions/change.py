@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from coordinator.core.deliveries import mark_deliveries
 from coordinator.core.state import State
 from coordinator.errors import TaskNotFound, UsageError
 from coordinator.models import BranchConfig, Meta, Runner, StateModel, Task
@@ -57,13 +58,13 @@ class Draft:
         self.changed[task.id] = task
 
     def change(self, *, task: Task | None = None, runners: tuple[Runner, ...] = (), meta: Meta | None = None) -> Change:
-        return Change(
-            message="; ".join(self.lines),
-            tasks=tuple(self.changed.values()),
-            runners=runners,
-            meta=meta,
-            task=task,
-        )
+        """The change, with the GitHub deliveries each changed task now needs marked pending on it (so every
+        transition, whoever runs it, leaves GitHub something to be told)."""
+        config = self.state.github
+        tasks = tuple(mark_deliveries(self.state.tasks.get(t.id), t, config) for t in self.changed.values())
+        if task is not None:
+            task = next((t for t in tasks if t.id == task.id), task)
+        return Change(message="; ".join(self.lines), tasks=tasks, runners=runners, meta=meta, task=task)
 
 
 #: A pure transition: the state and the time in, the change to commit out. The store calls it again on a newer

@@ -11,7 +11,17 @@ from coordinator.core.transitions.attempts import finish_attempt
 from coordinator.core.transitions.change import Change, Draft, require_mode, short, validated
 from coordinator.errors import InvalidTransition, UsageError
 from coordinator.ids import check_name
-from coordinator.models import AttemptOutcome, Limits, Meta, Priority, Source, Task, TaskStatus, check_title
+from coordinator.models import (
+    AttemptOutcome,
+    GitHubLink,
+    Limits,
+    Meta,
+    Priority,
+    Source,
+    Task,
+    TaskStatus,
+    check_title,
+)
 
 #: Where the id counter lives (the same path as the store's layout; the core does not import the store).
 META_PATH = "meta.json"
@@ -34,6 +44,8 @@ class SubmitRequest:
     source: Source = field(default_factory=Source)
     group: str | None = None
     task_id: str | None = None
+    #: The GitHub issue the task comes from (set by ``coordinator ingest`` only).
+    github: GitHubLink | None = None
     #: Accept dependencies that failed or were cancelled (the task then waits until they are retried and succeed).
     allow_failed_dependency: bool = False
 
@@ -74,6 +86,7 @@ def submit(state: State, request: SubmitRequest, now: datetime) -> Change:
         requires=sorted(set(request.requires)),
         depends_on=depends_on,
         max_attempts=request.max_attempts,
+        github=request.github,
         status=TaskStatus.BLOCKED if waiting else TaskStatus.QUEUED,
         status_reason=f"waiting for {', '.join(waiting)}" if waiting else None,
     )

@@ -1,0 +1,119 @@
+"""The GitHub side effects a task change calls for, kept on the task as pending deliveries (an outbox on the
+state branch): the change is committed first, GitHub is told afterwards, and whoever sees a delivery pending
+(the runner, a later ingest or runner) retries it until GitHub accepts it. Pure functions; no I/O.
+
+Kinds, in delivery order: ``push`` (the task branch), ``pull`` (its pull request), ``comment`` (the tracking
+comment, always the full current text), ``labels`` (the status label).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from coordinator.models import DELIVERY_ORDER, GitHubConfig, GitHubLink, Task, TaskStatus
+
+#: The status label's suffix for each task status (a blocked task is still waiting: queued).
+STATUS_SUFFIX = {
+    TaskStatus.QUEUED: "queued",
+    TaskStatus.BLOCKED: "queued",
+    TaskStatus.RUNNING: "running",
+    TaskStatus.SUCCEEDED: "succeeded",
+    TaskStatus.FAILED: "failed",
+    TaskStatus.CANCELLED: "cancelled",
+}
+#: How long a process that set up a task may create its tracking comment before others may (if it died).
+CREATE_WINDOW = timedelta(minutes=5)
+_FIRST_RETRY_SECONDS = 15.0
+_LONGEST_RETRY_SECONDS = 3600.0
+
+
+def status_label(task: Task, config: GitHubConfig) -> str:
+    """The status label ``task`` should carry, e.g. ``coordinator:running``."""
+    return config.status_label_prefix + STATUS_SUFFIX[task.status]
+
+
+def status_labels(config: GitHubConfig) -> set[str]:
+    """Every status label coordinator sets (to remove the stale ones)."""
+    return {config.status_label_prefix + suffix for suffix in set(STATUS_SUFFIX.values())}
+
+
+def _visible(task: Task) -> tuple[object, ...]:
+    """What the tracking comment shows of ``task``: when it changes, the comment must be edited."""
+    attempts = tuple((a.number, a.outcome, a.mode, a.runner, a.commit) for a in task.attempts)
+    return (task.status, task.status_reason, task.round, task.mode, attempts)
+
+
+def work_commit(task: Task) -> str | None:
+    """The commit holding the task's latest work in its current round, if any attempt left one."""
+    for attempt in reversed(task.attempts):
+        if attempt.round == task.round and attempt.commit:
+            return attempt.commit
+    return None
+
+
+def wanted(task: Task, link: GitHubLink, config: GitHubConfig) -> list[str]:
+    """The deliveries ``task`` needs now that it is in its current state (before looking at what is pending)."""
+    kinds: list[str] = []
+    commit = work_commit(task)
+    if task.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED) and commit and link.pushed != commit:
+        kinds.append("push")
+    if task.status == TaskStatus.SUCCEEDED and commit and link.pr_policy in ("draft", "ready") and not link.pull_number:
+        kinds.append("pull")
+    if config.status_labels and link.status_label != status_label(task, config):
+        kinds.append("labels")
+    return kinds
+
+
+def mark_deliveries(before: Task | None, after: Task, config: GitHubConfig) -> Task:
+    """``after`` with the deliveries its change calls for marked pending. Something new to tell GitHub (the
+    comment's text changed, or a delivery that was not pending is wanted) restarts the backoff; a change that
+    adds nothing (e.g. recording a failed delivery) leaves it alone."""
+    link = after.github
+    if link is None or link.refused is not None:
+        return after
+    changed = before is None or _visible(before) != _visible(after)
+    fresh = [k for k in wanted(after, link, config) if k not in link.pending]
+    if not changed and not fresh:
+        return after
+    kinds = {*link.pending, *fresh, *(["comment"] if changed else [])}
+    updated = link.model_copy(
+        update={
+            "pending": [k for k in DELIVERY_ORDER if k in kinds],
+            "revision": link.revision + 1,
+            "delivery_attempts": 0,
+            "retry_at": None,
+        }
+    )
+    return after.model_copy(update={"github": updated})
+
+
+def due(task: Task, now: datetime) -> bool:
+    """True when ``task`` has deliveries pending that may be tried now."""
+    link = task.github
+    if link is None or not link.pending or link.refused is not None:
+        return False
+    return link.retry_at is None or link.retry_at <= now
+
+
+def due_for_others(task: Task, now: datetime, grace: timedelta = timedelta(minutes=2)) -> bool:
+    """Due, and left long enough by whoever made the change (they deliver at once) for others to step in."""
+    link = task.github
+    return due(task, now) and link is not None and (link.retry_at is not None or task.updated_at + grace <= now)
+
+
+def next_try(failures: int, now: datetime, retry_after: float | None = None) -> datetime:
+    """When to try again after ``failures`` failed tries in a row: exponential backoff (15 s doubling, at most
+    an hour), or later when GitHub asked to wait (``Retry-After``, rate-limit reset)."""
+    pause = min(_LONGEST_RETRY_SECONDS, _FIRST_RETRY_SECONDS * 2 ** max(0, failures - 1))
+    return now + timedelta(seconds=max(pause, retry_after or 0.0))
+
+
+def holds_creation(link: GitHubLink, who: str, now: datetime) -> bool:
+    """Whether ``who`` may create the tracking comment now (it holds the creation window): two processes never
+    both create one, as the window is taken by a compare-and-swap commit."""
+    return link.creating_by == who and link.creating_until is not None and link.creating_until > now
+
+
+def creation_free(link: GitHubLink, now: datetime) -> bool:
+    """Whether nobody holds the creation window (never taken, or its holder let it lapse: died or gave up)."""
+    return link.creating_by is None or link.creating_until is None or link.creating_until <= now

@@ -1,0 +1,215 @@
+"""Delivering a task's pending GitHub side effects (push, pull request, tracking comment, status label) in one
+pass, each made safe to repeat: the comment is edited with its whole current text, a pull request is looked up by
+``head=owner:branch`` before a second is ever made, labels are added and removed by name, and a comment is only
+created by the one process that holds the task's creation window (after looking for one by its marker whenever a
+previous try may have made it). What the pass did is returned as a :class:`DeliveryRecord` for the state branch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Protocol, TypeVar
+
+from coordinator.core.deliveries import status_label, status_labels, work_commit
+from coordinator.core.transitions.github import DeliveryRecord
+from coordinator.errors import CoordinatorError
+from coordinator.github.api import GitHubAPI, GitHubError
+from coordinator.github.tracking import is_tracking_comment, pull_body, pushed_branch, render
+from coordinator.models import GitHubConfig, GitHubLink, Task
+
+_ALREADY_EXISTS = 422
+#: Tries of a call that is safe to repeat (an edit with the whole text, a label by name) within one pass.
+_IDEMPOTENT_TRIES = 3
+_LONGEST_PAUSE_SECONDS = 10.0
+T = TypeVar("T")
+
+
+class PushError(CoordinatorError):
+    """The task branch could not be pushed (network, credentials, or the remote branch moved)."""
+
+
+class Pusher(Protocol):
+    """Pushes task branches from the machine that has their commits (a runner's clone)."""
+
+    @property
+    def base_branch(self) -> str:
+        """The branch pull requests target (the branch task branches start from)."""
+        ...
+
+    def has(self, commit: str) -> bool:
+        """Whether this machine has ``commit`` (only its runner can push it)."""
+        ...
+
+    def push(self, commit: str, branch: str, *, previous: str | None) -> None:
+        """Make the remote ``branch`` point at ``commit`` (moving it from ``previous``, the last push, if set)."""
+        ...
+
+
+@dataclass
+class _Pass:
+    """One delivery pass in progress: the link as it becomes, and what was done."""
+
+    link: GitHubLink
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    error: str | None = None
+    retry_after: float | None = None
+    stop: bool = False
+
+    def failed(self, kind: str, exc: CoordinatorError) -> None:
+        self.error = self.error or f"{kind}: {exc}"
+        if isinstance(exc, GitHubError):
+            self.stop = exc.transient  # GitHub is down or throttling: the next calls would fail too
+            if exc.retry_after is not None:
+                self.retry_after = max(self.retry_after or 0.0, exc.retry_after)
+
+
+class Deliverer:
+    """Delivers for one process (``who``: a runner or an ingest) with its GitHub client, redacting every text."""
+
+    def __init__(
+        self,
+        api: GitHubAPI,
+        *,
+        who: str,
+        redact: Callable[[str], str],
+        pusher: Pusher | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.api, self.who, self.redact, self.pusher = api, who, redact, pusher
+        self._sleep = sleep
+
+    def _again(self, call: Callable[[], T]) -> T:
+        """``call()``, repeated after a short pause when GitHub answers with a transient error: only for calls
+        that are safe to repeat (a write GitHub may have carried out is never sent twice this way)."""
+        for attempt in range(1, _IDEMPOTENT_TRIES + 1):
+            try:
+                return call()
+            except GitHubError as exc:
+                if not exc.transient or attempt == _IDEMPOTENT_TRIES:
+                    raise
+                pause = exc.retry_after if exc.retry_after is not None else float(2 ** (attempt - 1))
+                if pause > _LONGEST_PAUSE_SECONDS:
+                    raise  # a long wait is the backoff's job, not this pass's
+                self._sleep(pause)
+        raise AssertionError("unreachable")
+
+    def deliver(self, task: Task, config: GitHubConfig, *, may_create: bool, look_first: bool) -> DeliveryRecord:
+        """Deliver what is pending on ``task``. ``may_create``: this process holds the creation window;
+        ``look_first``: an earlier try may have created the comment, so look for its marker before creating."""
+        link = task.github
+        assert link is not None
+        work = _Pass(link)
+        steps = {"push": self._push, "pull": self._pull, "comment": self._comment, "labels": self._labels}
+        for kind in link.pending:
+            if work.stop:
+                break
+            try:
+                steps[kind](task, config, work, may_create=may_create, look_first=look_first)
+            except (GitHubError, PushError) as exc:
+                work.failed(kind, exc)
+        final = work.link
+        return DeliveryRecord(
+            revision=link.revision,
+            done=tuple(work.done),
+            comment_id=final.comment_id,
+            pushed=final.pushed,
+            pull_number=final.pull_number,
+            pull_url=final.pull_url,
+            status_label=final.status_label,
+            error=self.redact(work.error) if work.error else None,
+            retry_after=work.retry_after,
+            skipped=tuple(work.skipped),
+        )
+
+    def _push(self, task: Task, config: GitHubConfig, work: _Pass, **_: bool) -> None:
+        commit = work_commit(task)
+        if commit is None or work.link.pushed == commit:
+            work.done.append("push")
+            return
+        if self.pusher is None or not self.pusher.has(commit):
+            work.skipped.append("push")  # only the runner that made the commits can push them
+            return
+        self.pusher.push(commit, pushed_branch(task, config), previous=work.link.pushed)
+        work.link = work.link.model_copy(update={"pushed": commit})
+        work.done.append("push")
+
+    def _pull(self, task: Task, config: GitHubConfig, work: _Pass, **_: bool) -> None:
+        link = work.link
+        if link.pull_number is not None:
+            work.done.append("pull")
+            return
+        if self.pusher is None or link.pushed is None or link.pushed != work_commit(task):
+            work.skipped.append("pull")  # the branch must be pushed first
+            return
+        owner = link.repository.split("/", 1)[0]
+        head, branch = f"{owner}:{pushed_branch(task, config)}", pushed_branch(task, config)
+        try:
+            pull = self.api.create_pull(
+                link.repository,
+                base=self.pusher.base_branch,
+                head=branch,
+                title=task.title,
+                body=self.redact(pull_body(task, config)),
+                draft=link.pr_policy == "draft",
+            )
+        except GitHubError as exc:
+            found = self.api.find_pull(link.repository, head) if exc.status == _ALREADY_EXISTS else None
+            if found is None:
+                raise
+            pull = found
+        work.link = link.model_copy(update={"pull_number": pull.number, "pull_url": pull.html_url})
+        work.done.append("pull")
+        actor = link.trigger.actor
+        try:
+            self.api.request_reviewers(link.repository, pull.number, [actor])
+        except GitHubError as exc:
+            if exc.transient:
+                raise
+            # Refused for good (e.g. the actor opened the PR themselves): the PR stands without the request.
+
+    def _comment(self, task: Task, config: GitHubConfig, work: _Pass, *, may_create: bool, look_first: bool) -> None:
+        link = work.link
+        shown = task.model_copy(update={"github": link})
+        body = self.redact(render(shown, config))
+        if link.comment_id is not None:
+            try:
+                comment_id = link.comment_id
+                self._again(lambda: self.api.edit_comment(link.repository, comment_id, body))
+                work.done.append("comment")
+                return
+            except GitHubError as exc:
+                if exc.status != 404:
+                    raise
+                work.link = link = link.model_copy(update={"comment_id": None})  # deleted: make a new one
+        if not may_create:
+            work.skipped.append("comment")
+            return
+        if look_first:
+            found = next(
+                (c for c in self.api.comments(link.repository, link.issue) if is_tracking_comment(c.body, task.id)),
+                None,
+            )
+            if found is not None:
+                self._again(lambda: self.api.edit_comment(link.repository, found.id, body))
+                work.link = link.model_copy(update={"comment_id": found.id})
+                work.done.append("comment")
+                return
+        made = self.api.create_comment(link.repository, link.issue, body)
+        work.link = link.model_copy(update={"comment_id": made.id})
+        work.done.append("comment")
+
+    def _labels(self, task: Task, config: GitHubConfig, work: _Pass, **_: bool) -> None:
+        link = work.link
+        if not config.status_labels:
+            work.done.append("labels")
+            return
+        wanted = status_label(task, config)
+        present = self._again(lambda: self.api.add_labels(link.repository, link.issue, [wanted]))
+        for stale in sorted(status_labels(config) & set(present) - {wanted}):
+            self._again(partial(self.api.remove_label, link.repository, link.issue, stale))
+        work.link = link.model_copy(update={"status_label": wanted})
+        work.done.append("labels")

@@ -1,0 +1,150 @@
+"""GitHub events as data (sans-I/O): what ``coordinator ingest`` reads from the event file Actions writes (or a
+webhook body), checked and reduced to the fields coordinator uses. Nothing here talks to GitHub."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from coordinator.errors import UsageError
+
+
+class EventError(UsageError):
+    """The event payload is not what GitHub sends for that event (a hand-made or truncated file)."""
+
+
+@dataclass(frozen=True)
+class User:
+    """A GitHub account as events show it."""
+
+    login: str
+    type: str = "User"
+    id: int | None = None
+
+    @property
+    def is_bot(self) -> bool:
+        """A bot (GitHub App or bot account): it may trigger only when allow-listed."""
+        return self.type == "Bot" or self.login.endswith("[bot]")
+
+
+@dataclass(frozen=True)
+class IssueData:
+    """The issue in an event, as it was when the event happened."""
+
+    number: int
+    title: str
+    body: str
+    state: str
+    labels: tuple[str, ...]
+    author: User
+    html_url: str
+    comments: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class IssuesEvent:
+    """An ``issues`` event: ``opened``, ``labeled``, ``edited``, ``closed``, ...; ``label`` for (un)labeled."""
+
+    action: str
+    repository: str
+    issue: IssueData
+    sender: User
+    label: str | None = None
+    delivery: str | None = None
+
+    @property
+    def name(self) -> str:
+        """``issues.<action>``, as recorded on the task."""
+        return f"issues.{self.action}"
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """An event coordinator does not act on (yet); ``why`` says so for the log."""
+
+    name: str
+    why: str
+
+
+Event = IssuesEvent | Unsupported
+
+
+def parse(name: str, payload: Mapping[str, Any], *, delivery: str | None = None) -> Event:
+    """The event ``name`` (``GITHUB_EVENT_NAME`` / ``X-GitHub-Event``) with ``payload`` (the JSON body)."""
+    if name != "issues":
+        return Unsupported(name, f"coordinator does not act on '{name}' events")
+    action = _text(payload, "action")
+    repository = _text(_object(payload, "repository"), "full_name")
+    issue = _issue(_object(payload, "issue"))
+    label = payload.get("label")
+    return IssuesEvent(
+        action=action,
+        repository=repository,
+        issue=issue,
+        sender=_user(_object(payload, "sender")),
+        label=_text(label, "name") if isinstance(label, Mapping) else None,
+        delivery=delivery,
+    )
+
+
+def _issue(raw: Mapping[str, Any]) -> IssueData:
+    if "pull_request" in raw:
+        raise EventError("this 'issues' event is about a pull request: coordinator works from issues only")
+    labels = raw.get("labels") or []
+    body, comments = raw.get("body"), raw.get("comments")
+    if not isinstance(labels, list):
+        raise EventError("issue.labels is not a list")
+    return IssueData(
+        number=_number(raw, "number"),
+        title=_text(raw, "title"),
+        body=body if isinstance(body, str) else "",
+        state=_text(raw, "state"),
+        labels=tuple(_text(label, "name") for label in labels if isinstance(label, Mapping)),
+        author=_user(_object(raw, "user")),
+        html_url=_text(raw, "html_url"),
+        comments=comments if isinstance(comments, int) else 0,
+        created_at=_when(raw, "created_at"),
+        updated_at=_when(raw, "updated_at"),
+    )
+
+
+def _user(raw: Mapping[str, Any]) -> User:
+    kind, number = raw.get("type"), raw.get("id")
+    return User(
+        login=_text(raw, "login"),
+        type=kind if isinstance(kind, str) else "User",
+        id=number if isinstance(number, int) and not isinstance(number, bool) else None,
+    )
+
+
+def _object(raw: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = raw.get(key)
+    if not isinstance(value, Mapping):
+        raise EventError(f"the event has no '{key}' object: is this the event file GitHub wrote?")
+    return value
+
+
+def _text(raw: Any, key: str) -> str:
+    value = raw.get(key) if isinstance(raw, Mapping) else None
+    if not isinstance(value, str) or not value:
+        raise EventError(f"the event has no '{key}' text")
+    return value
+
+
+def _number(raw: Mapping[str, Any], key: str) -> int:
+    value = raw.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise EventError(f"the event has no '{key}' number")
+    return value
+
+
+def _when(raw: Mapping[str, Any], key: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(_text(raw, key).replace("Z", "+00:00"))
+    except ValueError:
+        raise EventError(f"the event's '{key}' is not a time") from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,196 @@
+"""``coordinator ingest``: one GitHub event in, at most one commit to the state branch, and GitHub told.
+
+The event is planned against the state branch (:mod:`coordinator.github.triage`); anything that would make a
+machine run something passes the gate first (the sender's permission must be write, maintain or admin; a bot
+must be allow-listed). The change is committed (compare-and-swap: the same delivery twice, or two workflow runs
+racing on one issue, give one task), then its GitHub side effects are delivered, and deliveries other tasks
+left pending are retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from coordinator.core.state import State
+from coordinator.core.transitions import Change, SubmitRequest, cancel
+from coordinator.core.transitions.github import IssueSettings, retrigger, submit_issue, update_issue_task
+from coordinator.errors import InvalidTransition, UsageError
+from coordinator.github.api import WRITE_PERMISSIONS, GitHubAPI
+from coordinator.github.courier import Courier
+from coordinator.github.events import IssuesEvent, User
+from coordinator.github.labels import read_labels
+from coordinator.github.sanitize import clip, strip_invisible
+from coordinator.github.tracking import untrusted_reply
+from coordinator.github.triage import Plan, plan, trigger_time
+from coordinator.models import GitHubConfig, GitHubLink, Source, Trigger
+from coordinator.store.store import StateStore
+
+_UNTRUSTED_MARKER = "<!-- coordinator:untrusted -->"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the ingest did, in one line for the workflow's log."""
+
+    message: str
+    task_id: str | None = None
+
+
+class Ingest:
+    """Handles ``issues`` events for one state branch with one GitHub client."""
+
+    def __init__(self, *, store: StateStore, api: GitHubAPI, courier: Courier, echo: Callable[[str], None]) -> None:
+        self.store, self.api, self.courier, self.echo = store, api, courier, echo
+
+    def handle(self, event: IssuesEvent) -> Outcome:
+        """Act on ``event``, deliver to GitHub, and retry what other tasks left pending."""
+        state = self.store.read()
+        config = state.github
+        what = plan(event, state.tasks.get(f"issue-{event.issue.number}"), config)
+        outcome = self._act(event, what, config)
+        if outcome.task_id is not None:
+            self.courier.deliver(outcome.task_id)
+        self.courier.catch_up()
+        return outcome
+
+    def _act(self, event: IssuesEvent, what: Plan, config: GitHubConfig) -> Outcome:
+        if what.action == "ignore":
+            return Outcome(f"ignored: {what.why}")
+        if what.action == "cancel":
+            return self._commit(
+                what, lambda s, now: cancel(s, task_id=what.task_id, now=now, by=f"{event.sender.login} on GitHub")
+            )
+        permission, trusted = self._gate(event.repository, event.sender, config)
+        if not trusted:
+            return self._untrusted(event, config, permission)
+        settings = read_labels(event.issue.labels, default_pr=config.default_pr)
+        if settings.ignored:
+            self.echo(f"note: labels not understood (ignored): {', '.join(settings.ignored)}")
+        if what.action in ("update-text", "update-labels"):
+            text = what.action == "update-text"
+            return self._commit(
+                what,
+                lambda s, now: update_issue_task(
+                    s,
+                    task_id=what.task_id,
+                    by=event.sender.login,
+                    now=now,
+                    title=_title(event, s) if text else None,
+                    body=_body(event, s) if text else None,
+                    settings=None if text else settings,
+                ),
+            )
+        trigger = Trigger(
+            actor=event.sender.login,
+            actor_id=event.sender.id,
+            permission=permission,
+            event=event.name,
+            delivery=event.delivery,
+            label=config.trigger_label,
+            at=trigger_time(event),
+            comments=event.issue.comments,
+        )
+        if what.action == "retrigger":
+            return self._commit(
+                what,
+                lambda s, now: retrigger(
+                    s,
+                    task_id=what.task_id,
+                    trigger=trigger,
+                    title=_title(event, s),
+                    body=_body(event, s),
+                    settings=settings,
+                    now=now,
+                ),
+                trusted=True,
+            )
+        return self._commit(what, lambda s, now: self._submit(s, now, event, trigger, settings), trusted=True)
+
+    def _submit(
+        self, state: State, now: datetime, event: IssuesEvent, trigger: Trigger, settings: IssueSettings
+    ) -> Change:
+        link = GitHubLink(
+            repository=event.repository,
+            issue=event.issue.number,
+            url=event.issue.html_url,
+            trigger=trigger,
+            pr_policy=settings.pr_policy,
+        )
+        source = Source(
+            kind="github-issue",
+            actor=trigger.actor,
+            permission=trigger.permission,
+            at=trigger.at,
+            repository=event.repository,
+            issue=event.issue.number,
+            url=event.issue.html_url,
+            event=trigger.event,
+        )
+        request = SubmitRequest(
+            title=_title(event, state),
+            body=_body(event, state),
+            priority=settings.priority,
+            mode=settings.mode if settings.mode in state.modes.modes else None,
+            requires=settings.requires,
+            source=source,
+            group=f"issue-{event.issue.number}",
+            task_id=f"issue-{event.issue.number}",
+            github=link,
+        )
+        return submit_issue(state, request, by=self.courier.who, now=now)
+
+    def _commit(self, what: Plan, transition: Callable[[State, datetime], Change], *, trusted: bool = False) -> Outcome:
+        try:
+            change = self.store.update(transition)
+        except (InvalidTransition, UsageError) as exc:
+            # Another run got there first (the same event delivered twice, opened + labeled): nothing to do.
+            return Outcome(f"ignored: {exc}")
+        task = change.task
+        if trusted and task is not None and task.github is not None:
+            if what.action == "submit":
+                self.courier.created(task)
+            else:
+                self.courier.check.trust(task.github)
+        return Outcome(f"{change.message or 'no change'} ({what.why})", what.task_id)
+
+    def _gate(self, repo: str, sender: User, config: GitHubConfig) -> tuple[str, bool]:
+        """The sender's permission, and whether it may trigger work."""
+        if sender.is_bot:
+            allowed = sender.login in config.allowed_bots
+            return ("bot (allow-listed)" if allowed else "bot"), allowed
+        permission = self.api.permission(repo, sender.login)
+        return permission, permission in WRITE_PERMISSIONS
+
+    def _untrusted(self, event: IssuesEvent, config: GitHubConfig, permission: str) -> Outcome:
+        who = event.sender.login
+        if event.sender.is_bot:
+            why = f"{who} is a bot that is not in github.allowed_bots on the state branch"
+        else:
+            why = f"{who} has {permission} access; triggering needs write, maintain or admin"
+        if config.untrusted_reply == "silent" or event.sender.is_bot:
+            return Outcome(f"ignored: {why}")
+        comments = self.api.comments(event.repository, event.issue.number) if event.issue.comments else []
+        if any(_UNTRUSTED_MARKER in c.body for c in comments):
+            return Outcome(f"ignored: {why} (already answered on the issue)")
+        self.api.create_comment(
+            event.repository, event.issue.number, untrusted_reply(who, permission, config.trigger_label)
+        )
+        return Outcome(f"ignored: {why}; replied on the issue")
+
+
+def _title(event: IssuesEvent, state: State) -> str:
+    """The issue's title as a task title: visible characters only, one line, within the branch's limit."""
+    flat = " ".join(strip_invisible(event.issue.title).split()) or f"Issue #{event.issue.number}"
+    limit = state.limits.max_title_chars
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _body(event: IssuesEvent, state: State) -> str:
+    """The issue's body as the event carried it (the text when triggered), within the branch's size limit."""
+    limit = state.limits.max_body_bytes
+    body = event.issue.body
+    while len(body.encode("utf-8")) > limit:
+        body = clip(body, max(0, len(body) - max(64, len(body.encode("utf-8")) - limit)))
+    return body

@@ -1,0 +1,187 @@
+"""The tracking comment: one per task, found again by its hidden marker, always rendered whole from the task as
+the state branch holds it (so a late retry of an edit never shows an older state), and the pull request's body.
+Pure: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from coordinator.github.sanitize import clip, sanitize
+from coordinator.models import Attempt, AttemptOutcome, GitHubConfig, GitHubLink, Task, TaskStatus
+
+#: GitHub refuses comment bodies over 65,536 characters; stay well below.
+MAX_COMMENT_CHARS = 60_000
+_SUMMARY_CHARS = 4_000
+_REASON_CHARS = 300
+_MARKER = "<!-- coordinator:task={} -->"
+_HEADLINE = {
+    TaskStatus.QUEUED: "⏳ **Queued**: waiting for a runner",
+    TaskStatus.BLOCKED: "⏳ **Waiting** for the tasks it depends on",
+    TaskStatus.RUNNING: "⚙️ **Running**",
+    TaskStatus.SUCCEEDED: "✅ **Succeeded**",
+    TaskStatus.FAILED: "❌ **Failed**",
+    TaskStatus.CANCELLED: "🚫 **Cancelled**",
+}
+
+
+def marker(task_id: str) -> str:
+    """The hidden line that identifies the tracking comment of ``task_id``."""
+    return _MARKER.format(task_id)
+
+
+def is_tracking_comment(body: str, task_id: str) -> bool:
+    """Whether a comment's body is the tracking comment of ``task_id`` (it starts with the marker)."""
+    return body.lstrip().startswith(marker(task_id))
+
+
+def repository_url(link: GitHubLink) -> str:
+    """The repository's web address, from the issue's (GitHub Enterprise too)."""
+    head, sep, _ = link.url.rpartition("/issues/")
+    return head if sep else f"https://github.com/{link.repository}"
+
+
+def pushed_branch(task: Task, config: GitHubConfig) -> str:
+    """The branch a task's work is pushed to: ``<branch_prefix><task id>``."""
+    return config.branch_prefix + task.id
+
+
+def render(task: Task, config: GitHubConfig) -> str:
+    """The tracking comment's whole text for ``task`` as it is now."""
+    link = task.github
+    assert link is not None
+    lines = [marker(task.id), f"{_headline(task)}", ""]
+    round_attempts = [a for a in task.attempts if a.round == task.round]
+    if task.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED):
+        lines += _final(task, link, config, round_attempts)
+    if round_attempts:
+        lines += ["<details><summary>Attempts</summary>", "", *_attempt_table(round_attempts), "", "</details>", ""]
+    lines.append(
+        f"<sub>Task `{task.id}` · triggered by {link.trigger.actor} ({link.trigger.event}) · coordinator updates "
+        "this comment as the task moves on</sub>"
+    )
+    return clip("\n".join(lines), MAX_COMMENT_CHARS)
+
+
+def _headline(task: Task) -> str:
+    head = _HEADLINE[task.status]
+    last = next((a for a in reversed(task.attempts) if a.round == task.round), None)
+    if task.status == TaskStatus.RUNNING and last is not None:
+        since = _time(last.started_at)
+        return f"{head} on `{last.runner}` in mode `{last.mode}` (attempt {last.number} of {task.max_attempts}){since}"
+    if task.status == TaskStatus.QUEUED and last is not None and last.outcome != AttemptOutcome.RUNNING:
+        what = "handed back" if last.outcome == AttemptOutcome.RELEASED else _outcome(last)
+        then = f"escalating to mode `{task.mode}`" if task.mode != last.mode else f"trying again in mode `{task.mode}`"
+        return f"🔁 **Attempt {last.number} {what}**{_reason(last)}: {then}; waiting for a runner"
+    if task.status == TaskStatus.QUEUED:
+        return f"{head} (mode `{task.mode}`, priority {task.priority.value})"
+    if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED) and task.status_reason:
+        return f"{head}: {_one_line(task.status_reason)}"
+    return head
+
+
+def _final(task: Task, link: GitHubLink, config: GitHubConfig, attempts: list[Attempt]) -> list[str]:
+    lines: list[str] = []
+    last = next((a for a in reversed(attempts) if a.summary), None)
+    if last is not None and last.summary:
+        lines += ["**Summary** (the agent's words)", "", clip(sanitize(last.summary).strip(), _SUMMARY_CHARS), ""]
+    rows = _figures(attempts)
+    if link.pull_url:
+        rows.append(("Pull request", f"#{link.pull_number} {link.pull_url}"))
+    if link.pushed:
+        branch = pushed_branch(task, config)
+        url = f"{repository_url(link)}/tree/{branch}"
+        rows.append(("Branch", f"[`{branch}`]({url}) at `{link.pushed[:12]}`"))
+        if link.pr_policy == "link" and task.status == TaskStatus.SUCCEEDED:
+            rows.append(("Open a pull request", f"{repository_url(link)}/compare/{branch}?expand=1"))
+    logs = [a for a in attempts if a.log]
+    if logs:
+        rows.append(("Log", "; ".join(f"`{a.log}` on `{a.runner}`" for a in logs[-2:])))
+    if rows:
+        lines += ["| | |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows), ""]
+    return lines
+
+
+def _figures(attempts: list[Attempt]) -> list[tuple[str, str]]:
+    """Outcome, models, cost, tokens, turns and duration over the round's attempts."""
+    if not attempts:
+        return []
+    models = list(dict.fromkeys(a.model for a in attempts if a.model))
+    cost = sum(a.cost_usd or 0.0 for a in attempts)
+    turns = sum(a.turns or 0 for a in attempts)
+    seconds = sum(a.duration_seconds or 0.0 for a in attempts)
+    counted = [a.tokens for a in attempts if a.tokens]
+    tokens_in = sum(t.input + t.cache_read + t.cache_creation for t in counted)
+    tokens_out = sum(t.output for t in counted)
+    last = attempts[-1]
+    rows = [("Outcome", f"{_outcome(last)} after {len(attempts)} attempt(s)")]
+    if models:
+        rows.append(("Model" + ("s" if len(models) > 1 else ""), ", ".join(f"`{m}`" for m in models)))
+    rows += [
+        ("Cost", f"${cost:.4f}"),
+        ("Tokens", f"{tokens_in:,} in, {tokens_out:,} out"),
+        ("Turns", str(turns)),
+        ("Duration", _duration(seconds)),
+    ]
+    return rows
+
+
+def _attempt_table(attempts: Iterable[Attempt]) -> list[str]:
+    rows = ["| # | Mode | Model | Runner | Outcome | Duration | Cost |", "|---|---|---|---|---|---|---|"]
+    for a in attempts:
+        cost = f"${a.cost_usd:.4f}" if a.cost_usd is not None else ""
+        duration = _duration(a.duration_seconds) if a.duration_seconds is not None else ""
+        outcome = _outcome(a) + _reason(a)
+        rows.append(f"| {a.number} | `{a.mode}` | {a.model or ''} | `{a.runner}` | {outcome} | {duration} | {cost} |")
+    return rows
+
+
+def _outcome(attempt: Attempt) -> str:
+    detail = attempt.outcome_detail
+    named = attempt.outcome.value.replace("_", " ")
+    return f"{named} ({detail.replace('_', ' ')})" if detail and detail != attempt.outcome.value else named
+
+
+def _reason(attempt: Attempt) -> str:
+    why = attempt.error or attempt.reason
+    return f": {_one_line(why)}" if why and attempt.outcome != AttemptOutcome.SUCCEEDED else ""
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(sanitize(text).split()).replace("|", "\\|")
+    return flat if len(flat) <= _REASON_CHARS else flat[: _REASON_CHARS - 1] + "…"
+
+
+def _time(when: datetime | None) -> str:
+    return f" since {when:%Y-%m-%d %H:%M} UTC" if when is not None else ""
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+def pull_body(task: Task, config: GitHubConfig) -> str:
+    """The pull request's body: closes the issue, and says what the agent reported."""
+    link = task.github
+    assert link is not None
+    last = next((a for a in reversed(task.attempts) if a.round == task.round and a.summary), None)
+    summary = clip(sanitize(last.summary or "").strip(), _SUMMARY_CHARS) if last is not None else ""
+    lines = [f"Closes #{link.issue}", ""]
+    if summary:
+        lines += [summary, ""]
+    lines.append(
+        f"<sub>Made by coordinator for task `{task.id}`, triggered by {link.trigger.actor}; the agent's work is on "
+        f"`{pushed_branch(task, config)}`. Review it like any contribution.</sub>"
+    )
+    return "\n".join(lines)
+
+
+def untrusted_reply(login: str, permission: str, label: str) -> str:
+    """The one reply to someone without write access who applied the trigger label."""
+    return (
+        f"<!-- coordinator:untrusted -->\nThanks, {login}. Only people with write access to this repository can "
+        f"start coordinator on an issue (your access: {permission}), so nothing will run. Someone with write access "
+        f"can add the `{label}` label to start it."
+    )

@@ -1,0 +1,103 @@
+"""What an ``issues`` event means for the issue's task, decided from the event and the state branch alone (pure).
+
+- ``opened`` or ``labeled`` with the trigger label → a task ``issue-<number>``; a new round when it had ended.
+- ``reopened`` with the trigger label on → the same.
+- ``edited`` while the task waits → it takes the new title and body.
+- ``labeled``/``unlabeled`` of another label while the task waits → it takes the labels' settings.
+- ``closed``, or the trigger label removed → the task is cancelled (a running agent stops).
+- anything else → ignored, saying why.
+
+Everything that creates or changes what would run needs the sender's write access (the gate, checked on
+GitHub by the caller); cancelling needs none: closing or unlabelling an issue never makes anything run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from coordinator.github.events import IssuesEvent
+from coordinator.models import GitHubConfig, Task, TaskStatus
+
+Action = Literal["ignore", "submit", "retrigger", "update-text", "update-labels", "cancel"]
+_WAITING = (TaskStatus.QUEUED, TaskStatus.BLOCKED)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do (``action``) with task ``task_id``, and why (said in the ingest's output)."""
+
+    action: Action
+    task_id: str
+    why: str
+
+    @property
+    def gated(self) -> bool:
+        """Whether the sender must have write access for this to happen."""
+        return self.action in ("submit", "retrigger", "update-text", "update-labels")
+
+
+def task_id_of(issue: int) -> str:
+    """The id of an issue's task: ``issue-<number>``."""
+    return f"issue-{issue}"
+
+
+def trigger_time(event: IssuesEvent) -> datetime:
+    """When the trigger happened: the issue's creation for ``opened``, its last update (the label or the
+    reopening) otherwise."""
+    return event.issue.created_at if event.action == "opened" else event.issue.updated_at
+
+
+def plan(event: IssuesEvent, task: Task | None, config: GitHubConfig) -> Plan:
+    """What ``event`` asks of the issue's task (``task``: as the state branch has it, or None)."""
+    tid = task_id_of(event.issue.number)
+    label = config.trigger_label
+    labelled = label in event.issue.labels
+    if task is not None and task.github is None:
+        return Plan("ignore", tid, f"task {tid} exists but was not made from an issue; rename it to use this issue")
+    action = event.action
+    if action in ("opened", "labeled", "reopened"):
+        triggered = event.label == label if action == "labeled" else labelled
+        if triggered:
+            return _trigger(event, task, tid)
+        if action == "labeled" and labelled and _waiting(task):
+            return Plan("update-labels", tid, f"label '{event.label}' added while {tid} waits")
+        return Plan("ignore", tid, f"no '{label}' label on issue #{event.issue.number}")
+    if action == "unlabeled":
+        if event.label == label:
+            return _cancel(task, tid, f"label '{label}' removed")
+        if labelled and _waiting(task):
+            return Plan("update-labels", tid, f"label '{event.label}' removed while {tid} waits")
+        return Plan("ignore", tid, f"label '{event.label}' is not the trigger label")
+    if action == "closed":
+        return _cancel(task, tid, "the issue was closed")
+    if action == "edited":
+        if labelled and _waiting(task):
+            return Plan("update-text", tid, f"issue #{event.issue.number} edited while {tid} waits")
+        return Plan("ignore", tid, "edits count only while the task waits for a runner")
+    return Plan("ignore", tid, f"coordinator does not act on issues.{action}")
+
+
+def _trigger(event: IssuesEvent, task: Task | None, tid: str) -> Plan:
+    if event.issue.state != "open":
+        return Plan("ignore", tid, f"issue #{event.issue.number} is closed")
+    if task is None:
+        return Plan("submit", tid, f"issue #{event.issue.number} triggered by {event.sender.login}")
+    assert task.github is not None
+    if not task.is_terminal:
+        return Plan("ignore", tid, f"{tid} is {task.status.value} already")
+    trigger = task.github.trigger
+    if (event.delivery and event.delivery == trigger.delivery) or trigger_time(event) <= trigger.at:
+        return Plan("ignore", tid, f"this trigger was handled already ({tid} is {task.status.value})")
+    return Plan("retrigger", tid, f"{tid} was {task.status.value}; triggered again by {event.sender.login}")
+
+
+def _cancel(task: Task | None, tid: str, why: str) -> Plan:
+    if task is None or task.is_terminal:
+        return Plan("ignore", tid, f"{why}; no task of it is waiting or running")
+    return Plan("cancel", tid, why)
+
+
+def _waiting(task: Task | None) -> bool:
+    return task is not None and task.status in _WAITING

@@ -1,0 +1,123 @@
+"""Checking on GitHub that a task's trigger is real before anything runs or is delivered for it.
+
+A task on the state branch is only a claim: anyone (or any agent) able to write that branch could write one, or
+copy a genuine task onto another issue. So a runner asks GitHub, not the branch: the issue's event timeline must
+show the recorded actor applying the trigger label (or reopening the issue) at the recorded time, the issue must
+still be open and labelled, and the actor must still have write access. Two REST calls: the events, the
+permission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from coordinator.github.api import WRITE_PERMISSIONS, GitHubAPI, GitHubError, IssueEvent
+from coordinator.models import GitHubConfig, GitHubLink
+
+#: How far the event's time on GitHub may be from the time the ingest recorded (taken from the payload).
+TRIGGER_TIME_TOLERANCE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``why`` is None when the trigger is verified; ``transient`` when GitHub could not be asked (try later)."""
+
+    why: str | None = None
+    transient: bool = False
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        """The trigger is verified."""
+        return self.why is None
+
+
+def trigger_seen(events: Sequence[IssueEvent], link: GitHubLink) -> str | None:
+    """Why the issue's ``events`` do not show ``link``'s trigger (None: they do)."""
+    trigger = link.trigger
+    kind = "reopened" if trigger.event == "issues.reopened" else "labeled"
+    for event in events:
+        if event.event != kind or event.actor != trigger.actor:
+            continue
+        if kind == "labeled" and event.label != trigger.label:
+            continue
+        if abs(event.created_at - trigger.at) <= TRIGGER_TIME_TOLERANCE:
+            return None
+    what = f"label '{trigger.label}' applied" if kind == "labeled" else "the issue reopened"
+    return (
+        f"issue #{link.issue} of {link.repository} shows no {what} by {trigger.actor} at "
+        f"{trigger.at.isoformat()} (the recorded trigger): the task was not made by coordinator ingest from a real "
+        "event, so it is not run"
+    )
+
+
+def still_wanted(events: Sequence[IssueEvent], label: str) -> str | None:
+    """Why the issue no longer asks for work, judged from its events (None: it is open and labelled)."""
+    state = next((e.event for e in reversed(events) if e.event in ("closed", "reopened")), "reopened")
+    if state == "closed":
+        return "the issue is closed"
+    changes = (e.event for e in reversed(events) if e.event in ("labeled", "unlabeled") and e.label == label)
+    labelled = next(changes, "unlabeled")
+    return None if labelled == "labeled" else f"the label '{label}' was removed"
+
+
+class TriggerCheck:
+    """Verifies triggers with one GitHub client, remembering what it verified (one process, one answer)."""
+
+    def __init__(self, api: GitHubAPI, *, repository: str | None) -> None:
+        self.api = api
+        self.repository = repository
+        self._known: dict[tuple[str, int, str, str], str | None] = {}
+
+    def trust(self, link: GitHubLink) -> None:
+        """Remember ``link``'s trigger as genuine (this process made it from a real event)."""
+        self._known[_key(link)] = None
+
+    def happened(self, link: GitHubLink) -> Verdict:
+        """Whether the trigger really happened (enough to deliver for the task)."""
+        where = self._wrong_repository(link)
+        if where is not None:
+            return Verdict(where)
+        key = _key(link)
+        if key not in self._known:
+            try:
+                self._known[key] = trigger_seen(self.api.issue_events(link.repository, link.issue), link)
+            except GitHubError as exc:
+                return _unanswered(exc)
+        return Verdict(self._known[key])
+
+    def runnable(self, link: GitHubLink, config: GitHubConfig) -> Verdict:
+        """Whether the task may run now: the trigger happened, the issue is open and labelled, and the actor
+        still has write access (or is an allow-listed bot)."""
+        where = self._wrong_repository(link)
+        if where is not None:
+            return Verdict(where)
+        try:
+            events = self.api.issue_events(link.repository, link.issue)
+            why = trigger_seen(events, link)
+            self._known[_key(link)] = why
+            why = why or still_wanted(events, config.trigger_label)
+            if why is None and link.trigger.actor not in config.allowed_bots:
+                permission = self.api.permission(link.repository, link.trigger.actor)
+                if permission not in WRITE_PERMISSIONS:
+                    why = f"{link.trigger.actor} who triggered it has {permission} access now, not write"
+        except GitHubError as exc:
+            return _unanswered(exc)
+        return Verdict(why)
+
+    def _wrong_repository(self, link: GitHubLink) -> str | None:
+        if self.repository is not None and link.repository.lower() != self.repository.lower():
+            return f"the task names repository {link.repository}, but this runner serves {self.repository}"
+        return None
+
+
+def _key(link: GitHubLink) -> tuple[str, int, str, str]:
+    return (link.repository.lower(), link.issue, link.trigger.actor, link.trigger.at.isoformat())
+
+
+def _unanswered(exc: GitHubError) -> Verdict:
+    if exc.transient:
+        return Verdict(f"GitHub did not answer: {exc}", transient=True, retry_after=exc.retry_after)
+    return Verdict(f"GitHub refused to show the issue: {exc}")

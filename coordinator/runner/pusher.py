@@ -1,0 +1,62 @@
+"""Pushing a task's branch to the repository from the runner's clone (the only place its commits are), with the
+runner's own credentials: a fast-forward when it can, else replacing only what coordinator pushed last."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from coordinator.gitcmd import last_lines, run_git
+from coordinator.github.deliver import PushError
+from coordinator.store.remote import Remote
+
+_PUSH_TIMEOUT_SECONDS = 300.0
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+class ClonePusher:
+    """Pushes from the user's clone ``repo`` to ``remote``; ``base`` names the branch pull requests target."""
+
+    def __init__(self, repo: Path, remote: Remote, *, base: Callable[[], str]) -> None:
+        self.repo, self.remote = repo, remote
+        self._base = base
+
+    @property
+    def base_branch(self) -> str:
+        """The branch task branches start from, as the remote names it (``origin/main`` → ``main``)."""
+        name = self._base()
+        if _SHA.match(name):
+            raise PushError(f"task branches start from commit {name[:12]}, not a branch: set the runner's base")
+        remotes = run_git(["remote"], cwd=self.repo).stdout.split()
+        head, _, rest = name.partition("/")
+        return rest if rest and head in remotes else name
+
+    def has(self, commit: str) -> bool:
+        """Whether the clone has ``commit``."""
+        return run_git(["cat-file", "-e", f"{commit}^{{commit}}"], cwd=self.repo).ok
+
+    def push(self, commit: str, branch: str, *, previous: str | None) -> None:
+        """Point the remote ``branch`` at ``commit``: fast-forward, or (when coordinator pushed it before and the
+        work was redone) replace exactly the commit it pushed last, never someone else's."""
+        ref = f"refs/heads/{branch}"
+        done = self._push(["push", "--porcelain", "--no-verify", self.remote.url, f"{commit}:{ref}"])
+        if done is None:
+            return
+        if previous is not None and "[rejected]" in done:
+            lease = f"--force-with-lease={ref}:{previous}"
+            retried = self._push(["push", "--porcelain", "--no-verify", lease, self.remote.url, f"{commit}:{ref}"])
+            if retried is None:
+                return
+            done = retried
+        raise PushError(
+            f"could not push {branch} to {self.remote.url}: {last_lines(done)}; if someone else pushed to {branch}, "
+            "move their commits elsewhere or delete the branch, then the runner pushes again"
+        )
+
+    def _push(self, args: list[str]) -> str | None:
+        """None when the push went through, else what git said (credentials removed)."""
+        result = run_git(args, cwd=self.repo, env=self.remote.git_env(), timeout=_PUSH_TIMEOUT_SECONDS)
+        if result.ok:
+            return None
+        return self.remote.redact(result.stdout + "\n" + result.stderr)
