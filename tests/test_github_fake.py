@@ -79,6 +79,33 @@ def test_every_method_is_one_request(api: RestGitHub, gh: FakeGitHub) -> None:
     print(f"\nREST calls for {len(steps)} protocol methods: {api.calls}")
 
 
+def test_a_simple_task_life_can_fit_in_eight_calls(api: RestGitHub, gh: FakeGitHub) -> None:
+    """The adapter's share of the budget: one plausible life of a task started by a webhook (the payload carries
+    the issue, so no read of it), with every write made idempotent the cheap way (the tracking comment is looked
+    up once; the pull request is created first and looked up only when GitHub says it exists)."""
+    number = gh.add_issue("Fix the typo", labels=["coordinator"], author="alice")
+    gh.set_permission("alice", "write")
+    head = "octo:coordinator/task-1"
+    assert api.permission(REPO, "alice") in {"admin", "maintain", "write"}
+    assert not [c for c in api.comments(REPO, number) if "<!-- coordinator:task-1 -->" in c.body]
+    tracking = api.create_comment(REPO, number, "<!-- coordinator:task-1 -->\nWorking on it")
+    api.set_labels(REPO, number, ["coordinator", "coordinator:running"])
+    try:
+        pull = api.create_pull(
+            REPO, base="main", head=head, title="Fix the typo", body=f"Closes #{number}", draft=False
+        )
+    except GitHubError as exists:
+        assert exists.status == 422
+        found = api.find_pull(REPO, head)
+        assert found is not None
+        pull = found
+    api.request_reviewers(REPO, pull.number, ["alice"])
+    api.edit_comment(REPO, tracking.id, f"<!-- coordinator:task-1 -->\nDone: {pull.html_url}")
+    api.set_labels(REPO, number, ["coordinator", "coordinator:done"])
+    print(f"\nREST calls for a simple task's life: {api.calls}")
+    assert api.calls == gh.call_count() <= 8
+
+
 def test_writes_change_the_fake(api: RestGitHub, gh: FakeGitHub) -> None:
     number = gh.add_issue("Task", labels=["coordinator"], author="alice")
     comment = api.create_comment(REPO, number, "<!-- coordinator -->\nworking")

@@ -257,6 +257,7 @@ def test_requests_carry_the_token_and_say_who_sends_them(api: RestGitHub, mocked
     headers = mocked.calls[0].request.headers
     assert headers["Authorization"] == f"token {TOKEN}"
     assert headers["User-Agent"].startswith("coordinator/")
+    assert headers["Accept"] == "application/vnd.github+json"
 
 
 # -- writes are sent once; reads are retried within bounds ------------------------------------------------------
@@ -523,6 +524,23 @@ def test_a_redirect_is_counted_as_the_request_it_is(api: RestGitHub, mocked: res
     mocked.get(f"{API}/repositories/1296269", json=fixture("repository"))
     assert api.default_branch(REPO) == "master"
     assert len(mocked.calls) == 2 == api.calls
+
+
+def test_a_write_redirected_by_a_renamed_repository_is_an_error_not_a_success(
+    api: RestGitHub, mocked: responses.RequestsMock
+) -> None:
+    # GitHub answers 307 to a write on a renamed repository; PyGithub does not follow it. Taking its body for the
+    # answer would report labels set that never were.
+    mocked.put(
+        f"{API}/repos/{REPO}/issues/1/labels",
+        status=307,
+        headers={"Location": f"{DEFAULT_API_URL}/repositories/1296269/issues/1/labels"},
+        json={"message": "Temporary Redirect", "url": f"{DEFAULT_API_URL}/repositories/1296269/issues/1/labels"},
+    )
+    with pytest.raises(GitHubError, match="moved") as raised:
+        api.set_labels(REPO, 1, ["x"])
+    assert (raised.value.status, raised.value.transient) == (307, False)
+    assert len(mocked.calls) == 1 == api.calls
 
 
 # -- settings ---------------------------------------------------------------------------------------------------

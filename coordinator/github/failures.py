@@ -62,6 +62,18 @@ def bad_answer(call: str, what: str) -> GitHubError:
     )
 
 
+def moved(call: str, status: int, location: str) -> GitHubError:
+    """The error for a redirect that was not followed: the repository was renamed or transferred."""
+    where = f" to {location}" if location else ""
+    return GitHubError(
+        _one_line(
+            f"GitHub answered {status} to {call}: the repository moved{where} "
+            "(renamed or transferred?): use its new owner/name (the request was not carried out)"
+        ),
+        status=status,
+    )
+
+
 def github_message(body: Any) -> str:
     """GitHub's ``message`` and the messages of its ``errors`` list, joined (``""`` when there are none)."""
     if not isinstance(body, Mapping):

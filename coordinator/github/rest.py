@@ -14,6 +14,7 @@ makes them idempotent) may send it again.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -22,14 +23,14 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
-from github import Auth, Github, GithubException
+from github import Auth, Github
 from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass, Requester, RequestsResponse
 
 from coordinator import __version__
 from coordinator.errors import ConfigError
 from coordinator.github import shapes
 from coordinator.github.api import Comment, GitHubError, Issue, IssueEvent, PullRequest
-from coordinator.github.failures import bad_answer, check_body_length, http_error, no_answer
+from coordinator.github.failures import bad_answer, check_body_length, http_error, moved, no_answer
 from coordinator.github.settings import GitHubSettings, repository_parts
 
 PER_PAGE = 100
@@ -39,6 +40,7 @@ MAX_PAGES = 100  # 10,000 comments or events: past that something is wrong, not 
 
 T = TypeVar("T")
 
+_ACCEPT = {"Accept": "application/vnd.github+json"}
 _LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?")
 
 
@@ -96,15 +98,16 @@ def _count_requests(requester: Requester, counter: _RequestCounter) -> None:
 class RestGitHub:
     """:class:`~coordinator.github.api.GitHubAPI` over GitHub's REST API (github.com or GitHub Enterprise Server).
 
-    ``sleep`` and ``clock`` are the waits between read retries and the time ``X-RateLimit-Reset`` is measured
-    from (tests pass their own). Use as a context manager or call :meth:`close` to free the connection.
+    ``timeout``: seconds to wait for an answer (GitHub ends a REST request itself after 10 s). ``sleep`` and
+    ``clock`` are the waits between read retries and the time ``X-RateLimit-Reset`` is measured from (tests pass
+    their own). Use as a context manager or call :meth:`close` to free the connection.
     """
 
     def __init__(
         self,
         settings: GitHubSettings,
         *,
-        timeout: int = 30,
+        timeout: int = 15,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -242,27 +245,26 @@ class RestGitHub:
         raise AssertionError("unreachable: the last try returns or raises")
 
     def _send(self, verb: str, path: str, params: Mapping[str, Any] | None, body: Any) -> tuple[dict[str, Any], Any]:
+        """One request. PyGithub's ``requestJson`` gives the status, so a 3xx it did not follow (GitHub answers
+        307 to a write on a renamed repository) is an error here, not a success with a "Moved" body."""
         call = f"{verb} {urlsplit(path).path}"
         try:
-            headers, data = self._requester.requestJsonAndCheck(
-                verb, path, parameters=dict(params) if params else None, input=body
+            status, headers, output = self._requester.requestJson(
+                verb, path, parameters=dict(params) if params else None, headers=dict(_ACCEPT), input=body
             )
-        except GithubException as error:
-            raise self._redacted(
-                http_error(
-                    error.status,
-                    error.headers or {},
-                    error.data,
-                    call=call,
-                    now=self._clock(),
-                    token_source=self._settings.token_source,
-                )
-            ) from None
         except (requests.ConnectionError, requests.Timeout) as error:
             raise self._redacted(no_answer(call, type(error).__name__)) from None
-        except (requests.RequestException, ValueError) as error:
-            # ValueError: a body that starts like JSON and is not (a proxy cut it short).
-            raise self._redacted(bad_answer(call, type(error).__name__)) from None
+        except (requests.RequestException, RuntimeError) as error:
+            # RuntimeError: PyGithub refuses a redirect to another host or scheme.
+            raise self._redacted(bad_answer(call, f"{type(error).__name__}: {error}")) from None
+        data = _json_or_none(output)
+        if status >= 400:
+            now, source = self._clock(), self._settings.token_source
+            raise self._redacted(http_error(status, headers, data, call=call, now=now, token_source=source))
+        if status >= 300:
+            raise self._redacted(moved(call, status, str(headers.get("location", ""))))
+        if data is None and output.strip():
+            raise self._redacted(bad_answer(call, "its body is not JSON"))
         return headers, data
 
     def _all_pages(self, path: str) -> list[Any]:
@@ -310,6 +312,14 @@ class RestGitHub:
             transient=error.transient,
             retry_after=error.retry_after,
         )
+
+
+def _json_or_none(output: str) -> Any:
+    """The parsed body, or None when there is none or it is not JSON (a gateway's HTML page)."""
+    try:
+        return json.loads(output) if output.strip() else None
+    except ValueError:
+        return None
 
 
 def _retry_delay(error: GitHubError, *, attempt: int, tries: int, waited: float) -> float | None:
