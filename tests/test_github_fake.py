@@ -67,6 +67,9 @@ def test_every_method_is_one_request(api: RestGitHub, gh: FakeGitHub) -> None:
         lambda: api.create_comment(REPO, number, "working"),
         lambda: api.edit_comment(REPO, gh.issue_comments(number)[0]["id"], "done"),
         lambda: api.set_labels(REPO, number, ["coordinator:done"]),
+        lambda: api.add_labels(REPO, number, ["coordinator:running"]),
+        lambda: api.remove_label(REPO, number, "coordinator:running"),
+        lambda: api.remove_label(REPO, number, "coordinator:running"),  # not there any more: still one request
         lambda: api.find_pull(REPO, "octo:coordinator/task-1"),
         lambda: api.create_pull(REPO, base="main", head="octo:coordinator/task-1", title="t", body="b", draft=True),
         lambda: api.request_reviewers(REPO, gh.pulls()[0]["number"], ["alice"]),
@@ -124,6 +127,14 @@ def test_writes_change_the_fake(api: RestGitHub, gh: FakeGitHub) -> None:
         ("labeled", "coordinator-bot", "coordinator:done"),
     ]
     assert gh.requests[-1].body == {"labels": ["coordinator:done"]}
+    assert api.add_labels(REPO, number, ["needs review", "coordinator:done"]) == ["coordinator:done", "needs review"]
+    api.remove_label(REPO, number, "needs review")
+    api.remove_label(REPO, number, "needs review")
+    assert gh.issue_labels(number) == ["coordinator:done"]
+    assert [(e["event"], e["label"]["name"]) for e in gh.issue_events(number)][-2:] == [
+        ("labeled", "needs review"),
+        ("unlabeled", "needs review"),
+    ]
 
 
 def test_pull_requests_are_created_found_and_reviewed(api: RestGitHub, gh: FakeGitHub) -> None:

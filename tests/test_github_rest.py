@@ -66,9 +66,10 @@ def body_of(call: Any) -> Any:
 
 
 def test_it_is_the_protocol(api: RestGitHub) -> None:
-    assert isinstance(api, RestGitHub)
-    checked: GitHubAPI = api  # mypy checks the protocol here; the assertion checks nothing has run
-    assert checked.calls == 0
+    # mypy checks the signatures (rest._is_the_protocol); this checks no method of the protocol is missing.
+    wanted = {name for name in vars(GitHubAPI) if not name.startswith("_")}
+    assert wanted and all(callable(getattr(api, name)) or name == "calls" for name in wanted)
+    assert api.calls == 0
 
 
 # -- each method against GitHub's example bodies: one request each ----------------------------------------------
@@ -132,6 +133,30 @@ def test_set_labels(api: RestGitHub, mocked: responses.RequestsMock) -> None:
     api.set_labels(REPO, 1347, ["bug", "enhancement"])
     assert body_of(mocked.calls[0]) == {"labels": ["bug", "enhancement"]}
     assert len(mocked.calls) == 1 == api.calls
+
+
+def test_add_labels_returns_the_labels_after(api: RestGitHub, mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{API}/repos/{REPO}/issues/1347/labels", json=fixture("labels"))
+    assert api.add_labels(REPO, 1347, ["enhancement"]) == ["bug", "enhancement"]
+    assert body_of(mocked.calls[0]) == {"labels": ["enhancement"]}
+    assert len(mocked.calls) == 1 == api.calls
+
+
+def test_remove_label_quotes_the_name_and_forgives_a_label_not_there(
+    api: RestGitHub, mocked: responses.RequestsMock
+) -> None:
+    url = f"{API}/repos/{REPO}/issues/1347/labels/coordinator%3Arunning%20now"
+    mocked.delete(url, json=fixture("labels-after-removal"))
+    api.remove_label(REPO, 1347, "coordinator:running now")
+    mocked.replace(
+        responses.DELETE, url, status=404, json={"message": "Label does not exist", "documentation_url": "x"}
+    )
+    api.remove_label(REPO, 1347, "coordinator:running now")  # gone already: idempotent
+    mocked.delete(f"{API}/repos/{REPO}/issues/9/labels/x", status=404, json={"message": "Not Found"})
+    with pytest.raises(GitHubError) as missing_issue:
+        api.remove_label(REPO, 9, "x")
+    assert missing_issue.value.status == 404
+    assert len(mocked.calls) == 3 == api.calls
 
 
 def test_permission_reads_the_role_name(api: RestGitHub, mocked: responses.RequestsMock) -> None:
@@ -266,6 +291,8 @@ WRITES: list[tuple[str, str, Callable[[RestGitHub], object]]] = [
     ("POST", f"{API}/repos/{REPO}/issues/1347/comments", lambda a: a.create_comment(REPO, 1347, "hi")),
     ("PATCH", f"{API}/repos/{REPO}/issues/comments/1", lambda a: a.edit_comment(REPO, 1, "hi")),
     ("PUT", f"{API}/repos/{REPO}/issues/1347/labels", lambda a: a.set_labels(REPO, 1347, ["x"])),
+    ("POST", f"{API}/repos/{REPO}/issues/1347/labels", lambda a: a.add_labels(REPO, 1347, ["x"])),
+    ("DELETE", f"{API}/repos/{REPO}/issues/1347/labels/x", lambda a: a.remove_label(REPO, 1347, "x")),
     (
         "POST",
         f"{API}/repos/{REPO}/pulls",

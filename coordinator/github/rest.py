@@ -29,7 +29,7 @@ from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectio
 from coordinator import __version__
 from coordinator.errors import ConfigError
 from coordinator.github import shapes
-from coordinator.github.api import Comment, GitHubError, Issue, IssueEvent, PullRequest
+from coordinator.github.api import Comment, GitHubAPI, GitHubError, Issue, IssueEvent, PullRequest
 from coordinator.github.failures import bad_answer, check_body_length, http_error, moved, no_answer
 from coordinator.github.settings import GitHubSettings, repository_parts
 
@@ -190,6 +190,25 @@ class RestGitHub:
         """Replace the issue's labels with ``labels`` (an empty list removes them all)."""
         self._call("PUT", f"{_repo_path(repo)}/issues/{_number(number)}/labels", body={"labels": list(labels)})
 
+    def add_labels(self, repo: str, number: int, labels: list[str]) -> list[str]:
+        """Add ``labels`` (GitHub creates unknown ones; adding one already there changes nothing); returns the
+        issue's labels after."""
+        for label in labels:
+            _check_label(label)
+        path = f"{_repo_path(repo)}/issues/{_number(number)}/labels"
+        return self._read(shapes.label_names, self._call("POST", path, body={"labels": list(labels)}), "labels")
+
+    def remove_label(self, repo: str, number: int, label: str) -> None:
+        """Take ``label`` off the issue; a label that is not on it is no error (GitHub's 404 "Label does not
+        exist"), a missing issue or repository is."""
+        _check_label(label)
+        path = f"{_repo_path(repo)}/issues/{_number(number)}/labels/{quote(label, safe='')}"
+        try:
+            self._call("DELETE", path)
+        except GitHubError as error:
+            if error.status != 404 or "label does not exist" not in str(error).lower():
+                raise
+
     def find_pull(self, repo: str, head: str) -> PullRequest | None:
         """The newest pull request, open or closed, whose head is ``head`` (``owner:branch``); or None."""
         _check_head(head)
@@ -314,6 +333,11 @@ class RestGitHub:
         )
 
 
+def _is_the_protocol(adapter: RestGitHub) -> GitHubAPI:
+    """Never called: mypy checks here that :class:`RestGitHub` implements every method of the protocol."""
+    return adapter
+
+
 def _json_or_none(output: str) -> Any:
     """The parsed body, or None when there is none or it is not JSON (a gateway's HTML page)."""
     try:
@@ -349,6 +373,11 @@ def _number(number: int) -> int:
 def _check_login(user: str) -> None:
     if not isinstance(user, str) or not _LOGIN.fullmatch(user):
         raise GitHubError(f"{user!r} is not a GitHub login: give the account name, e.g. octocat")
+
+
+def _check_label(label: str) -> None:
+    if not isinstance(label, str) or not label.strip() or len(label) > 50:
+        raise GitHubError(f"{label!r} is not a GitHub label name: give 1 to 50 characters")
 
 
 def _check_head(head: str) -> None:

@@ -106,6 +106,11 @@ def permission_from(data: Any) -> str:
     return legacy if isinstance(legacy, str) and legacy in ROLES else "none"
 
 
+def label_names(data: Any) -> list[str]:
+    """The names of a label listing (the answers to adding or removing an issue's labels)."""
+    return [_str(_object(label, "label"), "name") for label in _items(data, "labels")]
+
+
 def default_branch_from(data: Any) -> str:
     """The ``default_branch`` of a repository (``GET /repos/{o}/{r}``)."""
     return _str(_object(data, "repository"), "default_branch")

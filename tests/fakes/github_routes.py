@@ -131,6 +131,24 @@ def set_labels(fake: FakeGitHub, repo: Repository, request: Request) -> Reply:
     return Reply(200, [fake._render.label(repo, repo.labels[name]) for name in issue.labels])
 
 
+def add_labels(fake: FakeGitHub, repo: Repository, request: Request) -> Reply:
+    """``POST /repos/{o}/{r}/issues/{n}/labels``: add labels (events by the token's user); all labels after."""
+    issue = fake._issue(repo, int(request.params["number"]))
+    for name in dict.fromkeys(_label_names(request.body)):
+        fake._add_label(repo, issue, name, fake.token_user)
+    return Reply(200, [fake._render.label(repo, repo.labels[name]) for name in issue.labels])
+
+
+def remove_label(fake: FakeGitHub, repo: Repository, request: Request) -> Reply:
+    """``DELETE /repos/{o}/{r}/issues/{n}/labels/{name}``: 404 ``Label does not exist`` when it is not on it."""
+    issue = fake._issue(repo, int(request.params["number"]))
+    name = request.params["label"]
+    if name not in issue.labels:
+        raise Answer(404, "Label does not exist")
+    fake._remove_label(repo, issue, name, fake.token_user)
+    return Reply(200, [fake._render.label(repo, repo.labels[n]) for n in issue.labels])
+
+
 def permission(fake: FakeGitHub, repo: Repository, request: Request) -> Reply:
     """``GET /repos/{o}/{r}/collaborators/{user}/permission``: 404 for an account GitHub does not know."""
     login = request.params["user"]
@@ -217,6 +235,8 @@ ROUTES: list[tuple[str, str, Callable[[FakeGitHub, Repository, Request], Reply]]
     ("POST", _REPO + r"/issues/(?P<number>\d+)/comments", create_comment),
     ("PATCH", _REPO + r"/issues/comments/(?P<comment_id>\d+)", edit_comment),
     ("PUT", _REPO + r"/issues/(?P<number>\d+)/labels", set_labels),
+    ("POST", _REPO + r"/issues/(?P<number>\d+)/labels", add_labels),
+    ("DELETE", _REPO + r"/issues/(?P<number>\d+)/labels/(?P<label>[^/]+)", remove_label),
     ("GET", _REPO + r"/collaborators/(?P<user>[^/]+)/permission", permission),
     ("GET", _REPO + r"/pulls", list_pulls),
     ("POST", _REPO + r"/pulls", create_pull),
