@@ -118,7 +118,9 @@ def test_the_workflow_ingests_the_issue_events_and_can_be_started_by_hand() -> N
 
 
 def test_the_ingest_job_writes_the_state_one_run_per_issue_at_a_time() -> None:
-    job = load(REFERENCE.read_text(encoding="utf-8"))["jobs"]["ingest"]
+    document = load(REFERENCE.read_text(encoding="utf-8"))
+    assert document["defaults"] == {"run": {"shell": "bash"}}  # the scripts are bash on Windows runners too
+    job = document["jobs"]["ingest"]
     assert job["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "write"}
     assert job["concurrency"]["group"].startswith("coordinator-state-${{ github.repository }}")
     assert job["concurrency"]["cancel-in-progress"] is False
@@ -225,7 +227,7 @@ def test_the_runner_step_names_the_runner_after_the_machine_and_becomes_the_runn
     record, shell_pid = run_step(step_script("run-tasks", "coordinator runner --once"), tmp_path, env)
     argv = record["argv"]
     assert argv[:3] == ["runner", "--once", "--name"] and argv[4:] == ["--repo", str(tmp_path / "work")]
-    assert argv[3] == "gha-build-box_2.local" == check_name("runner name", argv[3])
+    assert argv[3] == "gha-build-box-2-local" == check_name("runner name", argv[3])
     assert "ANTHROPIC_API_KEY" not in record["env"]  # the machine's own claude login is used instead
     assert record["env"]["CLAUDE_CODE_OAUTH_TOKEN"] == "oauth-value"
     assert Remote.parse(record["env"]["COORDINATOR_REMOTE"]).url == "https://github.com/octo/widgets.git"

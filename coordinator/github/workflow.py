@@ -60,6 +60,10 @@ on:
 # Nothing for the workflow as a whole: each job asks for what it needs.
 permissions: {}
 
+defaults:
+  run:
+    shell: bash  # also on Windows and macOS self-hosted runners (Git Bash on Windows)
+
 env:
   COORDINATOR_BRANCH: @BRANCH@
   # What pip installs: this exact release from PyPI, unless the repository variable @PIP_VAR@ names
@@ -138,7 +142,7 @@ jobs:
           # A secret that is not set arrives empty: drop it, so claude uses the machine's own login instead.
           [ -n "$ANTHROPIC_API_KEY" ] || unset ANTHROPIC_API_KEY
           [ -n "$CLAUDE_CODE_OAUTH_TOKEN" ] || unset CLAUDE_CODE_OAUTH_TOKEN
-          name="gha-$(printf '%s' "$RUNNER_NAME" | tr '[:upper:]' '[:lower:]' | tr -c 'a-z0-9._-' '-' | cut -c1-60)"
+          name="gha-$(printf '%s' "$RUNNER_NAME" | tr '[:upper:]' '[:lower:]' | tr -c 'a-z0-9-' '-' | cut -c1-60)"
           # exec: coordinator replaces this shell, so no process of this step keeps the tokens in an environment
           # that the agent (the same OS user) could read while it runs.
           exec coordinator runner --once --name "$name" --repo "$GITHUB_WORKSPACE"
