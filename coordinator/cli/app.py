@@ -262,9 +262,28 @@ def cli(ctx: click.Context, remote: str | None, branch: str) -> None:
 
 
 @cli.command()
+@click.option(
+    "--github",
+    is_flag=True,
+    help="Also write .github/workflows/coordinator.yml into the repository; the state branch goes to its origin "
+    "unless --remote is given.",
+)
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --github: the clone to write the workflow into. [default: the repository of the current folder]",
+)
+@click.option("--force", is_flag=True, help="With --github: replace a workflow file that differs from this version's.")
 @click.pass_context
-def init(ctx: click.Context) -> None:
-    """Create the state branch on the remote (safe to run again)."""
+def init(ctx: click.Context, github: bool, repo: Path | None, force: bool) -> None:
+    """Create the state branch on the remote (safe to run again); with --github, the workflow that feeds it."""
+    if github:
+        from coordinator.cli.github_init import init_github
+
+        init_github(ctx.obj, repo, force=force)
+        return
+    if repo is not None or force:
+        usage_error("--repo and --force go with --github: run 'coordinator init --github' to set up GitHub")
     with store_for(ctx) as store:
         created = store.init()
         state = store.read(fresh=False)
