@@ -362,6 +362,7 @@ def _register_more_commands() -> None:
         "coordinator.cli.runner_cmd",
         "coordinator.cli.modes_cmd",
         "coordinator.cli.demo_cmd",
+        "coordinator.cli.ingest_cmd",
     ):
         importlib.import_module(module)
     _accept_global_options_after_commands()

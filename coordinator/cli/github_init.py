@@ -6,7 +6,6 @@ branch is created, and the workflow is written only once the state branch exists
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import click
 from coordinator import __version__
 from coordinator.cli.app import Settings
 from coordinator.errors import ConfigError, UsageError
+from coordinator.github.settings import github_repository
 
 #: Where users read what the workflow does and how to set GitHub up (README section).
 README_SECTION = "the 'Set up on GitHub' section of coordinator's README"
@@ -89,15 +89,6 @@ def _create_state_branch(settings: Settings, why: str) -> None:
         )
     else:
         click.echo(f"state branch '{store.branch}' on {store.remote} exists already ({why})")
-
-
-def github_repository(url: str) -> str | None:
-    """``owner/name`` of a github.com remote URL (https, ssh or scp-like), else None."""
-    match = _GITHUB_URL.search(url)
-    return f"{match.group('owner')}/{match.group('name')}" if match else None
-
-
-_GITHUB_URL = re.compile(r"github\.com[:/](?P<owner>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_.-]+?)(?:\.git)?/?$")
 
 
 def _next_steps(repo: Path, shown: str, *, slug: str, pip_variable: str, changed: bool) -> None:

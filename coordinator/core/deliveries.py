@@ -95,10 +95,18 @@ def due(task: Task, now: datetime) -> bool:
     return link.retry_at is None or link.retry_at <= now
 
 
-def due_for_others(task: Task, now: datetime, grace: timedelta = timedelta(minutes=2)) -> bool:
-    """Due, and left long enough by whoever made the change (they deliver at once) for others to step in."""
+def due_for_others(
+    task: Task, now: datetime, *, grace: timedelta = timedelta(minutes=2), honour_backoff: bool = True
+) -> bool:
+    """Pending deliveries someone other than the process that made the change may try now: after a failed try
+    (when its backoff ended, or at once with ``honour_backoff`` off: a one-shot process such as an ingest, which
+    only runs when GitHub sent an event), or once the change has waited ``grace`` (its maker died)."""
     link = task.github
-    return due(task, now) and link is not None and (link.retry_at is not None or task.updated_at + grace <= now)
+    if link is None or not link.pending or link.refused is not None:
+        return False
+    if link.retry_at is not None:
+        return not honour_backoff or link.retry_at <= now
+    return task.updated_at + grace <= now
 
 
 def next_try(failures: int, now: datetime, retry_after: float | None = None) -> datetime:

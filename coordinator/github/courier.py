@@ -49,11 +49,13 @@ class Courier:
         self.check.trust(task.github)
         self._fresh.add(task.id)
 
-    def deliver(self, task_id: str) -> bool:
+    def deliver(self, task_id: str, *, honour_backoff: bool = True) -> bool:
         """Deliver what is pending on ``task_id`` now (as the store last saw it); True when all of it went."""
         task = self.store.state.tasks.get(task_id)
-        if task is None or task.github is None or not due(task, self._now()):
+        if task is None or task.github is None or not task.github.pending or task.github.refused is not None:
             return True
+        if honour_backoff and not due(task, self._now()):
+            return False
         link = task.github
         verdict = self.check.happened(link)
         if not verdict.ok:
@@ -74,14 +76,16 @@ class Courier:
         self._fresh.discard(task_id)
         return self._record(task_id, record)
 
-    def catch_up(self, limit: int = _CATCH_UP_TASKS) -> int:
+    def catch_up(self, limit: int = _CATCH_UP_TASKS, *, honour_backoff: bool = True) -> int:
         """Deliver for up to ``limit`` tasks whose deliveries stayed pending; returns how many were tried."""
         now = self._now()
         waiting = [
-            t.id for t in self.store.state.tasks.values() if due_for_others(t, now) and t.id not in self._refused
+            t.id
+            for t in self.store.state.tasks.values()
+            if due_for_others(t, now, honour_backoff=honour_backoff) and t.id not in self._refused
         ]
         for task_id in waiting[:limit]:
-            self.deliver(task_id)
+            self.deliver(task_id, honour_backoff=honour_backoff)
         return min(limit, len(waiting))
 
     def _take_creation(self, task_id: str) -> tuple[Task | None, bool]:

@@ -52,7 +52,7 @@ class Ingest:
         outcome = self._act(event, what, config)
         if outcome.task_id is not None:
             self.courier.deliver(outcome.task_id)
-        self.courier.catch_up()
+        self.courier.catch_up(honour_backoff=False)  # an ingest runs rarely: it tries what waits, at once
         return outcome
 
     def _act(self, event: IssuesEvent, what: Plan, config: GitHubConfig) -> Outcome:

@@ -31,6 +31,20 @@ _NAME = r"[A-Za-z0-9._-]{1,100}"
 _REPOSITORY = re.compile(rf"({_OWNER})/({_NAME})")
 
 
+_GITHUB_URL = re.compile(r"github\.com[:/](?P<owner>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_.-]+?)(?:\.git)?/?$")
+
+
+def github_repository(url: str) -> str | None:
+    """``owner/name`` of a github.com remote URL (https, ssh or scp-like), else None."""
+    match = _GITHUB_URL.search(url)
+    return f"{match.group('owner')}/{match.group('name')}" if match else None
+
+
+def token_in(env: Mapping[str, str]) -> bool:
+    """Whether ``env`` holds a GitHub token in one of :data:`TOKEN_VARIABLES`."""
+    return any(env.get(name, "").strip() for name in TOKEN_VARIABLES)
+
+
 def repository_parts(repository: str) -> tuple[str, str] | None:
     """``(owner, name)`` of ``owner/name``, or None when it is not a valid GitHub repository name."""
     found = _REPOSITORY.fullmatch(repository)

@@ -22,6 +22,7 @@ from coordinator.redaction import Redactor, Secret
 from coordinator.runner.clock import SYSTEM_CLOCK, Clock
 from coordinator.runner.config import RunnerConfig
 from coordinator.runner.daemon import RunnerDaemon
+from coordinator.runner.github_side import RunnerGitHub
 from coordinator.runner.permissions import Ceiling
 from coordinator.runner.worktree import Scanner, WorktreeManager
 from coordinator.store.remote import Remote
@@ -217,8 +218,10 @@ def build_runner(
         denied_tools=tuple(config.denied_tools),
         honour_system_prompt=config.honour_branch_system_prompt,
     )
+    github = None if dry_run else runner_github(config, store, worktrees, redactor, clock=clock, echo=echo)
     return RunnerDaemon(
         config,
+        github=github,
         store=store,
         agent=agent,
         worktrees=worktrees,
@@ -227,4 +230,48 @@ def build_runner(
         redactor=redactor,
         clock=clock,
         echo=echo,
+    )
+
+
+def runner_github(
+    config: RunnerConfig,
+    store: StateStore,
+    worktrees: WorktreeManager,
+    redactor: Redactor,
+    *,
+    clock: Clock,
+    echo: Callable[[str], None],
+) -> RunnerGitHub | None:
+    """The runner's GitHub side when a token is set (``COORDINATOR_GITHUB_TOKEN``, ``GITHUB_TOKEN`` or
+    ``GH_TOKEN``), for the repository ``GITHUB_REPOSITORY`` names or the state remote is; None (the runner then
+    takes no task of an issue) without a token."""
+    from coordinator.github.rest import RestGitHub
+    from coordinator.github.settings import GitHubSettings, github_repository, token_in
+    from coordinator.github.wiring import courier_for
+    from coordinator.runner.pusher import ClonePusher
+
+    if not token_in(os.environ):
+        echo("no GitHub token (COORDINATOR_GITHUB_TOKEN): this runner takes no tasks of GitHub issues")
+        return None
+    repository = os.environ.get("GITHUB_REPOSITORY") or github_repository(store.remote.url)
+    settings = GitHubSettings.from_env(repository=repository)
+    if settings.repository is None:
+        raise ConfigError(
+            f"a GitHub token is set, but the repository is unknown (the state remote {store.remote.url} is not on "
+            "github.com): set GITHUB_REPOSITORY=owner/name"
+        )
+    api = RestGitHub(settings)
+    pusher = ClonePusher(worktrees.repo, store.remote, base=lambda: worktrees.resolve_base(config.base))
+    courier = courier_for(
+        store,
+        api,
+        who=config.name,
+        repository=settings.repository,
+        redactor=redactor,
+        now=clock.now,
+        echo=echo,
+        pusher=pusher,
+    )
+    return RunnerGitHub(
+        api=api, courier=courier, config=lambda: store.state.github, monotonic=clock.monotonic, echo=echo
     )

@@ -21,7 +21,9 @@ README_FILE = "README.md"
 
 def shard_of(key: str) -> str:
     """The fan-out directory of a record key (two hex digits of the SHA-1 of the key)."""
-    return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:SHARD_HEX_DIGITS]
+    # A name read from a hostile tree may hold bytes that are not UTF-8 (kept as surrogate escapes): hash the
+    # bytes it was, rather than fail on the whole branch.
+    return hashlib.sha1(key.encode("utf-8", "surrogateescape"), usedforsecurity=False).hexdigest()[:SHARD_HEX_DIGITS]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,84 @@
+"""``coordinator ingest``: one GitHub event (the file Actions writes, or a saved webhook body) into the queue."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from coordinator.cli.app import cli, store_for, usage_error
+
+
+@cli.command()
+@click.option(
+    "--event-name",
+    envvar="GITHUB_EVENT_NAME",
+    metavar="NAME",
+    help="The event's name, e.g. issues (default: $GITHUB_EVENT_NAME, set by GitHub Actions).",
+)
+@click.option(
+    "--event",
+    "event_path",
+    envvar="GITHUB_EVENT_PATH",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH",
+    help="The event's JSON payload (default: $GITHUB_EVENT_PATH, set by GitHub Actions).",
+)
+@click.option("--delivery", metavar="ID", help="The webhook delivery id (X-GitHub-Delivery), if there is one.")
+@click.pass_context
+def ingest(ctx: click.Context, event_name: str | None, event_path: Path | None, delivery: str | None) -> None:
+    """Turn a GitHub event into a task change: a labelled issue queues a task, an edit updates it, closing or
+    unlabelling cancels it. Events coordinator does not act on are ignored (exit 0)."""
+    from coordinator.github.events import Unsupported, parse
+
+    if not event_name:
+        usage_error("no event name: pass --event-name (e.g. issues) or set GITHUB_EVENT_NAME")
+    if event_path is None:
+        usage_error("no event file: pass --event PATH or set GITHUB_EVENT_PATH (GitHub Actions sets both)")
+    event = parse(event_name, _payload(event_path), delivery=delivery)
+    if isinstance(event, Unsupported):
+        click.echo(f"ignored: {event.why}")
+        return
+    _handle(ctx, event)
+
+
+def _handle(ctx: click.Context, event: Any) -> None:
+    from coordinator.github.ingest import Ingest
+    from coordinator.github.rest import RestGitHub
+    from coordinator.github.settings import GitHubSettings
+    from coordinator.github.wiring import courier_for
+    from coordinator.redaction import Redactor
+
+    settings = GitHubSettings.from_env(repository=event.repository)
+    redactor = Redactor.from_env(dict(os.environ))
+    with RestGitHub(settings) as api, store_for(ctx) as store:
+        courier = courier_for(
+            store,
+            api,
+            who="ingest",
+            repository=event.repository,
+            redactor=redactor,
+            now=lambda: datetime.now(UTC),
+            echo=lambda line: click.echo(line, err=True),
+        )
+        outcome = Ingest(store=store, api=api, courier=courier, echo=lambda line: click.echo(line, err=True)).handle(
+            event
+        )
+        click.echo(redactor.redact(outcome.message))
+        click.echo(f"GitHub REST calls: {api.calls}", err=True)
+
+
+def _payload(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        usage_error(f"no event file at {path}: check --event / GITHUB_EVENT_PATH")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        usage_error(f"cannot read the event file {path}: {exc}")
+    if not isinstance(data, dict):
+        usage_error(f"the event file {path} does not hold a JSON object: is it a GitHub event payload?")
+    return data

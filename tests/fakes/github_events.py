@@ -1,0 +1,55 @@
+"""Webhook payloads of ``issues`` events for issues of a :class:`~tests.fakes.github_server.FakeGitHub`, shaped
+like the real ones in ``tests/fixtures/github/webhooks/`` (the repository and sender objects come from there; the
+issue object is the fake's own, which has the REST shape that webhooks carry too)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import zlib
+from pathlib import Path
+from typing import Any
+
+from tests.fakes.github_server import FakeGitHub
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "webhooks"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    """A stored real payload, e.g. ``issues.labeled``."""
+    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    return data
+
+
+def user(login: str, *, kind: str = "User") -> dict[str, Any]:
+    """A ``sender`` object for ``login`` (a stable made-up id)."""
+    sender = copy.deepcopy(fixture("issues.labeled")["sender"])
+    sender.update(login=login, id=zlib.crc32(login.encode()) % 10_000_000, type=kind)
+    sender["html_url"] = f"https://github.com/{login}"
+    return sender
+
+
+def issues_event(
+    gh: FakeGitHub, number: int, action: str, *, sender: str, label: str | None = None, kind: str = "User"
+) -> dict[str, Any]:
+    """The ``issues.<action>`` payload GitHub would send now for issue ``number`` of the fake's repository."""
+    template = fixture("issues.labeled")
+    owner, name = gh.default_repository.split("/")
+    repository = copy.deepcopy(template["repository"])
+    repository.update(name=name, full_name=gh.default_repository, html_url=f"https://github.com/{owner}/{name}")
+    repository["owner"] = {**repository["owner"], "login": owner}
+    payload: dict[str, Any] = {
+        "action": action,
+        "issue": gh.issue(number),
+        "repository": repository,
+        "sender": user(sender, kind=kind),
+    }
+    if label is not None:
+        payload["label"] = {**template["label"], "name": label}
+    return payload
+
+
+def write_event(path: Path, payload: dict[str, Any]) -> Path:
+    """``payload`` saved where ``GITHUB_EVENT_PATH`` can point."""
+    path.write_text(json.dumps(payload), encoding="utf-8")
+    return path
