@@ -134,6 +134,8 @@ def test_a_writers_label_ends_in_a_pushed_branch_a_pull_request_and_one_final_co
     labels = gh.issue_labels(number)
     assert "coordinator:succeeded" in labels and "claude" in labels
     assert not {"coordinator:queued", "coordinator:running"} & set(labels)
+    shown = run(["--remote", str(project.origin), "show", f"issue-{number}"], user_env(tmp_path / "home"))
+    assert f"github:    {REPO}#{number}" in shown.stdout and pull["html_url"] in shown.stdout, shown.stdout
     total = gh.call_count()
     with capsys.disabled():
         print(
@@ -141,6 +143,24 @@ def test_a_writers_label_ends_in_a_pushed_branch_a_pull_request_and_one_final_co
         )
         for request in gh.requests:
             print(f"  {request.method} {request.path}")
+
+
+def test_without_status_labels_a_simple_tasks_life_takes_at_most_8_rest_calls(
+    gh: FakeGitHub, project: Project, claude_exe: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configured = run(["--remote", str(project.origin), "github", "--set", "status_labels=false"], user_env(tmp_path))
+    assert configured.returncode == 0, configured.stderr
+    number = gh.add_issue("Add notes", body="Please add a notes.md file.", author="bob")
+    gh.label(number, "claude", by="alice")
+    ingest(gh, project, tmp_path, issues_event(gh, number, "labeled", sender="alice", label="claude"))
+    run_runner(gh, project, claude_exe, tmp_path)
+    assert project.state().tasks[f"issue-{number}"].status == TaskStatus.SUCCEEDED
+    [comment] = tracking_comments(gh, number)
+    assert "Succeeded" in comment and len(gh.pulls()) == 1
+    assert gh.issue_labels(number) == ["claude"]
+    with capsys.disabled():
+        print(f"\nREST calls for one simple task's life without status labels: {gh.call_count()}")
+    assert gh.call_count() <= 8
 
 
 def test_comment_edits_failing_for_a_while_end_in_the_final_comment_exactly_once(
@@ -157,6 +177,8 @@ def test_comment_edits_failing_for_a_while_end_in_the_final_comment_exactly_once
     task = project.state().tasks[f"issue-{number}"]
     assert task.status == TaskStatus.SUCCEEDED, result.stdout
     assert task.github is not None and "comment" in task.github.pending and task.github.last_error
+    shown = run(["--remote", str(project.origin), "show", f"issue-{number}"], user_env(tmp_path / "home"))
+    assert "pending:   comment" in shown.stdout and "502" in shown.stdout, shown.stdout
     assert "Queued" in tracking_comments(gh, number)[0]  # GitHub has not been told yet
     # GitHub recovers; the next ingest (here: the same event delivered again) delivers what waits.
     gh.clear_failures()

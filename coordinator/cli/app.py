@@ -363,6 +363,7 @@ def _register_more_commands() -> None:
         "coordinator.cli.modes_cmd",
         "coordinator.cli.demo_cmd",
         "coordinator.cli.ingest_cmd",
+        "coordinator.cli.github_cmd",
     ):
         importlib.import_module(module)
     _accept_global_options_after_commands()

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from coordinator.core.state import Problem, State
-from coordinator.models import Attempt, Runner, Task, TaskStatus
+from coordinator.models import Attempt, GitHubLink, Runner, Task, TaskStatus
 from coordinator.text import table, terminal_safe
 from coordinator.timeutil import format_duration
 
@@ -77,12 +77,37 @@ def task_details(task: Task, now: datetime) -> str:
             f"  lease:     {terminal_safe(task.lease.runner)}, attempt {task.lease.attempt}, "
             f"expires {ago(task.lease.expires_at, now)}"
         )
+    if task.github is not None:
+        lines += _github_lines(task.github, now)
     for attempt in task.attempts:
         lines += _attempt_lines(attempt)
     if task.body.strip():
         # Printed on purpose over several lines; each line is made safe on its own (so \r\n endings show cleanly).
         lines += ["", *("  " + terminal_safe(line) for line in task.body.strip().splitlines())]
     return "\n".join(lines)
+
+
+def _github_lines(link: GitHubLink, now: datetime) -> list[str]:
+    """Where a task of an issue came from and what GitHub has been told."""
+    trigger = link.trigger
+    lines = [
+        f"  github:    {terminal_safe(link.repository)}#{link.issue} {terminal_safe(link.url)}",
+        f"  trigger:   {terminal_safe(trigger.actor)} ({terminal_safe(trigger.permission)}), "
+        f"{terminal_safe(trigger.event)} at {trigger.at.isoformat()}",
+    ]
+    told = [f"comment {link.comment_id}" if link.comment_id else "no comment yet"]
+    if link.pull_url:
+        told.append(f"PR {terminal_safe(link.pull_url)}")
+    if link.pushed:
+        told.append(f"pushed {link.pushed[:12]}")
+    lines.append(f"  delivered: {', '.join(told)}")
+    if link.refused:
+        lines.append(f"  refused:   {terminal_safe(link.refused)} (nothing is delivered to GitHub for it)")
+    elif link.pending:
+        when = f", next try {ago(link.retry_at, now)}" if link.retry_at else ""
+        error = f"; last error: {terminal_safe(link.last_error)}" if link.last_error else ""
+        lines.append(f"  pending:   {', '.join(link.pending)} ({link.delivery_attempts} failed tries{when}){error}")
+    return lines
 
 
 def _attempt_lines(attempt: Attempt) -> list[str]:

@@ -4,9 +4,10 @@ request) or is still waiting to be."""
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from coordinator.ids import TASK_BRANCH_PREFIX
 from coordinator.models.base import StateModel, UtcDateTime
@@ -18,6 +19,16 @@ PrPolicy = Literal["none", "link", "draft", "ready"]
 #: The GitHub side effects of a task, delivered in this order (a PR needs the pushed branch; the comment links
 #: the PR; the labels come last).
 DELIVERY_ORDER = ("push", "pull", "comment", "labels")
+
+
+_BRANCH_PREFIX = re.compile(r"^(?!.*\.\.)(?!.*//)[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
+_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")
+
+
+def _printable(value: str, what: str) -> str:
+    if value != value.strip() or not value.isprintable():
+        raise ValueError(f"{what} must be printable text without leading or trailing spaces")
+    return value
 
 
 class GitHubConfig(StateModel):
@@ -32,6 +43,26 @@ class GitHubConfig(StateModel):
     default_pr: PrPolicy = Field(default="draft", description="PR policy when the issue has no pr:* label.")
     status_label_prefix: str = Field(default="coordinator:", description="Status labels are PREFIX<status>.")
     status_labels: bool = Field(default=True, description="Keep a status label (PREFIX<status>) on the issue.")
+
+    @field_validator("trigger_label", "status_label_prefix")
+    @classmethod
+    def _label_text(cls, value: str) -> str:
+        return _printable(value, "a label")
+
+    @field_validator("branch_prefix")
+    @classmethod
+    def _branch(cls, value: str) -> str:
+        if not _BRANCH_PREFIX.match(value) or value.endswith((".", ".lock")):
+            raise ValueError("a branch prefix is letters, digits, '.', '_', '-' and '/' (e.g. coordinator/ or ai-)")
+        return value
+
+    @field_validator("allowed_bots")
+    @classmethod
+    def _logins(cls, value: list[str]) -> list[str]:
+        bad = [login for login in value if not _LOGIN.match(login)]
+        if bad:
+            raise ValueError(f"not GitHub logins: {', '.join(bad)} (e.g. renovate[bot])")
+        return value
 
 
 class Trigger(StateModel):

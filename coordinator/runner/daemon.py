@@ -3,9 +3,11 @@
 The loop, in order: housekeeping (heartbeat, results waiting in the outbox, old logs) → one cheap look at the
 branch → claim the best task this runner can run and start it in a slot thread (worktree, agent, report:
 :mod:`coordinator.runner.attempt`) → wait for the next poll. When idle it polls with ``git ls-remote`` and
-fetches only when the state ref moved; it makes no GitHub API calls at all. Up to ``slots`` tasks run at once; a
-slot that records a result claims its next task in the same commit. It stops only for named reasons: a stop was
-requested, ``--once`` found nothing more to do, or ``--once`` gave up on a branch that refuses every write.
+fetches only when the state ref moved; it calls GitHub's API only for tasks of issues (verifying a trigger,
+telling GitHub what changed) and, now and then, to retry deliveries that stayed pending. Up to ``slots`` tasks
+run at once; a slot that records a result claims its next task in the same commit. It stops only for named
+reasons: a stop was requested, ``--once`` found nothing more to do, or ``--once`` gave up on a branch that refuses
+every write.
 
 Build one with :func:`coordinator.runner.build.build_runner`.
 """

@@ -38,7 +38,8 @@ def describe_error(exc: Exception) -> str:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "file"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        return f"invalid {where}: {first.get('msg')}{more}"
+        message = str(first.get("msg", "")).removeprefix("Value error, ")  # pydantic's prefix for our own checks
+        return f"invalid {where}: {message}{more}"
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from coordinator.core.state import State
 from coordinator.core.transitions.change import Change
 from coordinator.errors import UsageError
-from coordinator.models import Runner
+from coordinator.models import GitHubConfig, Runner
 from coordinator.modes import ModesConfig, modes_diff
 
 
@@ -43,3 +43,19 @@ def set_modes(state: State, *, modes: ModesConfig, by: str = "unknown") -> Chang
     shown = "; ".join(changes[:8]) + (f"; and {len(changes) - 8} more" if len(changes) > 8 else "")
     # The other settings of config.json (limits, github, fields of newer versions) stay as they are.
     return Change(message=f"set modes by {by}: {shown}", config=state.config.model_copy(update={"modes": modes}))
+
+
+def set_github(state: State, *, github: GitHubConfig, by: str = "unknown") -> Change:
+    """Replace the GitHub settings in ``config.json`` (trigger label, who may trigger, branches, labels)."""
+    old = state.config.github
+    changed = [
+        f"{name} {getattr(old, name)!r} -> {getattr(github, name)!r}"
+        for name in type(github).model_fields
+        if getattr(old, name) != getattr(github, name)
+    ]
+    if not changed:
+        return Change(message="github settings unchanged")
+    return Change(
+        message=f"set github settings by {by}: {'; '.join(changed)}",
+        config=state.config.model_copy(update={"github": github}),
+    )
