@@ -78,7 +78,7 @@ class SchemaTooNew(CoordinatorError):
     def __init__(self, found: int, supported: int) -> None:
         super().__init__(
             f"the state branch uses schema version {found}, this coordinator supports up to {supported}: "
-            "upgrade with 'pip install -U coordinator'"
+            "upgrade with 'pipx upgrade coordinator-queue' (or 'pip install -U coordinator-queue')"
         )
         self.found = found
         self.supported = supported

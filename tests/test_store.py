@@ -164,7 +164,7 @@ def test_unknown_fields_written_by_a_newer_version_survive_a_rewrite(
 def test_a_newer_schema_version_refuses_writes(store: StateStore, remote_path: Path, tmp_path: Path) -> None:
     edit_branch(remote_path, tmp_path / "hand", {"meta.json": json.dumps({"schema_version": 99})})
     store.read()  # reading is fine
-    with pytest.raises(SchemaTooNew, match="pip install -U coordinator"):
+    with pytest.raises(SchemaTooNew, match="pipx upgrade coordinator-queue"):
         submit(store, "x")
 
 
