@@ -180,6 +180,9 @@ def test_comment_edits_failing_for_a_while_end_in_the_final_comment_exactly_once
     shown = run(["--remote", str(project.origin), "show", f"issue-{number}"], user_env(tmp_path / "home"))
     assert "pending:   comment" in shown.stdout and "502" in shown.stdout, shown.stdout
     assert "Queued" in tracking_comments(gh, number)[0]  # GitHub has not been told yet
+    assert f"GitHub has not been told everything yet; retried by the next runner or ingest: issue-{number}" in (
+        result.stdout
+    )
     # GitHub recovers; the next ingest (here: the same event delivered again) delivers what waits.
     gh.clear_failures()
     again = ingest(gh, project, tmp_path, payload)

@@ -437,6 +437,8 @@ class RunnerDaemon:
         if self.containment is not None:
             self.containment.close()
         self.heartbeats.write(state=RunnerState.STOPPED)
+        if self.github is not None:
+            self.github.say_what_waits()
 
     def _prune_logs(self) -> None:
         self._last_prune = self.clock.monotonic()

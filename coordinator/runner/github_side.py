@@ -72,6 +72,18 @@ class RunnerGitHub:
         except Exception as exc:  # GitHub trouble must never cost a result: it stays pending and is retried
             self._echo(f"warning: GitHub delivery for {task_id} failed, retried later: {exc!r}")
 
+    def say_what_waits(self) -> None:
+        """At exit: name the tasks whose GitHub deliveries failed and wait (retried by the next runner or ingest)."""
+        waiting = [
+            f"{t.id} ({', '.join(t.github.pending)}: {t.github.last_error})"
+            for t in self.courier.store.state.tasks.values()
+            if t.github is not None and t.github.pending and t.github.last_error and not t.github.refused
+        ]
+        if waiting:
+            self._echo(
+                f"GitHub has not been told everything yet; retried by the next runner or ingest: {'; '.join(waiting)}"
+            )
+
     def catch_up_if_due(self) -> None:
         """Now and then, retry deliveries that stayed pending (this runner's or anyone's)."""
         now = self._monotonic()
