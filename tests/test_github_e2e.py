@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from tests.fakes.github_events import issues_event, write_event
 from tests.fakes.github_server import FakeGitHub
 from tests.gitutil import edit_branch, git, read_branch_file
 from tests.runner_helpers import Project
-from tests.user_machine import run, user_env
+from tests.user_machine import run, start, user_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name == "nt", reason="POSIX paths in the fake agent")]
 
@@ -192,6 +194,48 @@ def test_comment_edits_failing_for_a_while_end_in_the_final_comment_exactly_once
     assert len(gh.pulls()) == 1
     final = project.state().tasks[f"issue-{number}"].github
     assert final is not None and final.pending == []
+
+
+def test_closing_the_issue_cancels_the_task_stops_the_agent_and_the_comment_says_so(
+    gh: FakeGitHub, project: Project, claude_exe: str, tmp_path: Path
+) -> None:
+    number = gh.add_issue("Add notes", body="Please add a notes.md file.", author="bob")
+    gh.label(number, "claude", by="alice")
+    ingest(gh, project, tmp_path, issues_event(gh, number, "labeled", sender="alice", label="claude"))
+    clone = tmp_path / "clone"
+    git("clone", "--quiet", str(project.origin), str(clone), cwd=tmp_path)
+    release = threading.Event()
+
+    def thinks_forever(body: dict[str, Any]) -> Reply:
+        release.wait(120)
+        return Text("too late")
+
+    home = tmp_path / "runner-home"
+    with FakeAnthropic(thinks_forever) as api:
+        env = github_env(gh, project, home, **claude_env(api.url, home))
+        env["PATH"] = os.pathsep.join([str(Path(claude_exe).parent), env["PATH"]])
+        env.pop("COORDINATOR_REMOTE")
+        runner = start(["runner", "--name", "r1", "--repo", str(clone), "--once", "--poll", "1"], env)
+        try:
+            deadline = time.monotonic() + 60
+            while "Running" not in (tracking_comments(gh, number) or [""])[0] and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert "Running" in tracking_comments(gh, number)[0]
+            gh.close(number, by="alice")
+            closed = ingest(gh, project, tmp_path, issues_event(gh, number, "closed", sender="alice"))
+            assert f"cancel issue-{number}" in closed.stdout
+            output, _ = runner.communicate(timeout=90)
+        finally:
+            release.set()
+            if runner.poll() is None:
+                runner.kill()
+    assert runner.returncode == 0, output
+    task = project.state().tasks[f"issue-{number}"]
+    assert task.status == TaskStatus.CANCELLED
+    [comment] = tracking_comments(gh, number)
+    assert "Cancelled" in comment and "alice" in comment
+    assert "coordinator:cancelled" in gh.issue_labels(number)
+    assert gh.pulls() == []
 
 
 def test_a_label_by_someone_with_read_access_makes_no_task_and_gets_one_polite_reply(
