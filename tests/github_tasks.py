@@ -3,14 +3,22 @@ state holding an issue task made by the real transition (``submit_issue``), as `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from coordinator.core import transitions as tr
 from coordinator.core.state import State
-from coordinator.core.transitions import SubmitRequest
-from coordinator.core.transitions.github import submit_issue
-from coordinator.models import GitHubLink, Source, Task, TaskStatus, Trigger
-from tests.core_helpers import NOW, apply
+from coordinator.core.transitions import Change, SubmitRequest
+from coordinator.core.transitions.github import (
+    DeliveryRecord,
+    IssueSettings,
+    record_delivery,
+    retrigger,
+    submit_issue,
+)
+from coordinator.models import GITHUB_CAPABILITY, AttemptResult, GitHubLink, Source, Task, TaskStatus, Trigger
+from tests.core_helpers import NOW, TTL, apply
 
 REPO = "Codertocat/Hello-World"
 #: When the recorded ``issues.labeled`` payload says the issue was labelled (its ``updated_at``).
@@ -81,3 +89,66 @@ def submitted(
 def later(minutes: float) -> datetime:
     """``LABELLED_AT`` plus ``minutes``."""
     return LABELLED_AT + timedelta(minutes=minutes)
+
+
+class IssueLife:
+    """One issue task's life through the real transitions on one state, the clock one minute further at each
+    step; every step returns the task as the step left it."""
+
+    def __init__(self, issue: int = 1, *, github: GitHubLink | None = None, **request: Any) -> None:
+        self.now = NOW
+        self.state, self.task = submitted(None, issue, now=self.now, github=github, **request)
+        self.id = self.task.id
+        self.changes: list[Change] = []
+
+    def step(self, transition: Callable[[State, datetime], Change], minutes: float = 1) -> Task:
+        """Apply ``transition`` at the next time; the task after it."""
+        self.now += timedelta(minutes=minutes)
+        change = apply(self.state, transition(self.state, self.now))
+        self.changes.append(change)
+        self.task = self.state.tasks[self.id]
+        return self.task
+
+    def claim(self, runner: str = "runner-a") -> Task:
+        return self.step(
+            lambda s, now: tr.claim(s, runner=runner, capabilities=[GITHUB_CAPABILITY], lease_ttl=TTL, now=now)
+        )
+
+    def complete(self, runner: str = "runner-a", **result: Any) -> Task:
+        return self.step(
+            lambda s, now: tr.complete(s, task_id=self.id, runner=runner, result=AttemptResult(**result), now=now)
+        )
+
+    def fail(self, reason: str = "boom", runner: str = "runner-a", **kw: Any) -> Task:
+        return self.step(lambda s, now: tr.fail(s, task_id=self.id, runner=runner, reason=reason, now=now, **kw))
+
+    def release(self, reason: str = "usage limit", runner: str = "runner-a") -> Task:
+        return self.step(lambda s, now: tr.release(s, task_id=self.id, runner=runner, reason=reason, now=now))
+
+    def cancel(self, by: str = "alice on GitHub") -> Task:
+        return self.step(lambda s, now: tr.cancel(s, task_id=self.id, now=now, by=by))
+
+    def expire(self) -> Task:
+        """The lease runs out (nobody renewed it) and another writer requeues the task."""
+        return self.step(tr.requeue_expired, minutes=TTL.total_seconds() / 60 + 1)
+
+    def retrigger(self, at: datetime, **settings: Any) -> Task:
+        return self.step(
+            lambda s, now: retrigger(
+                s,
+                task_id=self.id,
+                trigger=trigger(at=at, delivery=f"delivery-{at:%H%M%S}"),
+                title=self.task.title,
+                body=self.task.body,
+                settings=IssueSettings(**settings),
+                now=now,
+            )
+        )
+
+    def record(self, **record: Any) -> Task:
+        """A delivery pass by ``INGEST`` recorded (revision: the task's current one unless given)."""
+        assert self.task.github is not None
+        record.setdefault("revision", self.task.github.revision)
+        return self.step(
+            lambda s, now: record_delivery(s, task_id=self.id, by=INGEST, record=DeliveryRecord(**record), now=now)
+        )
