@@ -273,12 +273,13 @@ def test_a_huge_summary_is_cut_and_the_comment_stays_within_githubs_limit() -> N
 
 def test_the_comment_stays_within_githubs_limit_whatever_every_field_holds() -> None:
     life = IssueLife()
-    big = "y" * 50_000
+    big = "y" * 5_000
     life.task = life.task.model_copy(update={"max_attempts": 100})
     life.state.put_task(life.task)
-    for number in range(30):
+    for number in range(99):
         life.claim(f"runner-{number}")
-        life.fail(big, runner=f"runner-{number}", result=AttemptResult(model=big, log=big, error=big))
+        model = f"{number}{big}"
+        life.fail(big, runner=f"runner-{number}", result=AttemptResult(model=model, log=big, error=big))
     life.claim("runner-last")
     task = life.complete("runner-last", summary=big, model=big, log=big, outcome_detail=big)
     body = render(task, CONFIG)
