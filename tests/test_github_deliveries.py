@@ -253,8 +253,13 @@ def test_a_record_from_an_older_revision_clears_only_push_and_pull() -> None:
     life.record(revision=read_at, done=("push",), pushed=COMMIT)
     assert github(life).revision == read_at + 1
     # ... while a deliverer that read the task before opened the pull request and wrote comment and label.
-    life.record(revision=read_at, done=("pull", "comment", "labels"), pull_number=7,
-                pull_url="https://github.com/o/r/pull/7", status_label="coordinator:succeeded")  # fmt: skip
+    life.record(
+        revision=read_at,
+        done=("pull", "comment", "labels"),
+        pull_number=7,
+        pull_url="https://github.com/o/r/pull/7",
+        status_label="coordinator:succeeded",
+    )
     assert github(life).pending == ["comment", "labels"]
     assert (github(life).pushed, github(life).pull_number, github(life).status_label) == (
         COMMIT,
@@ -282,8 +287,13 @@ def test_a_new_branch_or_pull_request_makes_earlier_comment_writes_stale() -> No
     life.complete(commit=COMMIT)
     revision = github(life).revision
     # One deliverer pushed and opened the pull request, and showed it in the comment.
-    life.record(revision=revision, done=("push", "pull", "comment"), pushed=COMMIT, pull_number=7,
-                pull_url="https://github.com/o/r/pull/7")  # fmt: skip
+    life.record(
+        revision=revision,
+        done=("push", "pull", "comment"),
+        pushed=COMMIT,
+        pull_number=7,
+        pull_url="https://github.com/o/r/pull/7",
+    )
     assert github(life).pending == ["labels"] and github(life).revision == revision + 1
     # Another, which could not push, wrote the comment from the same revision, without the pull request.
     life.record(revision=revision, done=("comment", "labels"), status_label="coordinator:succeeded")
@@ -427,8 +437,11 @@ def test_a_task_with_its_comment_needs_no_window() -> None:
 
 def test_only_a_pass_of_the_holder_frees_the_window() -> None:
     life = IssueLife()
-    life.step(lambda s, now: record_delivery(s, task_id=life.id, by=OTHER, now=now,
-                                             record=DeliveryRecord(revision=1, error="x")))  # fmt: skip
+    life.step(
+        lambda s, now: record_delivery(
+            s, task_id=life.id, by=OTHER, now=now, record=DeliveryRecord(revision=1, error="x")
+        )
+    )
     assert github(life).creating_by == INGEST  # not its window to free
     life.record(done=(), error="comment: no answer")  # INGEST, the holder, failed: others may try
     assert creation_free(github(life), life.now)

@@ -35,8 +35,14 @@ CONFIG = GitHubConfig(allowed_bots=["helper-app[bot]"])
 @pytest.fixture
 def gh() -> Iterator[FakeGitHub]:
     with FakeGitHub(REPO, token=TOKEN) as fake:
-        for login, role in [("lead", "admin"), ("alice", "write"), ("carol", "maintain"), ("bob", "read"),
-                            ("erin", "triage"), ("frank", "admin")]:  # fmt: skip
+        for login, role in [
+            ("lead", "admin"),
+            ("alice", "write"),
+            ("carol", "maintain"),
+            ("bob", "read"),
+            ("erin", "triage"),
+            ("frank", "admin"),
+        ]:
             fake.set_permission(login, role)
         yield fake
 
@@ -238,8 +244,11 @@ def test_the_latest_comments_win_when_together_they_are_too_long() -> None:
 
 
 def test_a_comment_with_nothing_visible_does_not_hide_the_older_ones() -> None:
-    comments = [comment("alice", "the real request"), comment("carol", "<!-- only hidden text -->"),
-                comment("frank", "![](x.png)")]  # fmt: skip
+    comments = [
+        comment("alice", "the real request"),
+        comment("carol", "<!-- only hidden text -->"),
+        comment("frank", "![](x.png)"),
+    ]
     text = issue_description(issue_task(), comments)
     assert "> the real request" in text
     assert "carol wrote" not in text  # nothing of it would be visible

@@ -5,6 +5,7 @@ GitHub's size limit whatever the agent reported, no forged marker, the same text
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -170,9 +171,12 @@ def test_a_new_round_counts_its_attempts_from_one() -> None:
 
 def test_the_final_comment_has_outcome_models_cost_tokens_turns_duration_pr_and_log() -> None:
     life = succeeded_life()
-    life.record(revision=life.task.github.revision if life.task.github else 0, done=("push", "pull"),
-                pushed="0123456789abcdef0123456789abcdef01234567", pull_number=7,
-                pull_url="https://github.com/Codertocat/Hello-World/pull/7")  # fmt: skip
+    life.record(
+        done=("push", "pull"),
+        pushed="0123456789abcdef0123456789abcdef01234567",
+        pull_number=7,
+        pull_url="https://github.com/Codertocat/Hello-World/pull/7",
+    )
     body = render(life.task, CONFIG)
     assert headline(body) == "✅ **Succeeded**"
     assert "> Fixed the spelling of 'accidently' in README.md." in body
@@ -233,10 +237,9 @@ def test_a_link_policy_offers_to_open_the_pull_request() -> None:
         (lambda life: life.cancel("alice on GitHub"), "🚫 **Cancelled**: cancelled by alice on GitHub"),
     ],
 )
-def test_failed_and_cancelled_say_why(final: object, expected: str) -> None:
+def test_failed_and_cancelled_say_why(final: Callable[[IssueLife], Task], expected: str) -> None:
     life = IssueLife()
     life.claim()
-    assert callable(final)
     task = final(life)
     body = render(task, CONFIG)
     assert headline(body) == expected

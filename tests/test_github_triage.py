@@ -233,8 +233,13 @@ def test_other_actions_are_ignored_saying_so(action: str, status: TaskStatus | N
 def test_a_task_named_issue_n_that_was_not_made_from_an_issue_is_left_alone(
     the_event: IssuesEvent, status: TaskStatus
 ) -> None:
-    hand_made = Task(id="issue-1", title="a task someone named issue-1", status=status, created_at=LABELLED_AT,
-                     updated_at=LABELLED_AT)  # fmt: skip
+    hand_made = Task(
+        id="issue-1",
+        title="a task someone named issue-1",
+        status=status,
+        created_at=LABELLED_AT,
+        updated_at=LABELLED_AT,
+    )
     made = plan(the_event, hand_made, CONFIG)
     assert made.action == "ignore"
     assert "was not made from an issue" in made.why

@@ -4,7 +4,7 @@ timelines, and :class:`TriggerCheck` through the real adapter (``RestGitHub``) a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -176,11 +176,14 @@ def test_a_trigger_by_someone_else_or_at_another_time_is_not_the_recorded_one(
     ],
 )
 def test_an_issue_that_no_longer_asks_for_work_is_not_runnable(
-    check: TriggerCheck, gh: FakeGitHub, github_clock: FakeGitHubClock, change: object, why: str
+    check: TriggerCheck,
+    gh: FakeGitHub,
+    github_clock: FakeGitHubClock,
+    change: Callable[[FakeGitHub, int], None],
+    why: str,
 ) -> None:
     number, genuine = labelled_issue(gh, github_clock)
     github_clock.advance(minutes=1)
-    assert callable(change)
     change(gh, number)
     verdict = check.runnable(genuine, CONFIG)
     assert verdict.why == why and not verdict.transient
@@ -195,8 +198,9 @@ def test_a_reopened_and_relabelled_issue_is_runnable_again(
     gh.unlabel(number, "claude", by="bob")
     github_clock.advance(minutes=10)
     gh.reopen(number, by="lead")
-    reopened = link(number, repository=REPO, trigger={"actor": "lead", "at": github_clock.now,
-                                                      "event": "issues.reopened"})  # fmt: skip
+    reopened = link(
+        number, repository=REPO, trigger={"actor": "lead", "at": github_clock.now, "event": "issues.reopened"}
+    )
     assert check.runnable(reopened, CONFIG).why == "the label 'claude' was removed"
     gh.label(number, "claude", by="lead")
     assert check.runnable(reopened, CONFIG).ok
