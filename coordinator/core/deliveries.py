@@ -38,9 +38,10 @@ def status_labels(config: GitHubConfig) -> set[str]:
 
 
 def _visible(task: Task) -> tuple[object, ...]:
-    """What the tracking comment shows of ``task``: when it changes, the comment must be edited."""
-    attempts = tuple((a.number, a.outcome, a.mode, a.runner, a.commit) for a in task.attempts)
-    return (task.status, task.status_reason, task.round, task.mode, attempts)
+    """What the tracking comment shows of ``task``: when it changes, the comment must be edited. Attempts are
+    compared whole (a late result adds the summary, cost, model, ... to an attempt that already ended)."""
+    shown = (task.status, task.status_reason, task.round, task.mode, task.priority, task.max_attempts)
+    return (*shown, tuple(task.attempts))
 
 
 def work_commit(task: Task) -> str | None:

@@ -17,6 +17,8 @@ MAX_BODY_CHARS = 20_000
 MAX_COMMENT_CHARS = 4_000
 MAX_COMMENTS_CHARS = 20_000
 MAX_COMMENTS = 30
+#: A comment cut shorter than this says too little: it and older ones are left out instead.
+_SMALLEST_EXCERPT = 200
 _OUR_MARKER = "<!-- coordinator:"
 
 
@@ -82,15 +84,28 @@ def issue_description(task: Task, comments: Sequence[IssueComment]) -> str:
         "## Issue description",
         quoted(body),
     ]
-    budget = MAX_COMMENTS_CHARS
-    shown: list[str] = []
-    for comment in reversed(comments):  # the latest comments matter most when the budget runs out
-        text = clip(sanitize(comment.body).strip(), min(MAX_COMMENT_CHARS, budget))
-        if not text or budget <= 0:
-            break
-        budget -= len(text)
-        shown.insert(0, f"{comment.author} wrote on {comment.at}:\n{quoted(text)}")
+    shown = _comments_shown(comments)
     if shown:
         lines += ["", "## Comments by people with write access, before the task was triggered", ""]
         lines += "\n\n".join(shown).split("\n")
     return "\n".join(lines) + "\n"
+
+
+def _comments_shown(comments: Sequence[IssueComment]) -> list[str]:
+    """The comments as quoted blocks, oldest first, within ``MAX_COMMENTS_CHARS``: the latest matter most, so
+    when the budget runs out the older ones are left out (and said to be)."""
+    budget = MAX_COMMENTS_CHARS
+    shown: list[str] = []
+    for index in range(len(comments) - 1, -1, -1):
+        comment = comments[index]
+        text = sanitize(comment.body).strip()
+        if not text:
+            continue  # nothing visible in it (an image, a hidden comment): the older ones still count
+        if budget < _SMALLEST_EXCERPT:
+            left_out = sum(1 for c in comments[: index + 1] if sanitize(c.body).strip())
+            shown.insert(0, f"({left_out} older comment(s) not shown: the comments are too long together)")
+            break
+        text = clip(text, min(MAX_COMMENT_CHARS, budget))
+        budget -= len(text)
+        shown.insert(0, f"{comment.author} wrote on {comment.at}:\n{quoted(text)}")
+    return shown

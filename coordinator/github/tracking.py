@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from coordinator.github.sanitize import clip, sanitize
+from coordinator.github.sanitize import clip, quoted, sanitize
 from coordinator.models import Attempt, AttemptOutcome, GitHubConfig, GitHubLink, Task, TaskStatus
 
 #: GitHub refuses comment bodies over 65,536 characters; stay well below.
@@ -55,7 +55,8 @@ def render(task: Task, config: GitHubConfig) -> str:
     if task.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED):
         lines += _final(task, link, config, round_attempts)
     if round_attempts:
-        lines += ["<details><summary>Attempts</summary>", "", *_attempt_table(round_attempts), "", "</details>", ""]
+        table = _attempt_table(task, round_attempts)
+        lines += ["<details><summary>Attempts</summary>", "", *table, "", "</details>", ""]
     lines.append(
         f"<sub>Task `{task.id}` · triggered by {link.trigger.actor} ({link.trigger.event}) · coordinator updates "
         "this comment as the task moves on</sub>"
@@ -68,11 +69,12 @@ def _headline(task: Task) -> str:
     last = next((a for a in reversed(task.attempts) if a.round == task.round), None)
     if task.status == TaskStatus.RUNNING and last is not None:
         since = _time(last.started_at)
-        return f"{head} on `{last.runner}` in mode `{last.mode}` (attempt {last.number} of {task.max_attempts}){since}"
+        which = f"attempt {_ordinal(task, last)} of {task.max_attempts}"
+        return f"{head} on {_code(last.runner)} in mode {_code(last.mode)} ({which}){since}"
     if task.status == TaskStatus.QUEUED and last is not None and last.outcome != AttemptOutcome.RUNNING:
-        what = "handed back" if last.outcome == AttemptOutcome.RELEASED else _outcome(last)
+        what = f"Attempt {_ordinal(task, last)} {_outcome(last)}" if last.counted else "Handed back"
         then = f"escalating to mode `{task.mode}`" if task.mode != last.mode else f"trying again in mode `{task.mode}`"
-        return f"🔁 **Attempt {last.number} {what}**{_reason(last)}: {then}; waiting for a runner"
+        return f"🔁 **{what}**{_reason(last)}: {then}; waiting for a runner"
     if task.status == TaskStatus.QUEUED:
         return f"{head} (mode `{task.mode}`, priority {task.priority.value})"
     if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED) and task.status_reason:
@@ -80,11 +82,18 @@ def _headline(task: Task) -> str:
     return head
 
 
+def _ordinal(task: Task, attempt: Attempt) -> int:
+    """Which of its round's ``task.max_attempts`` attempts ``attempt`` is (attempt numbers run on across rounds
+    and count attempts handed back, which use none of the budget)."""
+    return sum(1 for a in task.attempts if a.round == attempt.round and a.counted and a.number <= attempt.number)
+
+
 def _final(task: Task, link: GitHubLink, config: GitHubConfig, attempts: list[Attempt]) -> list[str]:
     lines: list[str] = []
     last = next((a for a in reversed(attempts) if a.summary), None)
     if last is not None and last.summary:
-        lines += ["**Summary** (the agent's words)", "", clip(sanitize(last.summary).strip(), _SUMMARY_CHARS), ""]
+        summary = clip(sanitize(last.summary).strip(), _SUMMARY_CHARS)
+        lines += ["**Summary** (the agent's words, quoted)", "", quoted(summary), ""]
     rows = _figures(attempts)
     if link.pull_url:
         rows.append(("Pull request", f"#{link.pull_number} {link.pull_url}"))
@@ -96,7 +105,7 @@ def _final(task: Task, link: GitHubLink, config: GitHubConfig, attempts: list[At
             rows.append(("Open a pull request", f"{repository_url(link)}/compare/{branch}?expand=1"))
     logs = [a for a in attempts if a.log]
     if logs:
-        rows.append(("Log", "; ".join(f"`{a.log}` on `{a.runner}`" for a in logs[-2:])))
+        rows.append(("Log", "; ".join(f"{_code(a.log or '')} on {_code(a.runner)}" for a in logs[-2:])))
     if rows:
         lines += ["| | |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows), ""]
     return lines
@@ -116,7 +125,7 @@ def _figures(attempts: list[Attempt]) -> list[tuple[str, str]]:
     last = attempts[-1]
     rows = [("Outcome", f"{_outcome(last)} after {len(attempts)} attempt(s)")]
     if models:
-        rows.append(("Model" + ("s" if len(models) > 1 else ""), ", ".join(f"`{m}`" for m in models)))
+        rows.append(("Model" + ("s" if len(models) > 1 else ""), ", ".join(_code(m) for m in models)))
     rows += [
         ("Cost", f"${cost:.4f}"),
         ("Tokens", f"{tokens_in:,} in, {tokens_out:,} out"),
@@ -126,25 +135,32 @@ def _figures(attempts: list[Attempt]) -> list[tuple[str, str]]:
     return rows
 
 
-def _attempt_table(attempts: Iterable[Attempt]) -> list[str]:
+def _attempt_table(task: Task, attempts: Iterable[Attempt]) -> list[str]:
     rows = ["| # | Mode | Model | Runner | Outcome | Duration | Cost |", "|---|---|---|---|---|---|---|"]
     for a in attempts:
         cost = f"${a.cost_usd:.4f}" if a.cost_usd is not None else ""
         duration = _duration(a.duration_seconds) if a.duration_seconds is not None else ""
         outcome = _outcome(a) + _reason(a)
-        rows.append(f"| {a.number} | `{a.mode}` | {a.model or ''} | `{a.runner}` | {outcome} | {duration} | {cost} |")
+        number = str(_ordinal(task, a)) if a.counted else "-"  # handed back: not one of the budget
+        model = _code(a.model) if a.model else ""
+        rows.append(f"| {number} | {_code(a.mode)} | {model} | {_code(a.runner)} | {outcome} | {duration} | {cost} |")
     return rows
 
 
 def _outcome(attempt: Attempt) -> str:
     detail = attempt.outcome_detail
     named = attempt.outcome.value.replace("_", " ")
-    return f"{named} ({detail.replace('_', ' ')})" if detail and detail != attempt.outcome.value else named
+    return f"{named} ({_one_line(detail.replace('_', ' '))})" if detail and detail != attempt.outcome.value else named
 
 
 def _reason(attempt: Attempt) -> str:
     why = attempt.error or attempt.reason
     return f": {_one_line(why)}" if why and attempt.outcome != AttemptOutcome.SUCCEEDED else ""
+
+
+def _code(text: str) -> str:
+    """A value reported by a runner or agent (model, runner, log path) as inline code in one table cell."""
+    return "`" + _one_line(text).replace("`", "'") + "`"
 
 
 def _one_line(text: str) -> str:

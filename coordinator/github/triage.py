@@ -5,7 +5,8 @@
 - ``edited`` while the task waits → it takes the new title and body.
 - ``labeled``/``unlabeled`` of another label while the task waits → it takes the labels' settings.
 - ``closed``, or the trigger label removed → the task is cancelled (a running agent stops).
-- anything else → ignored, saying why.
+- anything else → ignored, saying why; so is every event for an id ``issue-<number>`` that holds no task of this
+  very issue (made by hand, or of another repository sharing the state branch, or a copy of another issue's task).
 
 Everything that creates or changes what would run needs the sender's write access (the gate, checked on
 GitHub by the caller); cancelling needs none: closing or unlabelling an issue never makes anything run.
@@ -18,7 +19,7 @@ from datetime import datetime
 from typing import Literal
 
 from coordinator.github.events import IssuesEvent
-from coordinator.models import GitHubConfig, Task, TaskStatus
+from coordinator.models import GitHubConfig, GitHubLink, Task, TaskStatus
 
 Action = Literal["ignore", "submit", "retrigger", "update-text", "update-labels", "cancel"]
 _WAITING = (TaskStatus.QUEUED, TaskStatus.BLOCKED)
@@ -56,6 +57,9 @@ def plan(event: IssuesEvent, task: Task | None, config: GitHubConfig) -> Plan:
     labelled = label in event.issue.labels
     if task is not None and task.github is None:
         return Plan("ignore", tid, f"task {tid} exists but was not made from an issue; rename it to use this issue")
+    if task is not None and task.github is not None and not _same_issue(task.github, event):
+        held = f"issue #{task.github.issue} of {task.github.repository}"
+        return Plan("ignore", tid, f"task {tid} is the task of {held}, not of this issue; nothing is done to it")
     action = event.action
     if action in ("opened", "labeled", "reopened"):
         triggered = event.label == label if action == "labeled" else labelled
@@ -97,6 +101,11 @@ def _cancel(task: Task | None, tid: str, why: str) -> Plan:
     if task is None or task.is_terminal:
         return Plan("ignore", tid, f"{why}; no task of it is waiting or running")
     return Plan("cancel", tid, why)
+
+
+def _same_issue(link: GitHubLink, event: IssuesEvent) -> bool:
+    """Whether ``link`` is of the event's issue (repository names compared as GitHub does, without case)."""
+    return link.issue == event.issue.number and link.repository.lower() == event.repository.lower()
 
 
 def _waiting(task: Task | None) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from coordinator.github.api import WRITE_PERMISSIONS, GitHubAPI, GitHubError, IssueEvent
+from coordinator.github.events import User
 from coordinator.models import GitHubConfig, GitHubLink
 
 #: How far the event's time on GitHub may be from the time the ingest recorded (taken from the payload).
@@ -45,7 +46,7 @@ def trigger_seen(events: Sequence[IssueEvent], link: GitHubLink) -> str | None:
             continue
         if abs(event.created_at - trigger.at) <= TRIGGER_TIME_TOLERANCE:
             return None
-    what = f"label '{trigger.label}' applied" if kind == "labeled" else "the issue reopened"
+    what = f"label '{trigger.label}' applied" if kind == "labeled" else "reopening of the issue"
     return (
         f"issue #{link.issue} of {link.repository} shows no {what} by {trigger.actor} at "
         f"{trigger.at.isoformat()} (the recorded trigger): the task was not made by coordinator ingest from a real "
@@ -98,14 +99,23 @@ class TriggerCheck:
             events = self.api.issue_events(link.repository, link.issue)
             why = trigger_seen(events, link)
             self._known[_key(link)] = why
-            why = why or still_wanted(events, config.trigger_label)
-            if why is None and link.trigger.actor not in config.allowed_bots:
-                permission = self.api.permission(link.repository, link.trigger.actor)
-                if permission not in WRITE_PERMISSIONS:
-                    why = f"{link.trigger.actor} who triggered it has {permission} access now, not write"
+            why = why or still_wanted(events, config.trigger_label) or self._actor_refusal(link, config)
         except GitHubError as exc:
             return _unanswered(exc)
         return Verdict(why)
+
+    def _actor_refusal(self, link: GitHubLink, config: GitHubConfig) -> str | None:
+        """Why the actor may not make this task run now (None: an allow-listed bot, or write access still);
+        as at ingest, a bot counts only when allow-listed, whatever access it has."""
+        actor = link.trigger.actor
+        if actor in config.allowed_bots:
+            return None
+        if User(actor).is_bot:
+            return f"{actor} who triggered it is a bot that is not in github.allowed_bots on the state branch"
+        permission = self.api.permission(link.repository, actor)
+        if permission not in WRITE_PERMISSIONS:
+            return f"{actor} who triggered it has {permission} access now, not write"
+        return None
 
     def _wrong_repository(self, link: GitHubLink) -> str | None:
         if self.repository is not None and link.repository.lower() != self.repository.lower():

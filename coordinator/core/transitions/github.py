@@ -73,7 +73,7 @@ def retrigger(
     if not task.is_terminal or task.github is None:
         raise InvalidTransition(task_id, f"is {task.status.value}; only an ended task of an issue starts again")
     mode = _mode(state, settings.mode) or task.requested_mode or state.modes.default_mode
-    link = task.github.model_copy(update={"trigger": trigger, "pr_policy": settings.pr_policy})
+    link = _next_round_link(task.github, trigger, settings.pr_policy)
     updated = task.model_copy(
         update={
             "title": title,
@@ -93,6 +93,17 @@ def retrigger(
     draft.put(updated)
     draft.lines.append(f"retrigger {task_id} by {trigger.actor}, round {updated.round}: {short(title)}")
     return draft.change(task=updated)
+
+
+def _next_round_link(link: GitHubLink, trigger: Trigger, pr_policy: PrPolicy) -> GitHubLink:
+    """The link of a new round: the same tracking comment and pushed branch, but a pull request of its own (the
+    last one may be merged or closed; an open one is found again by its branch, never duplicated). A link that
+    was refused may have been forged: nothing of it is kept but the issue it names, which the event confirmed."""
+    if link.refused is not None:
+        return GitHubLink(
+            repository=link.repository, issue=link.issue, url=link.url, trigger=trigger, pr_policy=pr_policy
+        )
+    return link.model_copy(update={"trigger": trigger, "pr_policy": pr_policy, "pull_number": None, "pull_url": None})
 
 
 def update_issue_task(
@@ -179,7 +190,8 @@ def take_creation(state: State, *, task_id: str, by: str, now: datetime) -> Chan
 
 def record_delivery(state: State, *, task_id: str, by: str, record: DeliveryRecord, now: datetime) -> Change:
     """Note what a delivery pass did: done kinds stop being pending (the comment and labels only when the task
-    did not change since the pass read it), and a failure schedules the next try with backoff."""
+    did not change since the pass read it; a comment written from an older revision is written again, as it may
+    have replaced a newer text), and a failure schedules the next try with backoff."""
     draft = Draft(state)
     task = draft.get(task_id)
     link = _link(task)
@@ -191,8 +203,13 @@ def record_delivery(state: State, *, task_id: str, by: str, record: DeliveryReco
         if value is not None and value != getattr(link, name):
             update[name] = value
     pending = [k for k in link.pending if k not in done]
-    if ({"pushed", "pull_number"} & update.keys()) and "comment" not in done and "comment" not in pending:
-        pending.append("comment")  # the comment must show the new branch or pull request
+    shows_more = bool({"pushed", "pull_number", "pull_url"} & update.keys())
+    if shows_more:
+        # The comment must show the new branch or pull request, and a comment written at this revision by
+        # another deliverer (without them) must not count as done.
+        update["revision"] = link.revision + 1
+    if (shows_more and "comment" not in done) or (not same and "comment" in record.done):
+        pending.append("comment")  # a stale pass may have written an older text over a newer one
     update["pending"] = [k for k in DELIVERY_ORDER if k in pending]
     if link.creating_by == by:
         update.update(creating_by=None, creating_until=None)
