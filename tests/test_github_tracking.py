@@ -12,6 +12,7 @@ import pytest
 
 from coordinator.github.tracking import (
     MAX_COMMENT_CHARS,
+    inert,
     is_tracking_comment,
     marker,
     pull_body,
@@ -388,3 +389,29 @@ def test_running_since_is_the_attempt_start_in_utc() -> None:
     life = IssueLife()
     life.now = datetime(2026, 3, 1, 23, 59, tzinfo=UTC) - timedelta(minutes=1)
     assert headline(render(life.claim(), CONFIG)).endswith("since 2026-03-01 23:59 UTC")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("thanks @alice", "thanks @&#8203;alice"),
+        ("cc @octo-org/team", "cc @&#8203;octo-org/team"),
+        ("Fixes #12", "Fixes&#8203; #12"),
+        ("closes: octo/repo#3 and resolved #4", "closes&#8203;: octo/repo#3 and resolved&#8203; #4"),
+        ("mail me at a@b.com", "mail me at a@b.com"),
+        ("`@decorator` stays code", "`@decorator` stays code"),
+        ("```\n@decorator\nfixes #1\n```\nfixes #2", "```\n@decorator\nfixes #1\n```\nfixes&#8203; #2"),
+        ("This fixes the bug in #5's test", "This fixes the bug in #5's test"),
+    ],
+)
+def test_the_agents_words_cannot_mention_people_or_close_issues(text: str, expected: str) -> None:
+    assert inert(text) == expected
+
+
+def test_a_summary_that_mentions_and_closes_acts_on_nothing_in_the_comment_or_the_pull_request() -> None:
+    life = succeeded_life(summary="Done, @alice please look. Fixes #99.")
+    body, pull = render(life.task, CONFIG), pull_body(life.task, CONFIG)
+    for text in (body, pull):
+        assert "@&#8203;alice" in text and "Fixes&#8203; #99" in text
+        assert "@alice" not in text and "Fixes #99" not in text
+    assert pull.startswith(f"Closes #{life.task.github.issue}\n")  # type: ignore[union-attr]

@@ -4,6 +4,7 @@ Pure: no I/O."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -92,7 +93,7 @@ def _final(task: Task, link: GitHubLink, config: GitHubConfig, attempts: list[At
     lines: list[str] = []
     last = next((a for a in reversed(attempts) if a.summary), None)
     if last is not None and last.summary:
-        summary = clip(sanitize(last.summary).strip(), _SUMMARY_CHARS)
+        summary = clip(inert(sanitize(last.summary).strip()), _SUMMARY_CHARS)
         lines += ["**Summary** (the agent's words, quoted)", "", quoted(summary), ""]
     rows = _figures(attempts)
     if link.pull_url:
@@ -178,12 +179,27 @@ def _duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
+_MENTION = re.compile(r"(?<![\w`@/])@(?=[A-Za-z0-9][A-Za-z0-9-]*)")
+_CLOSING = re.compile(r"\b(close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?=:?\s+[\w.-]*(?:/[\w.-]+)?#\d)", re.IGNORECASE)
+_FENCED = re.compile(r"(```.*?(?:```|\Z))", re.DOTALL)
+_INVISIBLE = "&#8203;"  # a zero-width space as GitHub's Markdown writes it: shown as nothing, breaks the pattern
+
+
+def inert(text: str) -> str:
+    """The agent's words made unable to act on GitHub: ``@name`` notifies nobody and ``Fixes #12`` closes
+    nothing (only coordinator's own ``Closes #N`` does); both still read the same."""
+    parts = _FENCED.split(text)  # code blocks show entities literally, and GitHub acts on nothing inside them
+    for i in range(0, len(parts), 2):
+        parts[i] = _CLOSING.sub(lambda m: m.group(1) + _INVISIBLE, _MENTION.sub("@" + _INVISIBLE, parts[i]))
+    return "".join(parts)
+
+
 def pull_body(task: Task, config: GitHubConfig) -> str:
     """The pull request's body: closes the issue, and says what the agent reported."""
     link = task.github
     assert link is not None
     last = next((a for a in reversed(task.attempts) if a.round == task.round and a.summary), None)
-    summary = clip(sanitize(last.summary or "").strip(), _SUMMARY_CHARS) if last is not None else ""
+    summary = clip(inert(sanitize(last.summary or "").strip()), _SUMMARY_CHARS) if last is not None else ""
     lines = [f"Closes #{link.issue}", ""]
     if summary:
         lines += [summary, ""]
