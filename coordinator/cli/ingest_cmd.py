@@ -47,12 +47,20 @@ def ingest(ctx: click.Context, event_name: str | None, event_path: Path | None, 
 
 
 def _handle(ctx: click.Context, event: Any) -> None:
-    from coordinator.github.ingest import Ingest
+    from coordinator.github.ingest import Ingest, plan_for
     from coordinator.github.rest import RestGitHub
-    from coordinator.github.settings import GitHubSettings
+    from coordinator.github.settings import GitHubSettings, token_in
     from coordinator.github.wiring import courier_for
     from coordinator.redaction import Redactor
 
+    if not token_in(os.environ):
+        # An event coordinator ignores needs no token (the workflow may run without one for such events);
+        # anything else stops at the missing token below, before anything is written.
+        with store_for(ctx) as store:
+            what = plan_for(store.read(), event)
+        if what.action == "ignore":
+            click.echo(f"ignored: {what.why}")
+            return
     settings = GitHubSettings.from_env(repository=event.repository)
     redactor = Redactor.from_env(dict(os.environ))
     with RestGitHub(settings) as api, store_for(ctx) as store:
