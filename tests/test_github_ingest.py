@@ -51,6 +51,16 @@ def ingest(store: StateStore, remote_path: Path, gh: FakeGitHub, tmp_path: Path)
     made.close()
 
 
+def set_limits(store: StateStore, **values: Any) -> None:
+    """Change ``limits`` in ``config.json`` on the state branch."""
+
+    def change(state: Any, now: Any) -> T.Change:
+        limits = state.limits.model_copy(update=values)
+        return T.Change(message="set limits", config=state.config.model_copy(update={"limits": limits}))
+
+    store.update(change)
+
+
 def claim(store: StateStore, runner: str = "r1") -> None:
     """A GitHub-capable runner claims the next task."""
     change = store.update(
@@ -99,6 +109,44 @@ def test_labeled_with_the_trigger_label_queues_a_task_recording_who_how_and_wher
     )
     assert task.source.actor == "alice" and task.source.kind == "github-issue"
     assert len(tracking_comments(gh, number)) == 1
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    ["\x1b[31m", "\u202e", "\u200b", "\U000e0041", "\U000e0002", "\u2028", "\x07", "\ud800"],
+    ids=["escape", "bidi", "zero-width", "tag", "unassigned-tag", "line-separator", "bell", "lone-surrogate"],
+)
+def test_hidden_characters_in_the_title_or_body_never_drop_a_writers_trigger(
+    ingest: Side, gh: FakeGitHub, hidden: str
+) -> None:
+    number = gh.add_issue(f"Fix{hidden} the bug", body=f"details{hidden} here", author="alice")
+    gh.label(number, TRIGGER, by="alice")
+
+    outcome = ingest.handle(event(gh, number, "labeled", sender="alice", label=TRIGGER))
+
+    assert not outcome.message.startswith("ignored"), outcome.message
+    task = ingest.task(number)
+    assert task.title.startswith("Fix") and task.title.endswith("the bug") and task.title.isprintable()
+    assert task.body.startswith("details") and task.body.endswith(" here")
+
+
+@pytest.mark.parametrize("limit", [None, 16], ids=["default-limit", "tiny-limit"])
+def test_a_body_over_the_branchs_limit_is_cut_and_the_task_made(
+    ingest: Side, gh: FakeGitHub, store: StateStore, limit: int | None
+) -> None:
+    if limit is not None:
+        set_limits(store, max_body_bytes=limit)
+    allowed = store.read().limits.max_body_bytes
+    body = "é" * 70_000  # GitHub allows 65,536 characters: up to four bytes each
+    number = gh.add_issue("Long one", body=body, author="alice")
+    gh.label(number, TRIGGER, by="alice")
+
+    ingest.handle(event(gh, number, "labeled", sender="alice", label=TRIGGER))
+
+    kept = ingest.task(number).body
+    assert 0 < len(kept.encode("utf-8")) <= allowed
+    if limit is None:
+        assert kept.startswith("é" * 30_000) and kept.endswith("not shown: it is over 65536 bytes]")
 
 
 def test_a_label_that_is_not_the_trigger_makes_no_task(ingest: Side, gh: FakeGitHub) -> None:
@@ -360,7 +408,9 @@ def test_labelling_again_while_the_task_waits_is_ignored(ingest: Side, gh: FakeG
 # -- the gate ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("role", "runs"), [("admin", True), ("maintain", True), ("write", True), ("triage", False)])
+@pytest.mark.parametrize(
+    ("role", "runs"), [("admin", True), ("maintain", True), ("write", True), ("triage", False), ("read", False)]
+)
 def test_write_maintain_and_admin_may_trigger_triage_may_not(
     ingest: Side, gh: FakeGitHub, role: str, runs: bool
 ) -> None:
@@ -439,7 +489,7 @@ def test_a_bot_triggers_only_when_allow_listed_on_the_state_branch(
 
 
 def run_ingest(
-    remote: Path, gh: FakeGitHub, tmp_path: Path, name: str | None, payload: Any, *, token: bool = True
+    remote: Path, gh: FakeGitHub, tmp_path: Path, name: str | None, payload: Any, *, token: str | bool = True
 ) -> Result:
     """``coordinator ingest`` as the workflow runs it: the event's name and file in GITHUB_EVENT_*."""
     path = tmp_path / "event.json"
@@ -453,7 +503,7 @@ def run_ingest(
         "GITHUB_REPOSITORY": REPO,
         "GITHUB_EVENT_NAME": name,
         "GITHUB_EVENT_PATH": str(path),
-        "GITHUB_TOKEN": TOKEN if token else None,
+        "GITHUB_TOKEN": token if isinstance(token, str) else TOKEN if token else None,
         "COORDINATOR_GITHUB_TOKEN": None,
         "GH_TOKEN": None,
     }
@@ -533,6 +583,23 @@ def test_bad_input_is_one_error_line_exit_2_and_writes_nothing(
     assert line.startswith("error: ") and expected in line, line
     assert branch_log(remote_path, "coordinator/state") == head
     assert gh.requests == []
+
+
+def test_a_token_github_rejects_is_one_error_line_naming_the_variable_and_writes_nothing(
+    store: StateStore, remote_path: Path, gh: FakeGitHub, tmp_path: Path
+) -> None:
+    number = labelled_issue(gh)
+    wrong = "ghp_" + "n0tTheRightToken0123456789abcdefghijk"[:36]
+    head = branch_log(remote_path)
+
+    payload = issues_event(gh, number, "labeled", sender="alice", label=TRIGGER)
+    result = run_ingest(remote_path, gh, tmp_path, "issues", payload, token=wrong)
+
+    assert result.exit_code == 1, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: GitHub answered 401") and "GITHUB_TOKEN" in line, line
+    assert wrong not in result.output
+    assert branch_log(remote_path) == head and gh.issue_comments(number) == []
 
 
 def test_an_ingest_that_queues_a_task_makes_at_most_three_rest_calls(

@@ -21,11 +21,12 @@ from coordinator.github.api import WRITE_PERMISSIONS, GitHubAPI
 from coordinator.github.courier import Courier
 from coordinator.github.events import IssuesEvent, User
 from coordinator.github.labels import read_labels
-from coordinator.github.sanitize import clip, strip_invisible
+from coordinator.github.sanitize import strip_invisible
 from coordinator.github.tracking import untrusted_reply
 from coordinator.github.triage import Plan, plan, task_id_of, trigger_time
 from coordinator.models import GitHubConfig, GitHubLink, Source, Trigger
 from coordinator.store.store import StateStore
+from coordinator.text import is_unsafe
 
 _UNTRUSTED_MARKER = "<!-- coordinator:untrusted -->"
 
@@ -189,15 +190,24 @@ class Ingest:
 
 def _title(event: IssuesEvent, state: State) -> str:
     """The issue's title as a task title: visible characters only, one line, within the branch's limit."""
-    flat = " ".join(strip_invisible(event.issue.title).split()) or f"Issue #{event.issue.number}"
+    flat = " ".join(strip_invisible(event.issue.title).split())
+    # What strip_invisible keeps that a title may not hold (unassigned tag characters, lone surrogates) goes too:
+    # a writer's trigger must never be dropped for a character nobody can see.
+    flat = "".join(ch for ch in flat if not is_unsafe(ch)).strip() or f"Issue #{event.issue.number}"
     limit = state.limits.max_title_chars
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _body(event: IssuesEvent, state: State) -> str:
-    """The issue's body as the event carried it (the text when triggered), within the branch's size limit."""
+    """The issue's body as the event carried it (the text when triggered), cut to the branch's size limit in
+    bytes (GitHub allows 65,536 characters, up to four bytes each) with a note saying so when it fits."""
     limit = state.limits.max_body_bytes
-    body = event.issue.body
-    while len(body.encode("utf-8")) > limit:
-        body = clip(body, max(0, len(body) - max(64, len(body.encode("utf-8")) - limit)))
-    return body
+    # A lone surrogate (JSON can spell one; GitHub never sends it) becomes "?" rather than dropping the trigger.
+    data = event.issue.body.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return data.decode("utf-8")
+    note = f"\n[... the rest of the issue's body is not shown: it is over {limit} bytes]"
+    room = limit - len(note.encode("utf-8"))
+    if room < len(note):  # a tiny limit: the text is worth more than the note
+        return data[:limit].decode("utf-8", "ignore")
+    return data[:room].decode("utf-8", "ignore") + note
