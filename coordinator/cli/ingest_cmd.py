@@ -85,8 +85,19 @@ def _payload(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         usage_error(f"no event file at {path}: check --event / GITHUB_EVENT_PATH")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        usage_error(f"cannot read the event file {path}: {exc}")
+    except (OSError, ValueError, RecursionError) as exc:
+        # ValueError: not JSON, not UTF-8, or an integer longer than Python reads; RecursionError: nested deeper
+        # than the parser goes. None of it is what GitHub writes.
+        usage_error(
+            f"cannot read the event file {path}: {_first_line(exc)} (it must be the JSON payload GitHub writes: "
+            "check --event / GITHUB_EVENT_PATH)"
+        )
     if not isinstance(data, dict):
         usage_error(f"the event file {path} does not hold a JSON object: is it a GitHub event payload?")
     return data
+
+
+def _first_line(exc: BaseException) -> str:
+    """The error's message, one line (a parser's message may name the whole offending input)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
