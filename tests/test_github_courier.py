@@ -343,7 +343,7 @@ def test_a_copy_of_a_genuine_trigger_onto_another_issue_is_not_delivered(
 # -- secrets -----------------------------------------------------------------------------------------------------
 
 
-def test_secrets_in_the_summary_are_redacted_in_the_comment_and_the_pull_request(
+def test_secrets_in_the_summary_or_title_are_redacted_in_the_comment_and_the_pull_request(
     ingest: Side, gh: FakeGitHub, store: StateStore, remote_path: Path, tmp_path: Path
 ) -> None:
     deploy_key = "s3cr3t-deploy-value-0123456789"
@@ -357,7 +357,10 @@ def test_secrets_in_the_summary_are_redacted_in_the_comment_and_the_pull_request
         env={"DEPLOY_KEY": deploy_key},
     )
     try:
-        number = queued(ingest, gh)
+        # The issue's title holds the secret too (someone pasted it there): the pull request's title is posted.
+        number = gh.add_issue(f"Rotate {deploy_key}", body="It leaked.", author="bob")
+        gh.label(number, TRIGGER, by="alice")
+        ingest.handle(event(gh, number, "labeled", sender="alice", label=TRIGGER))
         succeed(runner.store, number, summary=f"Done. Used {shaped} and {deploy_key} to test.")
 
         runner.courier.deliver(f"issue-{number}")
@@ -369,6 +372,7 @@ def test_secrets_in_the_summary_are_redacted_in_the_comment_and_the_pull_request
     for text in (pull["body"], comment["body"]):
         assert "Done. Used" in text and "[REDACTED]" in text
         assert shaped not in text and deploy_key not in text
+    assert pull["title"] == "Rotate [REDACTED]"
     sent = " ".join(str(r.body) for r in gh.requests)
     assert shaped not in sent and deploy_key not in sent
 
@@ -407,6 +411,32 @@ def test_whoever_records_an_expired_lease_edits_the_comment_to_say_it_tries_agai
     assert "Attempt 1" in comment["body"] and "lease expired" in comment["body"]
     assert "trying again" in comment["body"] and "Running" not in comment["body"].split("\n")[1]
     assert "coordinator:queued" in gh.issue_labels(number)
+
+
+def test_an_expiry_that_uses_the_last_attempt_ends_the_comment_as_failed(
+    ingest: Side, gh: FakeGitHub, store: StateStore, remote_path: Path, tmp_path: Path
+) -> None:
+    number = queued(ingest, gh)
+    task_id = f"issue-{number}"
+    for _ in range(3):  # r1 dies three times; each claim expires the lease before it
+        claim(store, "r1", ttl=timedelta(0))
+    r2 = side(remote_path, gh, tmp_path / "cache-r2", who="r2")
+    try:
+        change = r2.store.update(
+            lambda s, now: T.claim(s, runner="r2", capabilities=[], lease_ttl=timedelta(minutes=10), now=now)
+        )
+        assert change.task is None and [t.id for t in change.tasks] == [task_id]
+        r2.courier.deliver(task_id)
+    finally:
+        r2.close()
+
+    task = store.read().tasks[task_id]
+    assert task.status == TaskStatus.FAILED and task.github is not None and task.github.pending == []
+    [comment] = tracking_comments(gh, number)
+    headline = comment["body"].split("\n")[1]
+    assert "Failed" in headline and "attempts exhausted" in headline
+    labels = gh.issue_labels(number)
+    assert "coordinator:failed" in labels and "coordinator:queued" not in labels
 
 
 def test_ingest_retries_what_other_tasks_left_pending(
