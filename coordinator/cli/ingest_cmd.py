@@ -47,12 +47,20 @@ def ingest(ctx: click.Context, event_name: str | None, event_path: Path | None, 
 
 
 def _handle(ctx: click.Context, event: Any) -> None:
-    from coordinator.github.ingest import Ingest
+    from coordinator.github.ingest import Ingest, plan_for
     from coordinator.github.rest import RestGitHub
-    from coordinator.github.settings import GitHubSettings
+    from coordinator.github.settings import GitHubSettings, token_in
     from coordinator.github.wiring import courier_for
     from coordinator.redaction import Redactor
 
+    if not token_in(os.environ):
+        # An event coordinator ignores needs no token (the workflow may run without one for such events);
+        # anything else stops at the missing token below, before anything is written.
+        with store_for(ctx) as store:
+            what = plan_for(store.read(), event)
+        if what.action == "ignore":
+            click.echo(f"ignored: {what.why}")
+            return
     settings = GitHubSettings.from_env(repository=event.repository)
     redactor = Redactor.from_env(dict(os.environ))
     with RestGitHub(settings) as api, store_for(ctx) as store:
@@ -77,8 +85,19 @@ def _payload(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         usage_error(f"no event file at {path}: check --event / GITHUB_EVENT_PATH")
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        usage_error(f"cannot read the event file {path}: {exc}")
+    except (OSError, ValueError, RecursionError) as exc:
+        # ValueError: not JSON, not UTF-8, or an integer longer than Python reads; RecursionError: nested deeper
+        # than the parser goes. None of it is what GitHub writes.
+        usage_error(
+            f"cannot read the event file {path}: {_first_line(exc)} (it must be the JSON payload GitHub writes: "
+            "check --event / GITHUB_EVENT_PATH)"
+        )
     if not isinstance(data, dict):
         usage_error(f"the event file {path} does not hold a JSON object: is it a GitHub event payload?")
     return data
+
+
+def _first_line(exc: BaseException) -> str:
+    """The error's message, one line (a parser's message may name the whole offending input)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:199] + "…"

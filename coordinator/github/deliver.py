@@ -152,7 +152,7 @@ class Deliverer:
                 link.repository,
                 base=self.pusher.base_branch,
                 head=branch,
-                title=task.title,
+                title=self.redact(task.title),
                 body=self.redact(pull_body(task, config)),
                 draft=link.pr_policy == "draft",
             )

@@ -21,11 +21,12 @@ from coordinator.github.api import WRITE_PERMISSIONS, GitHubAPI
 from coordinator.github.courier import Courier
 from coordinator.github.events import IssuesEvent, User
 from coordinator.github.labels import read_labels
-from coordinator.github.sanitize import clip, strip_invisible
+from coordinator.github.sanitize import strip_invisible
 from coordinator.github.tracking import untrusted_reply
-from coordinator.github.triage import Plan, plan, trigger_time
+from coordinator.github.triage import Plan, plan, task_id_of, trigger_time
 from coordinator.models import GitHubConfig, GitHubLink, Source, Trigger
 from coordinator.store.store import StateStore
+from coordinator.text import is_unsafe
 
 _UNTRUSTED_MARKER = "<!-- coordinator:untrusted -->"
 
@@ -38,6 +39,11 @@ class Outcome:
     task_id: str | None = None
 
 
+def plan_for(state: State, event: IssuesEvent) -> Plan:
+    """What ``event`` asks of its issue's task, on the state branch as ``state`` holds it (no GitHub call)."""
+    return plan(event, state.tasks.get(task_id_of(event.issue.number)), state.github)
+
+
 class Ingest:
     """Handles ``issues`` events for one state branch with one GitHub client."""
 
@@ -47,9 +53,7 @@ class Ingest:
     def handle(self, event: IssuesEvent) -> Outcome:
         """Act on ``event``, deliver to GitHub, and retry what other tasks left pending."""
         state = self.store.read()
-        config = state.github
-        what = plan(event, state.tasks.get(f"issue-{event.issue.number}"), config)
-        outcome = self._act(event, what, config)
+        outcome = self._act(event, plan_for(state, event), state.github)
         if outcome.task_id is not None:
             self.courier.deliver(outcome.task_id)
         self.courier.catch_up(honour_backoff=False)  # an ingest runs rarely: it tries what waits, at once
@@ -64,7 +68,7 @@ class Ingest:
             )
         permission, trusted = self._gate(event.repository, event.sender, config)
         if not trusted:
-            return self._untrusted(event, config, permission)
+            return self._untrusted(event, config, permission, starts=what.action in ("submit", "retrigger"))
         settings = read_labels(event.issue.labels, default_pr=config.default_pr)
         if settings.ignored:
             self.echo(f"note: labels not understood (ignored): {', '.join(settings.ignored)}")
@@ -163,13 +167,17 @@ class Ingest:
         permission = self.api.permission(repo, sender.login)
         return permission, permission in WRITE_PERMISSIONS
 
-    def _untrusted(self, event: IssuesEvent, config: GitHubConfig, permission: str) -> Outcome:
+    def _untrusted(self, event: IssuesEvent, config: GitHubConfig, permission: str, *, starts: bool) -> Outcome:
+        """No task change for a sender who may not trigger. Only a trigger gets the polite reply (``starts``): an
+        edit or a label change by them leaves the task as a writer asked for it, and it still runs, so telling
+        them "nothing will run" would be wrong."""
         who = event.sender.login
         if event.sender.is_bot:
             why = f"{who} is a bot that is not in github.allowed_bots on the state branch"
         else:
-            why = f"{who} has {permission} access; triggering needs write, maintain or admin"
-        if config.untrusted_reply == "silent" or event.sender.is_bot:
+            what = "triggering" if starts else "changing a waiting task"
+            why = f"{who} has {permission} access; {what} needs write, maintain or admin"
+        if config.untrusted_reply == "silent" or event.sender.is_bot or not starts:
             return Outcome(f"ignored: {why}")
         comments = self.api.comments(event.repository, event.issue.number) if event.issue.comments else []
         if any(_UNTRUSTED_MARKER in c.body for c in comments):
@@ -182,15 +190,24 @@ class Ingest:
 
 def _title(event: IssuesEvent, state: State) -> str:
     """The issue's title as a task title: visible characters only, one line, within the branch's limit."""
-    flat = " ".join(strip_invisible(event.issue.title).split()) or f"Issue #{event.issue.number}"
+    flat = " ".join(strip_invisible(event.issue.title).split())
+    # What strip_invisible keeps that a title may not hold (unassigned tag characters, lone surrogates) goes too:
+    # a writer's trigger must never be dropped for a character nobody can see.
+    flat = "".join(ch for ch in flat if not is_unsafe(ch)).strip() or f"Issue #{event.issue.number}"
     limit = state.limits.max_title_chars
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _body(event: IssuesEvent, state: State) -> str:
-    """The issue's body as the event carried it (the text when triggered), within the branch's size limit."""
+    """The issue's body as the event carried it (the text when triggered), cut to the branch's size limit in
+    bytes (GitHub allows 65,536 characters, up to four bytes each) with a note saying so when it fits."""
     limit = state.limits.max_body_bytes
-    body = event.issue.body
-    while len(body.encode("utf-8")) > limit:
-        body = clip(body, max(0, len(body) - max(64, len(body.encode("utf-8")) - limit)))
-    return body
+    # A lone surrogate (JSON can spell one; GitHub never sends it) becomes "?" rather than dropping the trigger.
+    data = event.issue.body.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return data.decode("utf-8")
+    note = f"\n[... the rest of the issue's body is not shown: it is over {limit} bytes]"
+    room = limit - len(note.encode("utf-8"))
+    if room < len(note):  # a tiny limit: the text is worth more than the note
+        return data[:limit].decode("utf-8", "ignore")
+    return data[:room].decode("utf-8", "ignore") + note

@@ -3,6 +3,7 @@ environment, the trigger check, the deliverer and the courier."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -24,8 +25,10 @@ def courier_for(
     now: Callable[[], datetime],
     echo: Callable[[str], None],
     pusher: Pusher | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Courier:
-    """The courier of one process: deliveries as ``who``, for tasks of ``repository`` only (None: any)."""
-    deliverer = Deliverer(api, who=who, redact=redactor.redact, pusher=pusher)
+    """The courier of one process: deliveries as ``who``, for tasks of ``repository`` only (None: any);
+    ``sleep`` waits between the quick retries of an idempotent call within one delivery pass."""
+    deliverer = Deliverer(api, who=who, redact=redactor.redact, pusher=pusher, sleep=sleep)
     check = TriggerCheck(api, repository=repository)
     return Courier(store=store, deliverer=deliverer, check=check, now=now, echo=echo)
