@@ -191,11 +191,6 @@ def test_a_pull_request_github_made_but_answered_502_for_is_found_by_its_head_ne
     assert "Succeeded" in comment["body"] and pull["html_url"] in comment["body"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs a core change: take_creation(..., gone=ID) must forget a tracking comment GitHub answered 404 "
-    "for (the helper's report has the patch); until then a deleted comment is edited (404) on every pass",
-)
 def test_a_tracking_comment_someone_deleted_is_made_again(
     ingest: Side, runner: Side, gh: FakeGitHub, store: StateStore
 ) -> None:

@@ -74,7 +74,15 @@ class Courier:
             task, self.store.state.github, may_create=may_create, look_first=task_id not in self._fresh
         )
         self._fresh.discard(task_id)
-        return self._record(task_id, record)
+        delivered = self._record(task_id, record)
+        gone = task.github.comment_id
+        if gone is not None and record.comment_id is None and "comment" in record.skipped:
+            # Someone deleted the tracking comment: forget it and take the creation window in one compare-and-swap
+            # commit (two processes that both saw the 404 never both create one), then make a new one.
+            retaken, may_create = self._take_creation(task_id, gone=gone)
+            if retaken is not None and may_create:
+                return self.deliver(task_id, honour_backoff=False)
+        return delivered
 
     def catch_up(self, limit: int = _CATCH_UP_TASKS, *, honour_backoff: bool = True) -> int:
         """Deliver for up to ``limit`` tasks whose deliveries stayed pending; returns how many were tried."""
@@ -88,9 +96,11 @@ class Courier:
             self.deliver(task_id, honour_backoff=honour_backoff)
         return min(limit, len(waiting))
 
-    def _take_creation(self, task_id: str) -> tuple[Task | None, bool]:
+    def _take_creation(self, task_id: str, *, gone: int | None = None) -> tuple[Task | None, bool]:
         try:
-            change = self.store.update(lambda state, now: take_creation(state, task_id=task_id, by=self.who, now=now))
+            change = self.store.update(
+                lambda state, now: take_creation(state, task_id=task_id, by=self.who, now=now, gone=gone)
+            )
         except (InvalidTransition, TaskNotFound):
             return None, False  # someone else is creating it right now
         except (RemoteError, ContentionError) as exc:

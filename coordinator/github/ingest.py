@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from coordinator.core.state import State
 from coordinator.core.transitions import Change, SubmitRequest, cancel
@@ -21,6 +21,7 @@ from coordinator.github.api import WRITE_PERMISSIONS, GitHubAPI
 from coordinator.github.courier import Courier
 from coordinator.github.events import IssuesEvent, User
 from coordinator.github.labels import read_labels
+from coordinator.github.missed import as_labeled, latest_trigger, may_have_missed
 from coordinator.github.sanitize import strip_invisible
 from coordinator.github.tracking import untrusted_reply
 from coordinator.github.triage import Plan, plan, task_id_of, trigger_time
@@ -39,6 +40,10 @@ class Outcome:
     task_id: str | None = None
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 def plan_for(state: State, event: IssuesEvent) -> Plan:
     """What ``event`` asks of its issue's task, on the state branch as ``state`` holds it (no GitHub call)."""
     return plan(event, state.tasks.get(task_id_of(event.issue.number)), state.github)
@@ -53,7 +58,10 @@ class Ingest:
     def handle(self, event: IssuesEvent) -> Outcome:
         """Act on ``event``, deliver to GitHub, and retry what other tasks left pending."""
         state = self.store.read()
-        outcome = self._act(event, plan_for(state, event), state.github)
+        what = plan_for(state, event)
+        if what.action == "ignore":
+            event, what = self._missed(event, what, state)
+        outcome = self._act(event, what, state.github)
         if outcome.task_id is not None:
             self.courier.deliver(outcome.task_id)
         self.courier.catch_up(honour_backoff=False)  # an ingest runs rarely: it tries what waits, at once
@@ -64,7 +72,9 @@ class Ingest:
             return Outcome(f"ignored: {what.why}")
         if what.action == "cancel":
             return self._commit(
-                what, lambda s, now: cancel(s, task_id=what.task_id, now=now, by=f"{event.sender.login} on GitHub")
+                event,
+                what,
+                lambda s, now: cancel(s, task_id=what.task_id, now=now, by=f"{event.sender.login} on GitHub"),
             )
         permission, trusted = self._gate(event.repository, event.sender, config)
         if not trusted:
@@ -75,6 +85,7 @@ class Ingest:
         if what.action in ("update-text", "update-labels"):
             text = what.action == "update-text"
             return self._commit(
+                event,
                 what,
                 lambda s, now: update_issue_task(
                     s,
@@ -98,6 +109,7 @@ class Ingest:
         )
         if what.action == "retrigger":
             return self._commit(
+                event,
                 what,
                 lambda s, now: retrigger(
                     s,
@@ -110,7 +122,7 @@ class Ingest:
                 ),
                 trusted=True,
             )
-        return self._commit(what, lambda s, now: self._submit(s, now, event, trigger, settings), trusted=True)
+        return self._commit(event, what, lambda s, now: self._submit(s, now, event, trigger, settings), trusted=True)
 
     def _submit(
         self, state: State, now: datetime, event: IssuesEvent, trigger: Trigger, settings: IssueSettings
@@ -145,11 +157,44 @@ class Ingest:
         )
         return submit_issue(state, request, by=self.courier.who, now=now)
 
-    def _commit(self, what: Plan, transition: Callable[[State, datetime], Change], *, trusted: bool = False) -> Outcome:
+    def _missed(self, event: IssuesEvent, what: Plan, state: State) -> tuple[IssuesEvent, Plan]:
+        """The trigger whose own event never reached ingest (see :mod:`coordinator.github.missed`), handled as
+        that event; else ``event`` and ``what`` unchanged."""
+        config, task = state.github, state.tasks.get(what.task_id)
+        if not may_have_missed(event, task, config):
+            return event, what
+        found = latest_trigger(self.api.issue_events(event.repository, event.issue.number), task, config, _now())
+        if found is None:
+            return event, what
+        if found.actor != event.sender.login and not self._gate(event.repository, event.sender, config)[1]:
+            # The text may have changed since the label, by someone who may not change what runs.
+            self.echo(
+                f"note: the label '{config.trigger_label}' that {found.actor} applied was never handled, and the "
+                f"issue has changed since: apply the label again to start the task"
+            )
+            return event, what
+        self.echo(
+            f"note: the label '{config.trigger_label}' that {found.actor} applied at {found.created_at.isoformat()} "
+            "never reached coordinator (GitHub drops a pending run of a busy issue): handling it now"
+        )
+        rebuilt = as_labeled(event, found)
+        return rebuilt, plan_for(state, rebuilt)
+
+    def _commit(
+        self,
+        event: IssuesEvent,
+        what: Plan,
+        transition: Callable[[State, datetime], Change],
+        *,
+        trusted: bool = False,
+    ) -> Outcome:
         try:
             change = self.store.update(transition)
         except (InvalidTransition, UsageError) as exc:
-            # Another run got there first (the same event delivered twice, opened + labeled): nothing to do.
+            # Another run got there first (the same event delivered twice, opened + labeled), so the change no
+            # longer applies: nothing to do. Anything else that refuses it is an error to report.
+            if plan_for(self.store.read(), event).action != "ignore":
+                raise
             return Outcome(f"ignored: {exc}")
         task = change.task
         if trusted and task is not None and task.github is not None:

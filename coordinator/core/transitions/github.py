@@ -171,18 +171,18 @@ def _refused(task: Task, reason: str) -> Task:
     return task.model_copy(update={"github": link})
 
 
-def take_creation(state: State, *, task_id: str, by: str, now: datetime) -> Change:
-    """Let ``by`` create the task's tracking comment for a while; refused while someone else may."""
+def take_creation(state: State, *, task_id: str, by: str, now: datetime, gone: int | None = None) -> Change:
+    """Let ``by`` create the task's tracking comment for a while; refused while someone else may. ``gone``: the
+    comment the task names answered 404 (someone deleted it): it is forgotten, so that a new one can be made."""
     draft = Draft(state)
     task = draft.get(task_id)
     link = _link(task)
-    if link.comment_id is not None:
+    if link.comment_id is not None and link.comment_id != gone:
         return Change(message=f"{task_id} has its tracking comment", task=task)
     if not creation_free(link, now) and link.creating_by != by:
         raise InvalidTransition(task_id, f"{link.creating_by} may be creating its tracking comment")
-    updated = task.model_copy(
-        update={"github": link.model_copy(update={"creating_by": by, "creating_until": now + CREATE_WINDOW})}
-    )
+    window = {"comment_id": None, "creating_by": by, "creating_until": now + CREATE_WINDOW}
+    updated = task.model_copy(update={"github": link.model_copy(update=window)})
     draft.put(updated)
     draft.lines.append(f"{by} creates the tracking comment of {task_id}")
     return draft.change(task=updated)
