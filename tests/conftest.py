@@ -25,6 +25,16 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture
+def claude_exe(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The real claude CLI (or a skip saying how to get it), with the developer's own Claude settings kept out."""
+    from tests.fakes.claude_env import clear_inherited_claude_env, require_real_claude
+
+    exe = require_real_claude()
+    clear_inherited_claude_env(monkeypatch)
+    return exe
+
+
 def make_bare_remote(path: Path) -> Path:
     """An empty bare repository to act as the remote."""
     subprocess.run(["git", "init", "--bare", "--quiet", str(path)], check=True)

@@ -18,17 +18,9 @@ from coordinator.agents.base import AgentOutcome, AgentRequest, AgentResult
 from coordinator.agents.claude import ClaudeAgent
 from coordinator.modes import Mode
 from tests.fakes.anthropic_api import ApiError, FakeAnthropic, Reply, Text, ToolUse
-from tests.fakes.claude_env import claude_env, clear_inherited_claude_env, require_real_claude
+from tests.fakes.claude_env import claude_env
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def claude_exe(monkeypatch: pytest.MonkeyPatch) -> str:
-    """The real CLI (or skip), with the developer's own Claude settings kept out of the runs."""
-    exe = require_real_claude()
-    clear_inherited_claude_env(monkeypatch)
-    return exe
 
 
 def _request(tmp_path: Path, env: dict[str, str], mode: Mode, prompt: str = "Do the task.") -> AgentRequest:

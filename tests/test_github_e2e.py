@@ -16,7 +16,7 @@ import pytest
 
 from coordinator.models import AttemptOutcome, TaskStatus
 from tests.fakes.anthropic_api import FakeAnthropic, Reply, Text, ToolUse, working_directory
-from tests.fakes.claude_env import claude_env, clear_inherited_claude_env, require_real_claude
+from tests.fakes.claude_env import claude_env
 from tests.fakes.github_events import issues_event, write_event
 from tests.fakes.github_server import FakeGitHub
 from tests.gitutil import edit_branch, git, read_branch_file
@@ -28,13 +28,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name == "nt", reason="POSI
 REPO = "octo/repo"
 TOKEN = "ghp_" + "e2eTestToken0123456789abcdefghijklmnop"[:36]
 MARKER = "<!-- coordinator:task=issue-{} -->"
-
-
-@pytest.fixture
-def claude_exe(monkeypatch: pytest.MonkeyPatch) -> str:
-    exe = require_real_claude()
-    clear_inherited_claude_env(monkeypatch)
-    return exe
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ MISSING_COMMIT = "5" * 40
 BRANCH = "coordinator/state"
 
 
-
 def make_hostile(origin: Path) -> None:
     """Rewrite the tip's root by hand: ``tasks`` with the mode ``040000``, a gitlink to a commit that does not
     exist, and a symbolic link whose name is not UTF-8."""

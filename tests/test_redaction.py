@@ -174,9 +174,7 @@ def _staged_diff(repo: Path) -> str:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(secret=SECRETS, ascii_only=st.booleans())
-def test_the_diff_scan_finds_every_file_holding_a_secret_and_names_only_the_file(
-    secret: str, ascii_only: bool
-) -> None:
+def test_the_diff_scan_finds_every_file_holding_a_secret_and_names_only_the_file(secret: str, ascii_only: bool) -> None:
     redactor = Redactor.from_env({"ANTHROPIC_API_KEY": secret})
     files = {
         "dump.txt": f"first line\nANTHROPIC_API_KEY={secret}\n",
@@ -529,7 +527,7 @@ def test_remote_urls_never_keep_a_password() -> None:
 
 
 def test_remote_redact_hides_its_credentials_in_every_form() -> None:
-    remote = Remote.parse("https://x-access-token:gh-pa\"ss-123@example.com/o/r.git")
+    remote = Remote.parse('https://x-access-token:gh-pa"ss-123@example.com/o/r.git')
     header_value = (remote.auth_header or "").split()[-1]
     text = json.dumps({"err": 'bad password gh-pa"ss-123', "header": header_value, "ps": "Basic " + header_value})
     cleaned = remote.redact(text)

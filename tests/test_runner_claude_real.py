@@ -17,18 +17,11 @@ from coordinator.models import AttemptOutcome, TaskStatus
 from coordinator.modes import Mode, ModesConfig
 from coordinator.runner.daemon import EXIT_MISCONFIGURED, EXIT_OK
 from tests.fakes.anthropic_api import ApiError, FakeAnthropic, Reply, Text, ToolUse, last_user_text
-from tests.fakes.claude_env import claude_env, clear_inherited_claude_env, require_real_claude
+from tests.fakes.claude_env import claude_env
 from tests.gitutil import git
 from tests.runner_helpers import Project, make_project, run_once
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def claude_exe(monkeypatch: pytest.MonkeyPatch) -> str:
-    exe = require_real_claude()
-    clear_inherited_claude_env(monkeypatch)
-    return exe
 
 
 @pytest.fixture

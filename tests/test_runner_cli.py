@@ -16,20 +16,12 @@ import pytest
 
 from coordinator.models import AttemptOutcome, RunnerState, TaskStatus
 from tests.fakes.anthropic_api import FakeAnthropic, Reply, Text, ToolUse, working_directory
-from tests.fakes.claude_env import claude_env, clear_inherited_claude_env, require_real_claude
+from tests.fakes.claude_env import claude_env
 from tests.gitutil import branch_log, edit_branch, git, read_branch_file
 from tests.runner_helpers import Project
 from tests.user_machine import run, start, user_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name == "nt", reason="POSIX signals and paths")]
-
-
-
-@pytest.fixture
-def claude_exe(monkeypatch: pytest.MonkeyPatch) -> str:
-    exe = require_real_claude()
-    clear_inherited_claude_env(monkeypatch)
-    return exe
 
 
 def _after_tool(body: dict[str, Any]) -> bool:
@@ -77,9 +69,7 @@ def test_a_runner_started_as_readme_says_commits_the_agents_file(
     assert f"worktrees in {home / '.local' / 'share' / 'coordinator' / 'wt'}" in result.stdout
 
 
-def test_a_task_whose_only_write_was_denied_is_not_a_success(
-    project: Project, claude_exe: str, tmp_path: Path
-) -> None:
+def test_a_task_whose_only_write_was_denied_is_not_a_success(project: Project, claude_exe: str, tmp_path: Path) -> None:
     task_id = project.submit("Write outside the worktree")
     clone = project.clone("box")
     home = tmp_path / "home"
@@ -180,6 +170,7 @@ def _alive(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat")
     return not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
 
 FINISH_IF_PARTIAL = """
 import pathlib, sys

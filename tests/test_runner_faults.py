@@ -24,7 +24,6 @@ from tests.runner_helpers import Project, run_once
 pytestmark = pytest.mark.slow
 
 
-
 def script(tmp_path: Path, name: str, body: str) -> str:
     path = tmp_path / name
     path.write_text(body, encoding="utf-8")

@@ -21,7 +21,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name == "nt", reason="POSI
 ROOT = Path(__file__).resolve().parents[1]
 
 
-
 def runner_process(project: Project, name: str, agent_script: Path, *extra: str, **env: str) -> subprocess.Popen[str]:
     clone = project.clone(name)
     return subprocess.Popen(
