@@ -260,6 +260,10 @@ def test_a_failed_delivery_waits_as_github_asked_and_its_error_holds_no_token(
     assert len(gh.requests) == asked
 
     gh.clear_failures()
+    assert link.github_wait_until is not None and link.github_wait_until >= before + timedelta(seconds=600)
+    assert runner.courier.catch_up(honour_backoff=False) == 0  # GitHub itself asked to wait: even an ingest does
+    assert len(gh.requests) == asked
+    runner.courier._now = lambda: datetime.now(UTC) + timedelta(seconds=601)  # ten minutes later
     assert runner.courier.catch_up(honour_backoff=False) == 1
     link = link_of(runner, number)
     assert link.pending == [] and link.delivery_attempts == 0 and link.retry_at is None and link.last_error is None
@@ -302,7 +306,7 @@ def forge(store: StateStore, gh: FakeGitHub, number: int, *, actor: str = "alice
 
 
 def test_a_task_whose_trigger_cannot_be_verified_gets_nothing_delivered_and_says_so_once(
-    runner: Side, gh: FakeGitHub, store: StateStore
+    runner: Side, gh: FakeGitHub, store: StateStore, remote_path: Path, tmp_path: Path
 ) -> None:
     number = gh.add_issue("Something else", author="bob")  # nobody labelled it
     task_id = forge(store, gh, number)
@@ -317,6 +321,14 @@ def test_a_task_whose_trigger_cannot_be_verified_gets_nothing_delivered_and_says
     assert gh.issue_comments(number) == [] and gh.issue_labels(number) == []
     warnings = [line for line in runner.lines if task_id in line]
     assert len(warnings) == 1 and "not run" in warnings[0], runner.lines
+    # It is recorded on the branch: no other process asks GitHub about it again.
+    link = store.read().tasks[task_id].github
+    assert link is not None and link.refused and link.pending == []
+    asked = gh.call_count("GET */events")
+    ingest_later = side(remote_path, gh, tmp_path / "cache-later")
+    ingest_later.courier.catch_up(honour_backoff=False)
+    ingest_later.close()
+    assert gh.call_count("GET */events") == asked
 
 
 def test_a_copy_of_a_genuine_trigger_onto_another_issue_is_not_delivered(

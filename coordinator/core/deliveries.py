@@ -105,6 +105,8 @@ def due_for_others(
     link = task.github
     if link is None or not link.pending or link.refused is not None:
         return False
+    if link.github_wait_until is not None and link.github_wait_until > now:
+        return False  # GitHub itself asked to wait (rate limit): nobody calls before then
     if link.retry_at is not None:
         return not honour_backoff or link.retry_at <= now
     return task.updated_at + grace <= now

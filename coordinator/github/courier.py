@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from coordinator.core.deliveries import creation_free, due, due_for_others, holds_creation
-from coordinator.core.transitions.github import DeliveryRecord, record_delivery, take_creation
+from coordinator.core.transitions.github import DeliveryRecord, record_delivery, refuse_link, take_creation
 from coordinator.errors import ContentionError, CoordinatorError, InvalidTransition, RemoteError, TaskNotFound
 from coordinator.github.deliver import Deliverer
 from coordinator.github.verify import TriggerCheck
@@ -62,6 +62,8 @@ class Courier:
             if not verdict.transient and self._refused.get(task_id) != verdict.why:
                 self._refused[task_id] = verdict.why or ""
                 self._echo(f"warning: nothing is delivered to GitHub for {task_id}: {verdict.why}")
+                if verdict.unfounded:
+                    self._record_refusal(task_id, verdict.why or "its trigger is not on GitHub")
             return False
         now = self._now()
         may_create = holds_creation(link, self.who, now)
@@ -107,6 +109,13 @@ class Courier:
             self._echo(f"warning: cannot deliver {task_id} to GitHub now: {exc}")
             return None, False
         return change.task, True
+
+    def _record_refusal(self, task_id: str, why: str) -> None:
+        """Mark the task on the branch, so no process asks GitHub about it again (best effort)."""
+        try:
+            self.store.update(lambda state, now: refuse_link(state, task_id=task_id, reason=why, now=now))
+        except CoordinatorError as exc:
+            self._echo(f"warning: could not record that {task_id} gets no deliveries: {exc}")
 
     def _record(self, task_id: str, record: DeliveryRecord) -> bool:
         if record.error:

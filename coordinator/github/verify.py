@@ -28,6 +28,8 @@ class Verdict:
     why: str | None = None
     transient: bool = False
     retry_after: float | None = None
+    #: GitHub answered, and its record shows no such trigger: the task was not made from a real event.
+    unfounded: bool = False
 
     @property
     def ok(self) -> bool:
@@ -87,7 +89,8 @@ class TriggerCheck:
                 self._known[key] = trigger_seen(self.api.issue_events(link.repository, link.issue), link)
             except GitHubError as exc:
                 return _unanswered(exc)
-        return Verdict(self._known[key])
+        why = self._known[key]
+        return Verdict(why, unfounded=why is not None)
 
     def runnable(self, link: GitHubLink, config: GitHubConfig) -> Verdict:
         """Whether the task may run now: the trigger happened, the issue is open and labelled, and the actor

@@ -101,5 +101,8 @@ class GitHubLink(StateModel):
         default=None, description="Why nothing is delivered for this task (its trigger could not be verified)."
     )
     delivery_attempts: int = Field(default=0, ge=0, description="Failed tries of the pending side effects in a row.")
-    retry_at: UtcDateTime | None = Field(default=None, description="Not before then (GitHub asked to wait).")
+    retry_at: UtcDateTime | None = Field(default=None, description="Not before then (the backoff).")
+    github_wait_until: UtcDateTime | None = Field(
+        default=None, description="GitHub asked not to be called before then (Retry-After, rate-limit reset)."
+    )
     last_error: str | None = None

@@ -4,7 +4,7 @@ refused when the trigger cannot be verified, and the record of what was delivere
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from coordinator.core.deliveries import CREATE_WINDOW, creation_free, next_try
 from coordinator.core.state import State
@@ -164,6 +164,19 @@ def refuse(
     return Change(message=change.message, tasks=tasks, runners=change.runners, meta=change.meta, task=task)
 
 
+def refuse_link(state: State, *, task_id: str, reason: str, now: datetime) -> Change:
+    """Deliver nothing for a task whose trigger GitHub does not confirm (whoever found out records it, so nobody
+    asks GitHub about it again); a runner that claims it fails it for the same reason."""
+    draft = Draft(state)
+    task = draft.get(task_id)
+    if task.github is None or task.github.refused is not None:
+        return Change(message=f"{task_id} unchanged", task=task)
+    updated = _refused(task, reason)
+    draft.put(updated)
+    draft.lines.append(f"github {task_id}: nothing is delivered: {short(reason)}")
+    return draft.change(task=updated)
+
+
 def _refused(task: Task, reason: str) -> Task:
     if task.github is None:
         return task
@@ -217,6 +230,7 @@ def record_delivery(state: State, *, task_id: str, by: str, record: DeliveryReco
     update.update(
         delivery_attempts=failures,
         retry_at=next_try(failures, now, record.retry_after) if record.error else None,
+        github_wait_until=now + timedelta(seconds=record.retry_after) if record.retry_after else None,
         last_error=record.error,
     )
     updated = task.model_copy(update={"github": link.model_copy(update=update)})
