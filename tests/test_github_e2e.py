@@ -282,3 +282,15 @@ def _task_path(project: Project, task_id: str) -> str:
     from coordinator.store.layout import task_path
 
     return task_path(task_id)
+
+
+def test_a_developers_github_token_does_not_stop_a_runner_of_a_local_queue(project: Project, tmp_path: Path) -> None:
+    task_id = project.submit("Write notes")
+    clone = tmp_path / "clone"
+    git("clone", "--quiet", str(project.origin), str(clone), cwd=tmp_path)
+    env = user_env(tmp_path / "home", {"GITHUB_TOKEN": TOKEN})
+    done = run(["runner", "--name", "r1", "--repo", str(clone), "--agent", "scripted", "--once"], env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "this runner takes no tasks of GitHub issues" in done.stdout
+    assert TOKEN not in done.stdout + done.stderr
+    assert project.state().tasks[task_id].status == TaskStatus.SUCCEEDED

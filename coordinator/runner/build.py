@@ -244,22 +244,23 @@ def runner_github(
 ) -> RunnerGitHub | None:
     """The runner's GitHub side when a token is set (``COORDINATOR_GITHUB_TOKEN``, ``GITHUB_TOKEN`` or
     ``GH_TOKEN``), for the repository ``GITHUB_REPOSITORY`` names or the state remote is; None (the runner then
-    takes no task of an issue) without a token."""
+    takes no task of an issue) without a token or a repository."""
     from coordinator.github.rest import RestGitHub
     from coordinator.github.settings import GitHubSettings, github_repository, token_in
     from coordinator.github.wiring import courier_for
     from coordinator.runner.pusher import ClonePusher
 
     if not token_in(os.environ):
-        echo("no GitHub token (COORDINATOR_GITHUB_TOKEN): this runner takes no tasks of GitHub issues")
         return None
     repository = os.environ.get("GITHUB_REPOSITORY") or github_repository(store.remote.url)
-    settings = GitHubSettings.from_env(repository=repository)
-    if settings.repository is None:
-        raise ConfigError(
-            f"a GitHub token is set, but the repository is unknown (the state remote {store.remote.url} is not on "
-            "github.com): set GITHUB_REPOSITORY=owner/name"
+    if not repository:
+        # A developer's GITHUB_TOKEN is common; with a local queue it must not stop the runner.
+        echo(
+            f"note: a GitHub token is set, but the state remote {store.remote.url} is not on github.com and "
+            "GITHUB_REPOSITORY is unset: this runner takes no tasks of GitHub issues"
         )
+        return None
+    settings = GitHubSettings.from_env(repository=repository)
     api = RestGitHub(settings)
     pusher = ClonePusher(worktrees.repo, store.remote, base=lambda: worktrees.resolve_base(config.base))
     courier = courier_for(
