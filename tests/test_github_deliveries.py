@@ -181,6 +181,7 @@ def test_a_blocked_task_carries_the_queued_label() -> None:
     assert status_labels(GitHubConfig(status_label_prefix="bot/")) == {
         "bot/queued",
         "bot/running",
+        "bot/needs-input",
         "bot/succeeded",
         "bot/failed",
         "bot/cancelled",

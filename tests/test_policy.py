@@ -45,6 +45,8 @@ def expected(outcome: AgentOutcome, *, has_next: bool, shutting_down: bool, late
         AgentOutcome.MACHINE_FAULT: Row(counted=False, effect="fault"),
         AgentOutcome.SECRET_FOUND: Row(retryable=False),
         AgentOutcome.POLICY_REFUSED: Row(counted=False),
+        # The agent's question: the task waits for an answer, the attempt uses none of the budget.
+        AgentOutcome.NEEDS_INPUT: Row(record="ask", counted=False),
     }
     assert set(table) == set(AgentOutcome), "a new outcome needs a row in this table"
     return table[outcome]

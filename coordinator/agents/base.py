@@ -26,6 +26,7 @@ class AgentOutcome(StrEnum):
     AUTH_ERROR = "auth_error"  # 401, no key, not logged in: this runner is misconfigured
     USAGE_LIMIT = "usage_limit"  # subscription limit: this machine cools down until resets_at
     STOPPED = "stopped"  # we stopped it (lease lost, cancel, shutdown)
+    NEEDS_INPUT = "needs_input"  # the agent's own verdict: it cannot go on without a person's answer
     # Judged by the runner after the run, never reported by an agent:
     PERMISSION_DENIED = "permission_denied"  # tool calls were denied and nothing changed
     MACHINE_FAULT = "machine_fault"  # this machine failed (worktree, git, disk): not the task's fault
@@ -52,6 +53,8 @@ class AgentRequest:
     attempt: int
     log_path: Path
     env: Mapping[str, str] = field(default_factory=dict)
+    #: The earlier Claude session to continue (``claude --resume``); ``prompt`` then says only what is new.
+    resume_session: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,9 @@ class AgentResult:
     summary: str = ""
     error: str | None = None
     resets_at: datetime | None = None
+    #: The session this run continued, or why it started fresh although one was to be resumed.
+    resumed_session: str | None = None
+    fresh_because: str | None = None
 
 
 class Agent(Protocol):
@@ -93,9 +99,25 @@ class Agent(Protocol):
 VERDICT_PREFIX = "COORDINATOR-VERDICT: failed"
 
 
+#: The prompt asks the agent to end with this line when it cannot go on without a person's answer.
+NEEDS_INPUT_PREFIX = "COORDINATOR-VERDICT: needs-input"
+
+
+def _verdict(summary: str, prefix: str) -> str | None:
+    """What follows ``prefix`` on one of the last three lines of ``summary``, or None when none starts with it."""
+    for line in reversed([line.strip() for line in summary.strip().splitlines() if line.strip()][-3:]):
+        if line.startswith(prefix):
+            return line[len(prefix) :].lstrip(" :-")
+    return None
+
+
 def failed_verdict(summary: str) -> str | None:
     """The agent's own reason for failing, when its final text ends with the verdict line; else None."""
-    for line in reversed([line.strip() for line in summary.strip().splitlines() if line.strip()][-3:]):
-        if line.startswith(VERDICT_PREFIX):
-            return line[len(VERDICT_PREFIX) :].lstrip(" :-") or "the agent reported failure"
-    return None
+    reason = _verdict(summary, VERDICT_PREFIX)
+    return None if reason is None else reason or "the agent reported failure"
+
+
+def needs_input_verdict(summary: str) -> str | None:
+    """The agent's question, when its final text ends with the needs-input verdict line; else None."""
+    question = _verdict(summary, NEEDS_INPUT_PREFIX)
+    return None if question is None else question or "(the agent asked for input without saying what)"

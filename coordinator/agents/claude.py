@@ -75,6 +75,8 @@ class ClaudeAgent:
             "--permission-mode",
             mode.permission_mode,
         ]
+        if request.resume_session:
+            argv += ["--resume", request.resume_session]
         if mode.max_budget_usd is not None:
             # Plain decimal: "%g" would print tiny budgets as "1e-05", which is no amount the CLI accepts.
             argv += ["--max-budget-usd", f"{mode.max_budget_usd:.6f}".rstrip("0").rstrip(".")]

@@ -5,6 +5,9 @@ Environment given to the command (on top of the runner's own and the request's `
 - ``COORDINATOR_TASK_ID``, ``COORDINATOR_TASK_TITLE``, ``COORDINATOR_ATTEMPT``
 - ``COORDINATOR_MODE`` (mode name), ``COORDINATOR_MODEL``, ``COORDINATOR_MAX_TURNS``
 - ``COORDINATOR_WORKDIR`` (also the working directory), ``COORDINATOR_LOG`` (where its output is logged)
+- ``COORDINATOR_RESUME_SESSION``: set when the attempt continues a session the command reported earlier (its
+  ``session_id``); the prompt then holds only what is new. A command that cannot resume it should print a result
+  line with ``"error": "No conversation found with session ID: …"`` and exit non-zero: the runner starts fresh.
 
 Outcome: exit code 0 is ``succeeded``, anything else ``execution_error``; running past the mode's
 ``timeout_seconds`` is ``timeout`` and being stopped is ``stopped`` (the whole process tree is ended either way).
@@ -191,6 +194,8 @@ class CommandAgent:
             "COORDINATOR_WORKDIR": str(request.workdir),
             "COORDINATOR_MAX_TURNS": str(request.mode.max_turns),
             "COORDINATOR_LOG": str(request.log_path),
+            # The session to continue (the command's own notion of one: the session_id it reported earlier).
+            **({"COORDINATOR_RESUME_SESSION": request.resume_session} if request.resume_session else {}),
         }
 
     def run(self, request: AgentRequest, stop: threading.Event) -> AgentResult:

@@ -79,6 +79,7 @@ def task_details(task: Task, now: datetime) -> str:
         )
     if task.github is not None:
         lines += _github_lines(task.github, now)
+    lines += _conversation_lines(task)
     for attempt in task.attempts:
         lines += _attempt_lines(attempt)
     if task.body.strip():
@@ -110,6 +111,26 @@ def _github_lines(link: GitHubLink, now: datetime) -> list[str]:
     return lines
 
 
+def _conversation_lines(task: Task) -> list[str]:
+    """The agent's question, the session to resume, and what people said this round."""
+    lines: list[str] = []
+    question = task.question
+    if question is not None and question.round == task.round:
+        answered = f" (answered by {terminal_safe(question.answered_by)})" if question.answered_by else ""
+        hint = "" if answered else f"; answer with 'coordinator answer {task.id} TEXT'"
+        lines.append(f"  question:  {_clip(question.text, 200)}{answered}{hint}")
+    if task.resume is not None:
+        lines.append(
+            f"  resume:    session of attempt {task.resume.attempt} on {terminal_safe(task.resume.runner)} "
+            f"(kept for it until {task.resume.until.isoformat()})"
+        )
+    if task.next_mode:
+        lines.append(f"  next mode: {terminal_safe(task.next_mode)}")
+    for said in (f for f in task.feedback if f.round == task.round):
+        lines.append(f"  {said.kind + ':':<10} {terminal_safe(said.author)}: {_clip(said.text, 200)}")
+    return lines
+
+
 def _attempt_lines(attempt: Attempt) -> list[str]:
     cost = f"${attempt.cost_usd:.4f}" if attempt.cost_usd is not None else "-"
     took = format_duration(attempt.duration_seconds) if attempt.duration_seconds is not None else "-"
@@ -127,6 +148,8 @@ def _attempt_lines(attempt: Attempt) -> list[str]:
         ("branch", attempt.branch),
         ("commit", attempt.commit),
         ("log", attempt.log),
+        ("resumed", attempt.resumed_session),
+        ("fresh", attempt.fresh_because),
     ):
         if value:
             lines.append(f"    {label}: {_clip(value, 200)}")

@@ -1,4 +1,4 @@
-"""Commands about tasks: submit, list, show, status, cancel, retry."""
+"""Commands about tasks: submit, list, show, status, cancel, retry, answer."""
 
 from __future__ import annotations
 
@@ -221,3 +221,29 @@ def retry(ctx: click.Context, task_id: str, mode: str | None) -> None:
     change = apply(ctx, lambda state, now: retry_task(state, task_id=task_id, now=now, by=who, mode=mode))
     assert change.task is not None
     click.echo(f"{task_id} {change.task.status.value}")
+
+
+@cli.command()
+@click.argument("task_id", metavar="ID")
+@click.argument("text", required=False)
+@click.option("--file", "answer_file", type=click.File("rb"), help="Read the answer from a UTF-8 file ('-' = stdin).")
+@click.pass_context
+def answer(ctx: click.Context, task_id: str, text: str | None, answer_file: Any) -> None:
+    """Answer the question a task's agent asked (the task waits as needs_input); the task goes on, resuming the
+    agent's session on the runner that asked when it can."""
+    from coordinator.core.transitions.questions import answer as answer_task
+    from coordinator.models import Feedback
+
+    check_id(task_id)
+    given = read_text_option(answer_file, "--file") if answer_file is not None else (text or "")
+    if not given.strip():
+        usage_error(f"no answer given: run 'coordinator answer {task_id} \"TEXT\"' (or --file FILE)")
+    who = actor()
+    change = apply(
+        ctx,
+        lambda state, now: answer_task(
+            state, task_id=task_id, feedback=Feedback(author=who, at=now, text=given, kind="answer"), now=now
+        ),
+    )
+    assert change.task is not None
+    click.echo(f"{task_id} {change.task.status.value}: answered")

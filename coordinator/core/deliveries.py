@@ -17,6 +17,7 @@ STATUS_SUFFIX = {
     TaskStatus.QUEUED: "queued",
     TaskStatus.BLOCKED: "queued",
     TaskStatus.RUNNING: "running",
+    TaskStatus.NEEDS_INPUT: "needs-input",
     TaskStatus.SUCCEEDED: "succeeded",
     TaskStatus.FAILED: "failed",
     TaskStatus.CANCELLED: "cancelled",
@@ -42,7 +43,7 @@ def _visible(task: Task) -> tuple[object, ...]:
     compared whole (a late result adds the summary, cost, model, ... to an attempt that already ended)."""
     shown = (task.status, task.status_reason, task.round, task.mode, task.next_mode, task.priority, task.max_attempts)
     retry = [f for f in task.feedback if f.kind == "retry" and f.round == task.round]
-    return (*shown, tuple(task.attempts), tuple(retry))
+    return (*shown, task.question, tuple(task.attempts), tuple(retry))
 
 
 def work_commit(task: Task) -> str | None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from coordinator.core.state import AGE_POINTS_PER_HOUR, State, static_key
-from coordinator.models import GITHUB_CAPABILITY, Task, TaskStatus
+from coordinator.models import GITHUB_CAPABILITY, Runner, RunnerState, Task, TaskStatus
 from coordinator.modes import ModesConfig, permission_rank
 
 MAX_URGENCY = 50.0
+_GONE = (RunnerState.STOPPED, RunnerState.STOPPING, RunnerState.MISCONFIGURED, RunnerState.FAULTY)
 _EPSILON = 1e-6
 
 
@@ -68,9 +70,13 @@ def why_not_claimable(
     busy_groups: Collection[str],
     modes: ModesConfig | None = None,
     max_permission_mode: str | None = None,
+    runner: str | None = None,
+    now: datetime | None = None,
+    runners: Mapping[str, Runner] | None = None,
 ) -> str | None:
     """Why ``task`` cannot be claimed by a runner with ``capabilities`` that allows at most
-    ``max_permission_mode`` (None: any), or None when it can."""
+    ``max_permission_mode`` (None: any), or None when it can. ``runner`` (its name), ``now`` and ``runners``
+    (the heartbeats) let a task whose session another live runner can resume wait for that runner a while."""
     if task.status != TaskStatus.QUEUED:
         return f"status is {task.status.value}"
     if task.github is not None and GITHUB_CAPABILITY not in capabilities:
@@ -89,7 +95,20 @@ def why_not_claimable(
         return "no attempts left"
     if task.group and task.group in busy_groups:
         return f"another task of {task.group} is running"
+    if task.resume is not None and runner is not None and now is not None:
+        keeper = (runners or {}).get(task.resume.runner)
+        alive = keeper is not None and keeper.state not in _GONE and not keeper.is_silent(now)
+        return kept_for_another(task, runner, now, alive=alive)
     return None
+
+
+def kept_for_another(task: Task, runner: str, now: datetime, *, alive: bool = True) -> str | None:
+    """Why ``runner`` should leave ``task`` alone for now: it is kept for the runner that can resume its session
+    (while that runner is ``alive`` and the window lasts); None when ``runner`` may take it."""
+    keep = task.resume
+    if keep is None or keep.runner == runner or now >= keep.until or not alive:
+        return None
+    return f"kept for runner {keep.runner} until {keep.until:%H:%M:%S} UTC to resume its session"
 
 
 class _Overlay(Mapping[str, Task]):
@@ -120,6 +139,7 @@ def pick_next(
     changed: Mapping[str, Task] | None = None,
     max_permission_mode: str | None = None,
     refused: list[Task] | None = None,
+    runner: str | None = None,
 ) -> Task | None:
     """The best task a runner with ``capabilities`` (allowing at most ``max_permission_mode``) may claim now.
 
@@ -136,15 +156,13 @@ def pick_next(
     best: Task | None = None
     best_key: tuple[float, float, str] | None = None
 
+    judge = partial(
+        why_not_claimable, lookup=lookup, busy_groups=busy, modes=state.modes, now=now, runners=state.runners
+    )
+    judge = partial(judge, capabilities=capabilities, max_permission_mode=max_permission_mode, runner=runner)
+
     def claimable(task: Task) -> bool:
-        why = why_not_claimable(
-            task,
-            capabilities=capabilities,
-            lookup=lookup,
-            busy_groups=busy,
-            modes=state.modes,
-            max_permission_mode=max_permission_mode,
-        )
+        why = judge(task)
         if why is not None and refused is not None and permission_refusal(task, state.modes, max_permission_mode):
             refused.append(task)
         return why is None
@@ -182,7 +200,12 @@ class Ranked:
 
 
 def rank(
-    state: State, *, capabilities: Collection[str], now: datetime, max_permission_mode: str | None = None
+    state: State,
+    *,
+    capabilities: Collection[str],
+    now: datetime,
+    max_permission_mode: str | None = None,
+    runner: str | None = None,
 ) -> list[Ranked]:
     """Every queued task in claim order with the reason it is not claimable (for --dry-run and checks)."""
     busy = running_groups(state.running_tasks())
@@ -199,6 +222,9 @@ def rank(
                 busy_groups=busy,
                 modes=state.modes,
                 max_permission_mode=max_permission_mode,
+                runner=runner,
+                now=now,
+                runners=state.runners,
             ),
         )
         for t in queued

@@ -16,7 +16,7 @@ _ADDRESSED = ("help", "coordinator", "claude")
 HELP = (
     "Commands (in a comment of their own, by someone with write access): `/retry [what to do differently]`, "
     "`/cancel`, `/escalate [mode]`, `/priority critical|high|medium|low`. A plain comment while the task waits or "
-    "runs goes into its next attempt."
+    "runs goes into its next attempt; when the agent asked a question, it is the answer."
 )
 
 

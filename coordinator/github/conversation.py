@@ -8,6 +8,8 @@
 - ``/priority LEVEL``: a task that has not ended gets that priority.
 - a slash word meant for coordinator that it cannot carry out: one short help reply.
 - a plain comment while the task waits or runs: it goes into the next attempt's prompt.
+- a plain comment (or ``/retry <text>``) while the task waits for an answer to its agent's question: the answer;
+  the task goes on (resuming the agent's session where the runner that asked still has it).
 
 Everything but ignoring needs the commenter's write access (checked on GitHub by the caller). coordinator's own
 comments and comments by bots that are not allow-listed are ignored.
@@ -23,9 +25,9 @@ from coordinator.github.events import IssueCommentEvent
 from coordinator.github.triage import task_id_of
 from coordinator.models import GitHubConfig, Task, TaskStatus
 
-Action = Literal["ignore", "feedback", "retry", "cancel", "escalate", "priority", "help", "not-now"]
+Action = Literal["ignore", "feedback", "answer", "retry", "cancel", "escalate", "priority", "help", "not-now"]
 _OURS = "<!-- coordinator:"
-_ACTIVE = (TaskStatus.QUEUED, TaskStatus.BLOCKED, TaskStatus.RUNNING)
+_ACTIVE = (TaskStatus.QUEUED, TaskStatus.BLOCKED, TaskStatus.RUNNING, TaskStatus.NEEDS_INPUT)
 _ACTIONS: dict[str, Action] = {"cancel": "cancel", "escalate": "escalate", "priority": "priority", "retry": "retry"}
 
 
@@ -66,6 +68,8 @@ def plan_comment(
         if command is None:
             return CommentPlan("ignore", tid, f"issue #{event.issue.number} has no task")
         return CommentPlan("help", tid, f"this issue has no task yet: add the label `{config.trigger_label}`")
+    if task.status == TaskStatus.NEEDS_INPUT and (command is None or (command.name == "retry" and command.text)):
+        return CommentPlan("answer", tid, f"an answer to {tid}'s question by {author.login}", command)
     if command is None:
         if task.status in _ACTIVE:
             return CommentPlan("feedback", tid, f"a comment for {tid}'s next attempt")
@@ -83,6 +87,8 @@ def _command_plan(
             return CommentPlan("not-now", tid, why, command)
         return CommentPlan("retry", tid, f"/{name} of {tid} by {event.comment.author.login}", command)
     if name == "retry":
+        if task.status == TaskStatus.NEEDS_INPUT:
+            return CommentPlan("not-now", tid, f"{tid} waits for an answer to its question: reply with it", command)
         if not command.text:
             return CommentPlan("not-now", tid, f"{tid} is {task.status.value} already", command)
         return CommentPlan("feedback", tid, f"/retry feedback for {tid}'s next attempt", command)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from coordinator.core.state import State
 from coordinator.core.transitions import Change, cancel
+from coordinator.core.transitions.questions import answer
 from coordinator.core.transitions.steering import (
     add_feedback,
     escalate,
@@ -71,11 +72,13 @@ class Steering:
             author=who,
             at=event.comment.created_at,
             text=text,
-            kind="retry" if what.action == "retry" else "comment",
+            kind="retry" if what.action == "retry" else "answer" if what.action == "answer" else "comment",
             url=event.comment.html_url,
         )
         if what.action == "feedback":
             return lambda s, now: add_feedback(s, task_id=tid, feedback=feedback, now=now)
+        if what.action == "answer":
+            return lambda s, now: answer(s, task_id=tid, feedback=feedback, now=now)
         if what.action == "cancel":
             return lambda s, now: cancel(s, task_id=tid, now=now, by=f"{who} on GitHub", reason="/cancel")
         if what.action == "priority":

@@ -21,6 +21,7 @@ _HEADLINE = {
     TaskStatus.QUEUED: "⏳ **Queued**: waiting for a runner",
     TaskStatus.BLOCKED: "⏳ **Waiting** for the tasks it depends on",
     TaskStatus.RUNNING: "⚙️ **Running**",
+    TaskStatus.NEEDS_INPUT: "❓ **Waiting for an answer**",
     TaskStatus.SUCCEEDED: "✅ **Succeeded**",
     TaskStatus.FAILED: "❌ **Failed**",
     TaskStatus.CANCELLED: "🚫 **Cancelled**",
@@ -56,6 +57,7 @@ def render(task: Task, config: GitHubConfig) -> str:
     for asked in (f for f in task.feedback if f.kind == "retry" and f.round == task.round):
         text = clip(inert(sanitize(asked.text).strip()), _ASKED_CHARS)
         lines += [f"**{_one_line(asked.author)} asked for this round:**", "", quoted(text), ""]
+    lines += _question(task, link)
     round_attempts = [a for a in task.attempts if a.round == task.round]
     if task.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED):
         lines += _final(task, link, config, round_attempts)
@@ -77,6 +79,10 @@ def _headline(task: Task) -> str:
         which = f"attempt {_ordinal(task, last)} of {task.max_attempts}"
         then = f"; the next attempt will use mode {_code(task.next_mode)}" if task.next_mode else ""
         return f"{head} on {_code(last.runner)} in mode {_code(last.mode)} ({which}){since}{then}"
+    answered_by = task.question.answered_by if task.question is not None else None
+    if task.status == TaskStatus.QUEUED and answered_by and last and last.outcome == AttemptOutcome.NEEDS_INPUT:
+        where = f"resuming its session on {_code(task.resume.runner)}" if task.resume else "starting afresh"
+        return f"🔁 **Answered** by {_one_line(answered_by)}: {where}; waiting for a runner"
     if task.status == TaskStatus.QUEUED and last is not None and last.outcome != AttemptOutcome.RUNNING:
         what = f"Attempt {_ordinal(task, last)} {_outcome(last)}" if last.counted else "Handed back"
         then = f"escalating to mode `{task.mode}`" if task.mode != last.mode else f"trying again in mode `{task.mode}`"
@@ -87,6 +93,23 @@ def _headline(task: Task) -> str:
     if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED) and task.status_reason:
         return f"{head}: {_one_line(task.status_reason)}"
     return head
+
+
+def _question(task: Task, link: GitHubLink) -> list[str]:
+    """The agent's question of this round: asked (with a mention of who triggered the task), or answered."""
+    question = task.question
+    if question is None or question.round != task.round:
+        return []
+    text = quoted(clip(inert(sanitize(question.text).strip()), _ASKED_CHARS))
+    if task.status == TaskStatus.NEEDS_INPUT:
+        ask = (
+            f"@{_one_line(link.trigger.actor)}, please answer in a comment on this issue: a reply by someone with "
+            "write access resumes the task."
+        )
+        return ["**The agent asks** (its words, quoted):", "", text, "", ask, ""]
+    if question.answered_by:
+        return [f"**The agent asked** (answered by {_one_line(question.answered_by)}):", "", text, ""]
+    return []
 
 
 def _ordinal(task: Task, attempt: Attempt) -> int:
@@ -147,7 +170,7 @@ def _attempt_table(task: Task, attempts: Iterable[Attempt]) -> list[str]:
     for a in attempts:
         cost = f"${a.cost_usd:.4f}" if a.cost_usd is not None else ""
         duration = _duration(a.duration_seconds) if a.duration_seconds is not None else ""
-        outcome = _outcome(a) + _reason(a)
+        outcome = _outcome(a) + _reason(a) + _continued(a)
         number = str(_ordinal(task, a)) if a.counted else "-"  # handed back: not one of the budget
         model = _code(a.model) if a.model else ""
         rows.append(f"| {number} | {_code(a.mode)} | {model} | {_code(a.runner)} | {outcome} | {duration} | {cost} |")
@@ -158,6 +181,15 @@ def _outcome(attempt: Attempt) -> str:
     detail = attempt.outcome_detail
     named = attempt.outcome.value.replace("_", " ")
     return f"{named} ({_one_line(detail.replace('_', ' '))})" if detail and detail != attempt.outcome.value else named
+
+
+def _continued(attempt: Attempt) -> str:
+    """Whether an attempt continued an earlier attempt's Claude session or had to start fresh."""
+    if attempt.resumed_session:
+        return " (resumed the earlier session)"
+    if attempt.fresh_because:
+        return f" (started fresh: {_one_line(attempt.fresh_because)})"
+    return ""
 
 
 def _reason(attempt: Attempt) -> str:

@@ -34,6 +34,7 @@ class TaskStatus(StrEnum):
     QUEUED = "queued"  # waiting for a runner
     BLOCKED = "blocked"  # waiting for its dependencies to succeed
     RUNNING = "running"  # leased by a runner
+    NEEDS_INPUT = "needs_input"  # its agent asked a question: waits for a person's answer
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -51,6 +52,7 @@ class AttemptOutcome(StrEnum):
     LEASE_EXPIRED = "lease_expired"  # the runner vanished; counted
     RELEASED = "released"  # handed back (shutdown, usage limit, misconfigured runner); not counted
     CANCELLED = "cancelled"
+    NEEDS_INPUT = "needs_input"  # the agent asked a question and stopped; not counted
 
 
 class Source(StateModel):
@@ -110,6 +112,12 @@ class AttemptResult(StateModel):
     branch: str | None = None
     commit: str | None = None
     log: str | None = Field(default=None, description="Where the full agent output is kept on the runner.")
+    resumed_session: str | None = Field(
+        default=None, description="The earlier Claude session this attempt resumed (same runner, same worktree)."
+    )
+    fresh_because: str | None = Field(
+        default=None, description="Why an attempt that should have resumed a session started fresh instead."
+    )
 
 
 class Feedback(StateModel):
@@ -122,6 +130,28 @@ class Feedback(StateModel):
     kind: Literal["retry", "comment", "answer"] = "comment"
     round: int = Field(default=0, ge=0, description="The round it belongs to.")
     url: str | None = Field(default=None, description="Where it was said (a comment's address).")
+
+
+class Question(StateModel):
+    """What an agent asked before it could go on (``COORDINATOR-VERDICT: needs-input: <question>``)."""
+
+    text: str = Field(max_length=4_000)
+    asked_at: UtcDateTime
+    attempt: int = Field(ge=1, description="The attempt that asked.")
+    round: int = Field(default=0, ge=0)
+    answered_by: str | None = None
+    answered_at: UtcDateTime | None = None
+
+
+class Resume(StateModel):
+    """The Claude session the next attempt should continue: only ``runner`` has it (in its worktree's folder), so
+    the task is kept for that runner until ``until``; after that any runner starts fresh."""
+
+    # Never starts with "-": it goes on the claude command line after --resume, whose value is optional.
+    session_id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    runner: str
+    attempt: int = Field(ge=1, description="The attempt whose session it is.")
+    until: UtcDateTime = Field(description="Other runners leave the task alone until then.")
 
 
 class Attempt(AttemptResult):
@@ -165,6 +195,8 @@ class Task(StateModel):
     next_mode: str | None = Field(
         default=None, description="The mode of the next attempt, asked for while one ran (/escalate)."
     )
+    question: Question | None = Field(default=None, description="The agent's last question (needs_input).")
+    resume: Resume | None = Field(default=None, description="The session the next attempt should resume.")
 
     @property
     def is_terminal(self) -> bool:

@@ -11,7 +11,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from coordinator.agents.base import Agent, AgentOutcome, AgentRequest, AgentResult, failed_verdict
+from coordinator.agents.base import (
+    Agent,
+    AgentOutcome,
+    AgentRequest,
+    AgentResult,
+    failed_verdict,
+    needs_input_verdict,
+)
 from coordinator.errors import SecretsInChanges, WorktreeError
 from coordinator.gitcmd import GitIdentity, agent_git_env
 from coordinator.models import AttemptOutcome, AttemptResult, Denial, Task
@@ -24,12 +31,14 @@ from coordinator.runner.leases import LeaseKeeper
 from coordinator.runner.outbox import Report
 from coordinator.runner.permissions import Ceiling
 from coordinator.runner.policy import Decision, Situation, decide
-from coordinator.runner.prompt import build_prompt
+from coordinator.runner.prompt import build_prompt, build_resume_prompt
 from coordinator.runner.slot import Slot
 from coordinator.runner.worktree import Worktree, WorktreeManager
 
 T = TypeVar("T")
 _DENIALS_NAMED = 3
+#: What the claude CLI says (rc 1) when asked to resume a session it does not have.
+_SESSION_GONE = "No conversation found with session ID"
 
 
 class AttemptRunner:
@@ -93,10 +102,13 @@ class AttemptRunner:
         env = {**self.identity.env()}
         if not self.config.agent_git_credentials:
             env.update(agent_git_env())
+        session, since = self._session_to_resume(task)
+        fresh = build_prompt(task, branch=branch, attempt=attempt, description=description)
         return AgentRequest(
             task_id=task.id,
             title=task.title,
-            prompt=build_prompt(task, branch=branch, attempt=attempt, description=description),
+            prompt=fresh if session is None or since is None else build_resume_prompt(task, since=since),
+            resume_session=session,
             workdir=workdir,
             mode_name=mode_name,
             mode=self.ceiling.apply(mode),
@@ -104,6 +116,17 @@ class AttemptRunner:
             log_path=self.log_path(task.id, attempt),
             env=env,
         )
+
+    def _session_to_resume(self, task: Task) -> tuple[str | None, datetime | None]:
+        """The session this runner continues for ``task`` (it ran the attempt that left it), and when that
+        attempt started (what was said since is new to the session); (None, None) to start fresh."""
+        keep = task.resume
+        if keep is None or keep.runner != self.config.name:
+            return None, None
+        earlier = next((a for a in task.attempts if a.number == keep.attempt), None)
+        if earlier is None or earlier.started_at is None:
+            return None, None
+        return keep.session_id, earlier.started_at
 
     def run(self, slot: Slot, record: Callable[[Report, Decision], T]) -> T:
         """One attempt at ``slot.task``; ``record`` gets its report and what the outcome means before the worktree
@@ -179,11 +202,32 @@ class AttemptRunner:
             mode=mode,
             description=description,
         )
-        result = self.agent.run(request, slot.stop)
-        verdict = failed_verdict(result.summary) if result.outcome == AgentOutcome.SUCCEEDED else None
+        result = self._resumed_or_fresh(slot, request, worktree.branch, description)
+        if result.outcome != AgentOutcome.SUCCEEDED:
+            return result
+        question = needs_input_verdict(result.summary)
+        if question is not None:
+            return replace(result, outcome=AgentOutcome.NEEDS_INPUT, error=question)
+        verdict = failed_verdict(result.summary)
         if verdict is not None:
             result = replace(result, outcome=AgentOutcome.EXECUTION_ERROR, error=f"agent's verdict: {verdict}")
         return result
+
+    def _resumed_or_fresh(self, slot: Slot, request: AgentRequest, branch: str, description: str | None) -> AgentResult:
+        """Run the agent; a session to resume that the agent no longer has (its files were cleaned up, another
+        user ran it) falls back to a fresh start in the same attempt. The result says which happened."""
+        keep = slot.task.resume
+        if request.resume_session is None:
+            why = f"its session is on runner {keep.runner}" if keep is not None else None
+            return replace(self.agent.run(request, slot.stop), fresh_because=why)
+        result = self.agent.run(request, slot.stop)
+        said = f"{result.error or ''}\n{result.summary}"
+        if result.outcome == AgentOutcome.SUCCEEDED or _SESSION_GONE not in said:
+            return replace(result, resumed_session=request.resume_session)
+        self._echo(f"{slot.task.id}: session {request.resume_session} could not be resumed; starting fresh")
+        prompt = build_prompt(slot.task, branch=branch, attempt=slot.attempt, description=description)
+        fresh = replace(request, resume_session=None, prompt=prompt)
+        return replace(self.agent.run(fresh, slot.stop), fresh_because="its session could not be resumed here")
 
     def _keep_work(
         self,
@@ -278,6 +322,8 @@ class AttemptRunner:
             branch=worktree.branch if worktree is not None else None,
             commit=commit,
             log=str(self.log_path(slot.task.id, slot.attempt)) if worktree is not None else None,
+            resumed_session=result.resumed_session,
+            fresh_because=result.fresh_because,
         )
         # Whatever reaches the state branch (git history, forever) is redacted once more, field by field.
         return Report(
@@ -290,6 +336,7 @@ class AttemptRunner:
             retryable=decision.retryable,
             counted=decision.counted,
             next_mode=decision.next_mode,
+            question=self.redactor.redact(result.error or "") if decision.record == "ask" else None,
         )
 
 

@@ -13,6 +13,7 @@ from coordinator.core.state import State
 from coordinator.core.transitions import Change
 from coordinator.core.transitions.github import refuse
 from coordinator.core.transitions.leases import ExpiryJudge
+from coordinator.core.transitions.questions import ask
 from coordinator.errors import ContentionError, CoordinatorError, InvalidTransition, RemoteError, TaskNotFound
 from coordinator.models import Runner, Task
 from coordinator.runner.clock import Clock
@@ -51,6 +52,16 @@ def report_change(report: Report, state: State, now: datetime) -> Change:
     if report.kind == "complete":
         return transitions.complete(
             state, task_id=report.task_id, runner=report.runner, result=report.result, now=now, attempt=report.attempt
+        )
+    if report.kind == "ask":
+        return ask(
+            state,
+            task_id=report.task_id,
+            runner=report.runner,
+            question=report.question or "",
+            result=report.result,
+            now=now,
+            attempt=report.attempt,
         )
     if report.refuse:
         return refuse(

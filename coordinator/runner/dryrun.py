@@ -16,7 +16,11 @@ def dry_run_lines(daemon: RunnerDaemon, *, why: str) -> list[str]:
     state = daemon.store.read()
     now = daemon.clock.now()
     ranked = rank(
-        state, capabilities=set(config.capabilities), now=now, max_permission_mode=daemon.ceiling.max_permission_mode
+        state,
+        capabilities=set(config.capabilities),
+        now=now,
+        max_permission_mode=daemon.ceiling.max_permission_mode,
+        runner=config.name,
     )
     lines = [
         f"dry run of runner {config.name} (capabilities [{', '.join(config.capabilities)}]): nothing changes",

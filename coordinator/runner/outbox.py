@@ -21,7 +21,7 @@ from coordinator.models import AttemptResult
 class Report(BaseModel):
     """One result to record: ``complete`` or ``fail`` (``counted=False`` = handed back without using a try)."""
 
-    kind: Literal["complete", "fail"]
+    kind: Literal["complete", "fail", "ask"]
     task_id: str
     attempt: int
     runner: str
@@ -32,6 +32,8 @@ class Report(BaseModel):
     next_mode: str | None = None
     #: The task's GitHub trigger could not be verified: fail it and deliver nothing for it.
     refuse: bool = False
+    #: ``ask``: the agent's question (the task waits for an answer).
+    question: str | None = None
 
     @property
     def key(self) -> str:

@@ -50,7 +50,7 @@ class Situation:
 class Decision:
     """How to record an attempt and what the runner does next."""
 
-    record: Literal["complete", "fail"]
+    record: Literal["complete", "fail", "ask"]
     message: str
     counted: bool = True
     retryable: bool = True
@@ -80,6 +80,9 @@ def decide(result: AgentResult, situation: Situation) -> Decision:
         return Decision("complete", f"succeeded in {situation.mode_name} ({result.duration_seconds:.1f}s{cost})")
     if outcome == AgentOutcome.STOPPED:
         return _stopped(situation)
+    if outcome == AgentOutcome.NEEDS_INPUT:
+        reason = f"the agent asked: {result.error or 'a question'}"
+        return Decision("ask", f"{reason}; the task waits for an answer", counted=False, reason=reason)
     if outcome in ESCALATING_OUTCOMES or outcome == AgentOutcome.PERMISSION_DENIED:
         return _escalation(result, situation)
     if outcome == AgentOutcome.API_ERROR:

@@ -34,19 +34,38 @@ def issues_event(
 ) -> dict[str, Any]:
     """The ``issues.<action>`` payload GitHub would send now for issue ``number`` of the fake's repository."""
     template = fixture("issues.labeled")
-    owner, name = gh.default_repository.split("/")
-    repository = copy.deepcopy(template["repository"])
-    repository.update(name=name, full_name=gh.default_repository, html_url=f"https://github.com/{owner}/{name}")
-    repository["owner"] = {**repository["owner"], "login": owner}
     payload: dict[str, Any] = {
         "action": action,
         "issue": gh.issue(number),
-        "repository": repository,
+        "repository": repository_of(gh),
         "sender": user(sender, kind=kind),
     }
     if label is not None:
         payload["label"] = {**template["label"], "name": label}
     return payload
+
+
+def repository_of(gh: FakeGitHub) -> dict[str, Any]:
+    """The ``repository`` object of the fake's default repository, in the recorded payloads' shape."""
+    owner, name = gh.default_repository.split("/")
+    repository = copy.deepcopy(fixture("issues.labeled")["repository"])
+    repository.update(name=name, full_name=gh.default_repository, html_url=f"https://github.com/{owner}/{name}")
+    repository["owner"] = {**repository["owner"], "login": owner}
+    return repository
+
+
+def comment_event(gh: FakeGitHub, number: int, comment_id: int, *, action: str = "created") -> dict[str, Any]:
+    """The ``issue_comment.<action>`` payload GitHub would send now for comment ``comment_id`` on issue
+    ``number`` (the fake's REST comment has the webhook's shape; the sender is the comment's author)."""
+    comment = next(c for c in gh.issue_comments(number) if c["id"] == comment_id)
+    author = comment["user"]
+    return {
+        "action": action,
+        "issue": gh.issue(number),
+        "comment": comment,
+        "repository": repository_of(gh),
+        "sender": user(author["login"], kind=author.get("type", "User")),
+    }
 
 
 def write_event(path: Path, payload: dict[str, Any]) -> Path:

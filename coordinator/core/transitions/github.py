@@ -87,6 +87,8 @@ def retrigger(
             "status_reason": f"triggered again by {trigger.actor} ({trigger.event})",
             "lease": None,
             "github": link,
+            "question": None,
+            "resume": None,
             "updated_at": now,
         }
     )

@@ -101,26 +101,16 @@ def claim(
         changed=draft.changed,
         max_permission_mode=max_permission_mode,
         refused=refused,
+        runner=runner,
     )
     _fail_unrunnable(draft, refused, now, claimer=runner)
     claimed: Task | None = None
     if task is not None:
-        number = len(task.attempts) + 1
-        attempt = Attempt(number=number, round=task.round, runner=runner, mode=task.mode, started_at=now)
-        lease = Lease(runner=runner, attempt=number, acquired_at=now, expires_at=now + lease_ttl)
-        claimed = task.model_copy(
-            update={
-                "status": TaskStatus.RUNNING,
-                "status_reason": None,
-                "lease": lease,
-                "attempts": [*task.attempts, attempt],
-                "updated_at": now,
-            }
-        )
+        claimed = _leased(task, runner, lease_ttl, now)
         draft.put(claimed)
         # The audit log reads in order: a reported result first, then the claim, then any requeues.
         draft.lines.insert(
-            1 if after is not None else 0, f"claim {task.id} by {runner}, attempt {number} ({task.mode})"
+            1 if after is not None else 0, f"claim {task.id} by {runner}, attempt {len(claimed.attempts)} ({task.mode})"
         )
     runners: tuple[Runner, ...] = after.runners if after is not None else ()
     if heartbeat is not None and (claimed is not None or draft.changed):
@@ -128,6 +118,22 @@ def claim(
         mine = heartbeat.model_copy(update={"last_heartbeat": now, "running": running})
         runners = (*[r for r in runners if r.name != mine.name], mine)
     return draft.change(task=claimed, runners=runners, meta=after.meta if after is not None else None)
+
+
+def _leased(task: Task, runner: str, lease_ttl: timedelta, now: datetime) -> Task:
+    """``task`` leased to ``runner`` for a new attempt."""
+    number = len(task.attempts) + 1
+    attempt = Attempt(number=number, round=task.round, runner=runner, mode=task.mode, started_at=now)
+    lease = Lease(runner=runner, attempt=number, acquired_at=now, expires_at=now + lease_ttl)
+    return task.model_copy(
+        update={
+            "status": TaskStatus.RUNNING,
+            "status_reason": None,
+            "lease": lease,
+            "attempts": [*task.attempts, attempt],
+            "updated_at": now,
+        }
+    )
 
 
 def renew(state: State, *, task_id: str, runner: str, lease_ttl: timedelta, now: datetime) -> Change:

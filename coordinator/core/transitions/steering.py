@@ -7,31 +7,24 @@ from datetime import datetime
 
 from coordinator.core.state import State
 from coordinator.core.transitions.change import Change, Draft, require_mode, short
+from coordinator.core.transitions.feedback import MAX_FEEDBACK, MAX_FEEDBACK_CHARS, feedback_text, with_feedback
 from coordinator.core.transitions.github import IssueSettings, retrigger
+from coordinator.core.transitions.questions import last_session
 from coordinator.errors import InvalidTransition
 from coordinator.models import Feedback, Priority, Task, TaskStatus, Trigger
 
-#: What a task keeps of what people said: the latest ones (the file is rewritten at every lease renewal).
-MAX_FEEDBACK = 30
-#: The longest single piece of feedback kept (the rest is cut, saying so).
-MAX_FEEDBACK_CHARS = 4_000
-_ACTIVE = (TaskStatus.QUEUED, TaskStatus.BLOCKED, TaskStatus.RUNNING)
+__all__ = [
+    "MAX_FEEDBACK",
+    "MAX_FEEDBACK_CHARS",
+    "add_feedback",
+    "escalate",
+    "escalation_target",
+    "feedback_text",
+    "retry_with_feedback",
+    "set_priority",
+]
 
-
-def feedback_text(text: str) -> str:
-    """``text`` as feedback keeps it: stripped and cut to :data:`MAX_FEEDBACK_CHARS`."""
-    text = text.strip()
-    if len(text) <= MAX_FEEDBACK_CHARS:
-        return text
-    note = f"\n[... {len(text) - MAX_FEEDBACK_CHARS} more characters not kept]"
-    return text[: MAX_FEEDBACK_CHARS - len(note)] + note
-
-
-def _with_feedback(task: Task, feedback: Feedback | None) -> list[Feedback]:
-    if feedback is None or not feedback.text:
-        return list(task.feedback)
-    kept = [*task.feedback, feedback.model_copy(update={"text": feedback_text(feedback.text)})]
-    return kept[-MAX_FEEDBACK:]
+_ACTIVE = (TaskStatus.QUEUED, TaskStatus.BLOCKED, TaskStatus.RUNNING, TaskStatus.NEEDS_INPUT)
 
 
 def add_feedback(state: State, *, task_id: str, feedback: Feedback, now: datetime) -> Change:
@@ -41,7 +34,7 @@ def add_feedback(state: State, *, task_id: str, feedback: Feedback, now: datetim
     if task.status not in _ACTIVE:
         raise InvalidTransition(task_id, f"is {task.status.value}; comments reach only a task that waits or runs")
     updated = task.model_copy(
-        update={"feedback": _with_feedback(task, feedback.model_copy(update={"round": task.round}))}
+        update={"feedback": with_feedback(task, feedback.model_copy(update={"round": task.round}))}
     )
     draft.put(updated)
     draft.lines.append(f"feedback for {task_id} by {feedback.author}")
@@ -61,7 +54,8 @@ def retry_with_feedback(
     mode: str | None = None,
 ) -> Change:
     """A new round for an ended task of an issue (``/retry``, ``/escalate``): in ``mode``, else in the mode its
-    last attempt ran in, with the person's feedback for the prompt."""
+    last attempt ran in, with the person's feedback for the prompt; kept a while for the runner that can resume
+    the last attempt's session."""
     task = Draft(state).get(task_id)
     if mode is not None:
         require_mode(state.modes, mode)
@@ -74,8 +68,11 @@ def retry_with_feedback(
         update={
             "mode": chosen,
             "next_mode": None,
-            "feedback": _with_feedback(change.task, round_feedback),
+            "feedback": with_feedback(change.task, round_feedback),
             "status_reason": why,
+            "question": None,
+            # The last attempt's session, kept for its runner a while: it resumes with the feedback.
+            "resume": last_session(task, now),
         }
     )
     tasks = tuple(updated if t.id == task_id else t for t in change.tasks)

@@ -1,0 +1,28 @@
+"""What a task keeps of what people said to it after it was made (``/retry`` hints, comments, answers): bounded,
+because the task's file is rewritten at every lease renewal."""
+
+from __future__ import annotations
+
+from coordinator.models import Feedback, Task
+
+#: What a task keeps of what people said: the latest ones.
+MAX_FEEDBACK = 30
+#: The longest single piece of feedback kept (the rest is cut, saying so).
+MAX_FEEDBACK_CHARS = 4_000
+
+
+def feedback_text(text: str) -> str:
+    """``text`` as feedback keeps it: stripped and cut to :data:`MAX_FEEDBACK_CHARS`."""
+    text = text.strip()
+    if len(text) <= MAX_FEEDBACK_CHARS:
+        return text
+    note = f"\n[... {len(text) - MAX_FEEDBACK_CHARS} more characters not kept]"
+    return text[: MAX_FEEDBACK_CHARS - len(note)] + note
+
+
+def with_feedback(task: Task, feedback: Feedback | None) -> list[Feedback]:
+    """``task``'s feedback with ``feedback`` added (cut to size), keeping the latest :data:`MAX_FEEDBACK`."""
+    if feedback is None or not feedback.text:
+        return list(task.feedback)
+    kept = [*task.feedback, feedback.model_copy(update={"text": feedback_text(feedback.text)})]
+    return kept[-MAX_FEEDBACK:]
