@@ -18,6 +18,7 @@ from coordinator.agents.base import failed_verdict, needs_input_verdict
 from coordinator.core import transitions as T
 from coordinator.core.scheduling import pick_next
 from coordinator.core.state import State
+from coordinator.core.transitions.feedback import with_feedback
 from coordinator.core.transitions.questions import RESUME_WINDOW, answer, ask
 from coordinator.errors import InvalidTransition, NotLeaseHolder
 from coordinator.models import AttemptOutcome, AttemptResult, Feedback, Runner, TaskStatus
@@ -121,18 +122,27 @@ def test_only_a_waiting_task_takes_an_answer_and_a_late_question_is_refused() ->
         ask(state, task_id=tid, runner="box-a", question=QUESTION, now=NOW, attempt=1)
 
 
-def test_the_resume_prompt_holds_only_what_was_said_since_the_attempt_started() -> None:
+def test_the_resume_prompt_holds_only_what_was_said_after_the_attempt_started() -> None:
     state, tid = _asked()
-    before = _feedback("said before the attempt", NOW - timedelta(hours=1))
-    task = state.tasks[tid]
-    task = task.model_copy(update={"feedback": [before, _feedback("blue, with a <b>border</b>", NOW)]})
-    started = task.attempts[0].started_at
-    assert started is not None
-    prompt = build_resume_prompt(task, since=started)
-    assert "blue, with a <b>border</b>" in prompt and "said before the attempt" not in prompt
+    # alice's first comment came before attempt 1 was claimed: its prompt held it, the session knows it.
+    task = state.tasks[tid].model_copy(update={"feedback": [_feedback("said before the attempt", NOW)]})
+    task = task.model_copy(update={"feedback": with_feedback(task, _feedback("later", NOW))})
+    task = task.model_copy(update={"feedback": with_feedback(task, _feedback("blue, with a <b>border</b>", NOW))})
+    assert [f.seq for f in task.feedback] == [0, 1, 2]
+    prompt = build_resume_prompt(task, seen=1)
+    assert "blue, with a <b>border</b>" in prompt and "said before" not in prompt and "later" not in prompt
     assert "needs-input" in prompt and "Continue the task" in prompt
     fresh = build_prompt(task, branch="coordinator/x", attempt=2)
     assert "said before the attempt" in fresh and "COORDINATOR-VERDICT: needs-input: <your question>" in fresh
+
+
+def test_an_attempt_notes_the_last_feedback_its_prompt_held() -> None:
+    state, tid = _asked()
+    later = NOW + timedelta(minutes=5)
+    apply(state, answer(state, task_id=tid, feedback=_feedback("blue", later), now=later))
+    apply(state, T.claim(state, runner="box-a", capabilities=[], lease_ttl=timedelta(minutes=5), now=later))
+    first, second = state.tasks[tid].attempts
+    assert (first.feedback_seen, second.feedback_seen) == (0, 1)
 
 
 # --- the runner as users start it, with the real claude CLI --------------------------------------------------
@@ -223,3 +233,32 @@ def test_answer_without_text_is_a_usage_error_naming_the_command(project: Projec
     wrong = run(["answer", task_id, "blue"], env)
     assert wrong.returncode != 0 and "only a task that asked a question takes an answer" in wrong.stderr
     assert "Traceback" not in empty.stderr + wrong.stderr
+
+
+def test_a_retry_of_an_issue_task_keeps_it_for_the_runner_with_the_last_session() -> None:
+    from coordinator.core.transitions.github import IssueSettings
+    from coordinator.core.transitions.steering import retry_with_feedback
+    from tests.github_tasks import IssueLife, later, trigger
+
+    life = IssueLife()
+    life.claim("runner-a")
+    life.fail("no tests", runner="runner-a", result=AttemptResult(session_id="sess-9"), retryable=False)
+    assert life.task.status == TaskStatus.FAILED
+    hint = Feedback(author="alice", at=later(30), text="more tests please", kind="retry")
+    task = life.step(
+        lambda s, now: retry_with_feedback(
+            s,
+            task_id=life.id,
+            trigger=trigger(at=later(30), delivery="d-2", event="issue_comment.created", comment_id=7),
+            title="Spelling",
+            body="",
+            settings=IssueSettings(),
+            feedback=hint,
+            now=now,
+        )
+    )
+    assert task.status == TaskStatus.QUEUED and task.round == 1
+    assert task.resume is not None and (task.resume.session_id, task.resume.runner) == ("sess-9", "runner-a")
+    assert task.resume.until == life.now + RESUME_WINDOW
+    # The resumed attempt's prompt holds the hint (said after the session's attempt started).
+    assert "more tests please" in build_resume_prompt(task, seen=task.attempts[0].feedback_seen)

@@ -130,6 +130,7 @@ class Feedback(StateModel):
     kind: Literal["retry", "comment", "answer"] = "comment"
     round: int = Field(default=0, ge=0, description="The round it belongs to.")
     url: str | None = Field(default=None, description="Where it was said (a comment's address).")
+    seq: int = Field(default=0, ge=0, description="Its number among the task's feedback (1, 2, ...).")
 
 
 class Question(StateModel):
@@ -164,6 +165,9 @@ class Attempt(AttemptResult):
     outcome: AttemptOutcome = AttemptOutcome.RUNNING
     counted: bool = Field(default=True, description="False when the attempt does not use up the budget.")
     reason: str | None = None
+    feedback_seen: int = Field(
+        default=0, ge=0, description="The last feedback (its seq) the task had when this attempt started."
+    )
 
 
 class Task(StateModel):

@@ -102,12 +102,12 @@ class AttemptRunner:
         env = {**self.identity.env()}
         if not self.config.agent_git_credentials:
             env.update(agent_git_env())
-        session, since = self._session_to_resume(task)
+        session, seen = self._session_to_resume(task)
         fresh = build_prompt(task, branch=branch, attempt=attempt, description=description)
         return AgentRequest(
             task_id=task.id,
             title=task.title,
-            prompt=fresh if session is None or since is None else build_resume_prompt(task, since=since),
+            prompt=fresh if session is None else build_resume_prompt(task, seen=seen),
             resume_session=session,
             workdir=workdir,
             mode_name=mode_name,
@@ -117,16 +117,16 @@ class AttemptRunner:
             env=env,
         )
 
-    def _session_to_resume(self, task: Task) -> tuple[str | None, datetime | None]:
-        """The session this runner continues for ``task`` (it ran the attempt that left it), and when that
-        attempt started (what was said since is new to the session); (None, None) to start fresh."""
+    def _session_to_resume(self, task: Task) -> tuple[str | None, int]:
+        """The session this runner continues for ``task`` (it ran the attempt that left it), and the last
+        feedback that attempt's prompt held (what came after is new to the session); (None, 0) to start fresh."""
         keep = task.resume
         if keep is None or keep.runner != self.config.name:
-            return None, None
+            return None, 0
         earlier = next((a for a in task.attempts if a.number == keep.attempt), None)
-        if earlier is None or earlier.started_at is None:
-            return None, None
-        return keep.session_id, earlier.started_at
+        if earlier is None:
+            return None, 0
+        return keep.session_id, earlier.feedback_seen
 
     def run(self, slot: Slot, record: Callable[[Report, Decision], T]) -> T:
         """One attempt at ``slot.task``; ``record`` gets its report and what the outcome means before the worktree

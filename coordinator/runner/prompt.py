@@ -3,8 +3,6 @@ agent must know about where it runs."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from coordinator.agents.base import NEEDS_INPUT_PREFIX, VERDICT_PREFIX
 from coordinator.github.sanitize import quoted
 from coordinator.models import Attempt, AttemptOutcome, Task
@@ -46,10 +44,10 @@ _VERDICTS = (
 )
 
 
-def build_resume_prompt(task: Task, *, since: datetime) -> str:
-    """The prompt that continues an earlier attempt's session: only what people said since it started (the
-    session holds the rest), quoted as data, and the same rules for ending."""
-    said = [f for f in task.feedback if f.round == task.round and f.at >= since]
+def build_resume_prompt(task: Task, *, seen: int) -> str:
+    """The prompt that continues an earlier attempt's session: only what people said after the feedback ``seen``
+    (the last one that attempt's prompt held; the session holds the rest), quoted as data, and the same rules."""
+    said = [f for f in task.feedback if f.seq > seen]
     lines = ["# The task goes on", ""]
     if said:
         lines += [

@@ -24,5 +24,11 @@ def with_feedback(task: Task, feedback: Feedback | None) -> list[Feedback]:
     """``task``'s feedback with ``feedback`` added (cut to size), keeping the latest :data:`MAX_FEEDBACK`."""
     if feedback is None or not feedback.text:
         return list(task.feedback)
-    kept = [*task.feedback, feedback.model_copy(update={"text": feedback_text(feedback.text)})]
-    return kept[-MAX_FEEDBACK:]
+    added = feedback.model_copy(update={"text": feedback_text(feedback.text), "seq": last_seq(task) + 1})
+    return [*task.feedback, added][-MAX_FEEDBACK:]
+
+
+def last_seq(task: Task) -> int:
+    """The number of the latest feedback ``task`` was given (0: none). Numbers are never reused, so an attempt
+    that noted it at its start tells what was said after (clocks of different machines cannot)."""
+    return max((f.seq for f in task.feedback), default=0)

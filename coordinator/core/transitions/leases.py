@@ -9,6 +9,7 @@ from coordinator.core.scheduling import permission_refusal, pick_next
 from coordinator.core.state import State
 from coordinator.core.transitions.attempts import finish_attempt, held_by
 from coordinator.core.transitions.change import Change, Draft, short
+from coordinator.core.transitions.feedback import last_seq
 from coordinator.errors import NotLeaseHolder
 from coordinator.models import Attempt, AttemptOutcome, Lease, Runner, RunnerState, Task, TaskStatus
 
@@ -123,7 +124,9 @@ def claim(
 def _leased(task: Task, runner: str, lease_ttl: timedelta, now: datetime) -> Task:
     """``task`` leased to ``runner`` for a new attempt."""
     number = len(task.attempts) + 1
-    attempt = Attempt(number=number, round=task.round, runner=runner, mode=task.mode, started_at=now)
+    attempt = Attempt(
+        number=number, round=task.round, runner=runner, mode=task.mode, started_at=now, feedback_seen=last_seq(task)
+    )
     lease = Lease(runner=runner, attempt=number, acquired_at=now, expires_at=now + lease_ttl)
     return task.model_copy(
         update={
