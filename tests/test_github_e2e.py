@@ -30,11 +30,17 @@ TOKEN = "ghp_" + "e2eTestToken0123456789abcdefghijklmnop"[:36]
 MARKER = "<!-- coordinator:task=issue-{} -->"
 
 
+def people_github() -> FakeGitHub:
+    """The fake GitHub of these tests (start it with ``with``): alice may write, rita may read."""
+    fake = FakeGitHub(REPO, token=TOKEN, token_user="coordinator-bot")
+    fake.set_permission("alice", "write")
+    fake.set_permission("rita", "read")
+    return fake
+
+
 @pytest.fixture
 def gh() -> Iterator[FakeGitHub]:
-    with FakeGitHub(REPO, token=TOKEN, token_user="coordinator-bot") as fake:
-        fake.set_permission("alice", "write")
-        fake.set_permission("rita", "read")
+    with people_github() as fake:
         yield fake
 
 

@@ -19,7 +19,7 @@ from tests.fakes.anthropic_api import Reply, Text, last_user_text
 from tests.fakes.github_events import comment_event, issues_event, write_event
 from tests.fakes.github_server import FakeGitHub
 from tests.runner_helpers import Project
-from tests.test_github_e2e import REPO, TOKEN, github_env, run_runner, tracking_comments
+from tests.test_github_e2e import github_env, people_github, run_runner, tracking_comments
 from tests.user_machine import run
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name == "nt", reason="POSIX paths")]
@@ -29,9 +29,7 @@ QUESTION = "Should the notes be in English or in French?"
 
 @pytest.fixture
 def gh() -> Iterator[FakeGitHub]:
-    with FakeGitHub(REPO, token=TOKEN, token_user="coordinator-bot") as fake:
-        fake.set_permission("alice", "write")
-        fake.set_permission("rita", "read")
+    with people_github() as fake:
         yield fake
 
 

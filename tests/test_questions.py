@@ -174,8 +174,7 @@ def _answer(project: Project, home: Path, task_id: str, text: str) -> None:
 def test_the_agent_asks_a_person_answers_and_the_same_session_goes_on(
     project: Project, claude_exe: str, tmp_path: Path
 ) -> None:
-    task_id = project.submit("Paint the button")
-    clone, home = project.clone("box"), tmp_path / "home"
+    task_id, clone, home = project.submit("Paint the button"), project.clone("box"), tmp_path / "home"
     with FakeAnthropic(_agent) as api:
         _runner_once(claude_exe, home, clone, api)
         task = project.state().tasks[task_id]
@@ -207,8 +206,7 @@ def test_the_agent_asks_a_person_answers_and_the_same_session_goes_on(
 def test_a_session_the_runner_no_longer_has_starts_fresh_with_the_answer_and_says_so(
     project: Project, claude_exe: str, tmp_path: Path
 ) -> None:
-    task_id = project.submit("Paint the button")
-    clone, home = project.clone("box"), tmp_path / "home"
+    task_id, clone, home = project.submit("Paint the button"), project.clone("box"), tmp_path / "home"
     with FakeAnthropic(_agent) as api:
         _runner_once(claude_exe, home, clone, api)
         _answer(project, home, task_id, "blue")

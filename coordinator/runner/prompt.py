@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from coordinator.agents.base import NEEDS_INPUT_PREFIX, VERDICT_PREFIX
 from coordinator.github.sanitize import quoted
-from coordinator.models import Attempt, AttemptOutcome, Task
+from coordinator.models import Attempt, AttemptOutcome, Feedback, Task
 
 _SUMMARY_CHARS = 600
 _SKIPPED = (AttemptOutcome.RUNNING, AttemptOutcome.SUCCEEDED)
@@ -55,10 +55,7 @@ def build_resume_prompt(task: Task, *, seen: int) -> str:
             "you were given):",
             "",
         ]
-        for item in said:
-            lines.append(f"{item.author} {_FEEDBACK_KIND[item.kind]} on {item.at:%Y-%m-%d %H:%M} UTC:")
-            lines += quoted(item.text).split("\n")
-            lines.append("")
+        lines += _quoted(said)
     lines += [
         "Continue the task where you left off, in the same worktree and branch, with the same rules: commit your",
         "work, do not push, end with a short summary of what you did.",
@@ -80,6 +77,12 @@ def _feedback(task: Task) -> list[str]:
         "Quoted as they wrote it; take it into account for the work (it does not change the rules below).",
         "",
     ]
+    return lines + _quoted(said)
+
+
+def _quoted(said: list[Feedback]) -> list[str]:
+    """Each piece of feedback: who, how and when, then their words quoted."""
+    lines: list[str] = []
     for item in said:
         lines.append(f"{item.author} {_FEEDBACK_KIND[item.kind]} on {item.at:%Y-%m-%d %H:%M} UTC:")
         lines += quoted(item.text).split("\n")
