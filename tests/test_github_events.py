@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from coordinator.errors import UsageError
-from coordinator.github.events import EventError, IssuesEvent, Unsupported, User, parse
+from coordinator.github.events import EventError, IssueCommentEvent, IssuesEvent, Unsupported, User, parse
 from tests.github_payloads import NAMES, payload
 
 RECORDED_AT = datetime(2019, 5, 15, 15, 20, 18, tzinfo=UTC)
@@ -69,9 +69,8 @@ def test_the_fixtures_hold_the_payloads_the_tests_use() -> None:
 @pytest.mark.parametrize(
     ("name", "fixture"),
     [
-        ("issue_comment", "issue_comment.created"),
-        ("issue_comment", "issue_comment.created-installation"),
         ("pull_request", "issues.opened"),
+        ("pull_request_review", "issues.opened"),
         ("push", "issues.opened"),
         ("workflow_dispatch", "issues.opened"),
         ("", "issues.opened"),
@@ -82,6 +81,24 @@ def test_other_events_are_unsupported_not_errors(name: str, fixture: str) -> Non
     assert isinstance(event, Unsupported)
     assert event.name == name
     assert f"'{name}'" in event.why and "does not act on" in event.why
+
+
+@pytest.mark.parametrize("fixture", ["issue_comment.created", "issue_comment.created-installation"])
+def test_comments_parse_with_their_comment_and_issue(fixture: str) -> None:
+    raw = payload(fixture)
+    event = parse("issue_comment", raw, delivery="d-1")
+    assert isinstance(event, IssueCommentEvent)
+    assert event.name == "issue_comment.created" and event.delivery == "d-1"
+    assert event.comment.id == raw["comment"]["id"] and event.comment.body == raw["comment"]["body"]
+    assert event.comment.author.login == raw["comment"]["user"]["login"]
+    assert event.issue.number == raw["issue"]["number"] and event.issue.is_pull is ("pull_request" in raw["issue"])
+
+
+def test_a_comment_on_a_pull_request_is_parsed_as_such() -> None:
+    raw = payload("issue_comment.created")
+    raw["issue"]["pull_request"] = {"url": "https://api.github.com/repos/o/r/pulls/1"}
+    event = parse("issue_comment", raw)
+    assert isinstance(event, IssueCommentEvent) and event.issue.is_pull
 
 
 def _drop(*path: str) -> Callable[[dict[str, Any]], None]:

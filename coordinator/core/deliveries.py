@@ -40,8 +40,9 @@ def status_labels(config: GitHubConfig) -> set[str]:
 def _visible(task: Task) -> tuple[object, ...]:
     """What the tracking comment shows of ``task``: when it changes, the comment must be edited. Attempts are
     compared whole (a late result adds the summary, cost, model, ... to an attempt that already ended)."""
-    shown = (task.status, task.status_reason, task.round, task.mode, task.priority, task.max_attempts)
-    return (*shown, tuple(task.attempts))
+    shown = (task.status, task.status_reason, task.round, task.mode, task.next_mode, task.priority, task.max_attempts)
+    retry = [f for f in task.feedback if f.kind == "retry" and f.round == task.round]
+    return (*shown, tuple(task.attempts), tuple(retry))
 
 
 def work_commit(task: Task) -> str | None:

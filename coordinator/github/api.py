@@ -65,6 +65,8 @@ class Comment:
     created_at: datetime
     updated_at: datetime
     html_url: str = ""
+    #: The number of the issue (or pull request) it is on, when the answer says.
+    issue: int | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,14 @@ class GitHubAPI(Protocol):
 
     def comments(self, repo: str, number: int) -> list[Comment]:
         """The issue's comments, oldest first."""
+        ...
+
+    def comment(self, repo: str, comment_id: int) -> Comment:
+        """One issue comment."""
+        ...
+
+    def add_reaction(self, repo: str, comment_id: int, content: str) -> None:
+        """React to an issue comment (``+1``, ``eyes``, ``confused``, ...); reacting twice is no error."""
         ...
 
     def create_comment(self, repo: str, number: int, body: str) -> Comment:

@@ -43,6 +43,8 @@ class IssueData:
     comments: int
     created_at: datetime
     updated_at: datetime
+    #: The "issue" is a pull request (comments on pull requests come as issue_comment events too).
+    is_pull: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,35 @@ class IssuesEvent:
 
 
 @dataclass(frozen=True)
+class CommentData:
+    """A comment in an event, as it was when the event happened."""
+
+    id: int
+    body: str
+    author: User
+    html_url: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class IssueCommentEvent:
+    """An ``issue_comment`` event (``created``, ``edited``, ``deleted``), on an issue or a pull request."""
+
+    action: str
+    repository: str
+    issue: IssueData
+    comment: CommentData
+    sender: User
+    delivery: str | None = None
+
+    @property
+    def name(self) -> str:
+        """``issue_comment.<action>``, as recorded on the task."""
+        return f"issue_comment.{self.action}"
+
+
+@dataclass(frozen=True)
 class Unsupported:
     """An event coordinator does not act on (yet); ``why`` says so for the log."""
 
@@ -70,11 +101,13 @@ class Unsupported:
     why: str
 
 
-Event = IssuesEvent | Unsupported
+Event = IssuesEvent | IssueCommentEvent | Unsupported
 
 
 def parse(name: str, payload: Mapping[str, Any], *, delivery: str | None = None) -> Event:
     """The event ``name`` (``GITHUB_EVENT_NAME`` / ``X-GitHub-Event``) with ``payload`` (the JSON body)."""
+    if name == "issue_comment":
+        return _issue_comment(payload, delivery)
     if name != "issues":
         return Unsupported(name, f"coordinator does not act on '{name}' events")
     action = _text(payload, "action")
@@ -91,8 +124,29 @@ def parse(name: str, payload: Mapping[str, Any], *, delivery: str | None = None)
     )
 
 
-def _issue(raw: Mapping[str, Any]) -> IssueData:
-    if "pull_request" in raw:
+def _issue_comment(payload: Mapping[str, Any], delivery: str | None) -> IssueCommentEvent:
+    raw = _object(payload, "comment")
+    body = raw.get("body")
+    comment = CommentData(
+        id=_number(raw, "id"),
+        body=body if isinstance(body, str) else "",
+        author=_user(_object(raw, "user")),
+        html_url=_text(raw, "html_url"),
+        created_at=_when(raw, "created_at"),
+        updated_at=_when(raw, "updated_at"),
+    )
+    return IssueCommentEvent(
+        action=_text(payload, "action"),
+        repository=_text(_object(payload, "repository"), "full_name"),
+        issue=_issue(_object(payload, "issue"), pulls=True),
+        comment=comment,
+        sender=_user(_object(payload, "sender")),
+        delivery=delivery,
+    )
+
+
+def _issue(raw: Mapping[str, Any], *, pulls: bool = False) -> IssueData:
+    if "pull_request" in raw and not pulls:
         raise EventError("this 'issues' event is about a pull request: coordinator works from issues only")
     labels = raw.get("labels") or []
     body, comments = raw.get("body"), raw.get("comments")
@@ -109,6 +163,7 @@ def _issue(raw: Mapping[str, Any]) -> IssueData:
         comments=comments if isinstance(comments, int) else 0,
         created_at=_when(raw, "created_at"),
         updated_at=_when(raw, "updated_at"),
+        is_pull="pull_request" in raw,
     )
 
 

@@ -18,16 +18,17 @@ from coordinator.core.transitions import Change, SubmitRequest, cancel
 from coordinator.core.transitions.github import IssueSettings, retrigger, submit_issue, update_issue_task
 from coordinator.errors import InvalidTransition, UsageError
 from coordinator.github.api import WRITE_PERMISSIONS, GitHubAPI
+from coordinator.github.conversation import CommentPlan, plan_comment
 from coordinator.github.courier import Courier
-from coordinator.github.events import IssuesEvent, User
+from coordinator.github.events import IssueCommentEvent, IssuesEvent, User
 from coordinator.github.labels import read_labels
 from coordinator.github.missed import as_labeled, latest_trigger, may_have_missed
-from coordinator.github.sanitize import strip_invisible
+from coordinator.github.steer import Steering
+from coordinator.github.text import issue_body, issue_title
 from coordinator.github.tracking import untrusted_reply
 from coordinator.github.triage import Plan, plan, task_id_of, trigger_time
 from coordinator.models import GitHubConfig, GitHubLink, Source, Trigger
 from coordinator.store.store import StateStore
-from coordinator.text import is_unsafe
 
 _UNTRUSTED_MARKER = "<!-- coordinator:untrusted -->"
 
@@ -44,9 +45,18 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def plan_for(state: State, event: IssuesEvent) -> Plan:
+def plan_for(state: State, event: IssuesEvent | IssueCommentEvent) -> Plan | CommentPlan:
     """What ``event`` asks of its issue's task, on the state branch as ``state`` holds it (no GitHub call)."""
-    return plan(event, state.tasks.get(task_id_of(event.issue.number)), state.github)
+    task = state.tasks.get(task_id_of(event.issue.number))
+    if isinstance(event, IssueCommentEvent):
+        return plan_comment(event, task, state.github, tuple(state.modes.modes))
+    return plan(event, task, state.github)
+
+
+def plan_comment_for(state: State, event: IssueCommentEvent) -> CommentPlan:
+    """What a comment asks of its issue's task, on the state branch as ``state`` holds it."""
+    task = state.tasks.get(task_id_of(event.issue.number))
+    return plan_comment(event, task, state.github, tuple(state.modes.modes))
 
 
 class Ingest:
@@ -55,13 +65,17 @@ class Ingest:
     def __init__(self, *, store: StateStore, api: GitHubAPI, courier: Courier, echo: Callable[[str], None]) -> None:
         self.store, self.api, self.courier, self.echo = store, api, courier, echo
 
-    def handle(self, event: IssuesEvent) -> Outcome:
+    def handle(self, event: IssuesEvent | IssueCommentEvent) -> Outcome:
         """Act on ``event``, deliver to GitHub, and retry what other tasks left pending."""
         state = self.store.read()
-        what = plan_for(state, event)
-        if what.action == "ignore":
-            event, what = self._missed(event, what, state)
-        outcome = self._act(event, what, state.github)
+        if isinstance(event, IssueCommentEvent):
+            message, task_id = Steering(self).act(event, plan_comment_for(state, event), state)
+            outcome = Outcome(message, task_id)
+        else:
+            what = plan(event, state.tasks.get(task_id_of(event.issue.number)), state.github)
+            if what.action == "ignore":
+                event, what = self._missed(event, what, state)
+            outcome = self._act(event, what, state.github)
         if outcome.task_id is not None:
             self.courier.deliver(outcome.task_id)
         self.courier.catch_up(honour_backoff=False)  # an ingest runs rarely: it tries what waits, at once
@@ -71,20 +85,20 @@ class Ingest:
         if what.action == "ignore":
             return Outcome(f"ignored: {what.why}")
         if what.action == "cancel":
-            return self._commit(
+            return self.commit(
                 event,
                 what,
                 lambda s, now: cancel(s, task_id=what.task_id, now=now, by=f"{event.sender.login} on GitHub"),
             )
-        permission, trusted = self._gate(event.repository, event.sender, config)
+        permission, trusted = self.gate(event.repository, event.sender, config)
         if not trusted:
-            return self._untrusted(event, config, permission, starts=what.action in ("submit", "retrigger"))
+            return self.untrusted(event, config, permission, starts=what.action in ("submit", "retrigger"))
         settings = read_labels(event.issue.labels, default_pr=config.default_pr)
         if settings.ignored:
             self.echo(f"note: labels not understood (ignored): {', '.join(settings.ignored)}")
         if what.action in ("update-text", "update-labels"):
             text = what.action == "update-text"
-            return self._commit(
+            return self.commit(
                 event,
                 what,
                 lambda s, now: update_issue_task(
@@ -92,8 +106,8 @@ class Ingest:
                     task_id=what.task_id,
                     by=event.sender.login,
                     now=now,
-                    title=_title(event, s) if text else None,
-                    body=_body(event, s) if text else None,
+                    title=issue_title(event, s) if text else None,
+                    body=issue_body(event, s) if text else None,
                     settings=None if text else settings,
                 ),
             )
@@ -108,21 +122,21 @@ class Ingest:
             comments=event.issue.comments,
         )
         if what.action == "retrigger":
-            return self._commit(
+            return self.commit(
                 event,
                 what,
                 lambda s, now: retrigger(
                     s,
                     task_id=what.task_id,
                     trigger=trigger,
-                    title=_title(event, s),
-                    body=_body(event, s),
+                    title=issue_title(event, s),
+                    body=issue_body(event, s),
                     settings=settings,
                     now=now,
                 ),
                 trusted=True,
             )
-        return self._commit(event, what, lambda s, now: self._submit(s, now, event, trigger, settings), trusted=True)
+        return self.commit(event, what, lambda s, now: self._submit(s, now, event, trigger, settings), trusted=True)
 
     def _submit(
         self, state: State, now: datetime, event: IssuesEvent, trigger: Trigger, settings: IssueSettings
@@ -145,8 +159,8 @@ class Ingest:
             event=trigger.event,
         )
         request = SubmitRequest(
-            title=_title(event, state),
-            body=_body(event, state),
+            title=issue_title(event, state),
+            body=issue_body(event, state),
             priority=settings.priority,
             mode=settings.mode if settings.mode in state.modes.modes else None,
             requires=settings.requires,
@@ -166,7 +180,7 @@ class Ingest:
         found = latest_trigger(self.api.issue_events(event.repository, event.issue.number), task, config, _now())
         if found is None:
             return event, what
-        if found.actor != event.sender.login and not self._gate(event.repository, event.sender, config)[1]:
+        if found.actor != event.sender.login and not self.gate(event.repository, event.sender, config)[1]:
             # The text may have changed since the label, by someone who may not change what runs.
             self.echo(
                 f"note: the label '{config.trigger_label}' that {found.actor} applied was never handled, and the "
@@ -178,12 +192,12 @@ class Ingest:
             "never reached coordinator (GitHub drops a pending run of a busy issue): handling it now"
         )
         rebuilt = as_labeled(event, found)
-        return rebuilt, plan_for(state, rebuilt)
+        return rebuilt, plan(rebuilt, task, config)
 
-    def _commit(
+    def commit(
         self,
-        event: IssuesEvent,
-        what: Plan,
+        event: IssuesEvent | IssueCommentEvent,
+        what: Plan | CommentPlan,
         transition: Callable[[State, datetime], Change],
         *,
         trusted: bool = False,
@@ -204,7 +218,7 @@ class Ingest:
                 self.courier.check.trust(task.github)
         return Outcome(f"{change.message or 'no change'} ({what.why})", what.task_id)
 
-    def _gate(self, repo: str, sender: User, config: GitHubConfig) -> tuple[str, bool]:
+    def gate(self, repo: str, sender: User, config: GitHubConfig) -> tuple[str, bool]:
         """The sender's permission, and whether it may trigger work."""
         if sender.is_bot:
             allowed = sender.login in config.allowed_bots
@@ -212,7 +226,9 @@ class Ingest:
         permission = self.api.permission(repo, sender.login)
         return permission, permission in WRITE_PERMISSIONS
 
-    def _untrusted(self, event: IssuesEvent, config: GitHubConfig, permission: str, *, starts: bool) -> Outcome:
+    def untrusted(
+        self, event: IssuesEvent | IssueCommentEvent, config: GitHubConfig, permission: str, *, starts: bool
+    ) -> Outcome:
         """No task change for a sender who may not trigger. Only a trigger gets the polite reply (``starts``): an
         edit or a label change by them leaves the task as a writer asked for it, and it still runs, so telling
         them "nothing will run" would be wrong."""
@@ -231,28 +247,3 @@ class Ingest:
             event.repository, event.issue.number, untrusted_reply(who, permission, config.trigger_label)
         )
         return Outcome(f"ignored: {why}; replied on the issue")
-
-
-def _title(event: IssuesEvent, state: State) -> str:
-    """The issue's title as a task title: visible characters only, one line, within the branch's limit."""
-    flat = " ".join(strip_invisible(event.issue.title).split())
-    # What strip_invisible keeps that a title may not hold (unassigned tag characters, lone surrogates) goes too:
-    # a writer's trigger must never be dropped for a character nobody can see.
-    flat = "".join(ch for ch in flat if not is_unsafe(ch)).strip() or f"Issue #{event.issue.number}"
-    limit = state.limits.max_title_chars
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _body(event: IssuesEvent, state: State) -> str:
-    """The issue's body as the event carried it (the text when triggered), cut to the branch's size limit in
-    bytes (GitHub allows 65,536 characters, up to four bytes each) with a note saying so when it fits."""
-    limit = state.limits.max_body_bytes
-    # A lone surrogate (JSON can spell one; GitHub never sends it) becomes "?" rather than dropping the trigger.
-    data = event.issue.body.encode("utf-8", "replace")
-    if len(data) <= limit:
-        return data.decode("utf-8")
-    note = f"\n[... the rest of the issue's body is not shown: it is over {limit} bytes]"
-    room = limit - len(note.encode("utf-8"))
-    if room < len(note):  # a tiny limit: the text is worth more than the note
-        return data[:limit].decode("utf-8", "ignore")
-    return data[:room].decode("utf-8", "ignore") + note

@@ -175,6 +175,16 @@ class RestGitHub:
         items = self._all_pages(f"{_repo_path(repo)}/issues/{_number(number)}/comments")
         return self._read(shapes.comments_from, items, "comments")
 
+    def comment(self, repo: str, comment_id: int) -> Comment:
+        """One issue comment."""
+        data = self._call("GET", f"{_repo_path(repo)}/issues/comments/{_number(comment_id)}")
+        return self._read(shapes.comment_from, data, "comment")
+
+    def add_reaction(self, repo: str, comment_id: int, content: str) -> None:
+        """React to an issue comment, once (GitHub answers 200 when the reaction is there already)."""
+        path = f"{_repo_path(repo)}/issues/comments/{_number(comment_id)}/reactions"
+        self._call("POST", path, body={"content": content})
+
     def create_comment(self, repo: str, number: int, body: str) -> Comment:
         """Post a comment, once (a failure is never re-sent here)."""
         check_body_length(body, "comment")

@@ -63,7 +63,16 @@ def comment_from(data: Any) -> Comment:
         created_at=_time(item, "created_at"),
         updated_at=_time(item, "updated_at"),
         html_url=_str(item, "html_url", nullable=True),
+        issue=_issue_number(item.get("issue_url")),
     )
+
+
+def _issue_number(url: Any) -> int | None:
+    """The number at the end of an ``issue_url`` (``…/issues/7``), if there is one."""
+    if not isinstance(url, str):
+        return None
+    tail = url.rstrip("/").rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else None
 
 
 def comments_from(data: Any) -> list[Comment]:

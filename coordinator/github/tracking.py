@@ -14,6 +14,7 @@ from coordinator.models import Attempt, AttemptOutcome, GitHubConfig, GitHubLink
 #: GitHub refuses comment bodies over 65,536 characters; stay well below.
 MAX_COMMENT_CHARS = 60_000
 _SUMMARY_CHARS = 4_000
+_ASKED_CHARS = 1_000
 _REASON_CHARS = 300
 _MARKER = "<!-- coordinator:task={} -->"
 _HEADLINE = {
@@ -52,6 +53,9 @@ def render(task: Task, config: GitHubConfig) -> str:
     link = task.github
     assert link is not None
     lines = [marker(task.id), f"{_headline(task)}", ""]
+    for asked in (f for f in task.feedback if f.kind == "retry" and f.round == task.round):
+        text = clip(inert(sanitize(asked.text).strip()), _ASKED_CHARS)
+        lines += [f"**{_one_line(asked.author)} asked for this round:**", "", quoted(text), ""]
     round_attempts = [a for a in task.attempts if a.round == task.round]
     if task.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED):
         lines += _final(task, link, config, round_attempts)
@@ -71,13 +75,15 @@ def _headline(task: Task) -> str:
     if task.status == TaskStatus.RUNNING and last is not None:
         since = _time(last.started_at)
         which = f"attempt {_ordinal(task, last)} of {task.max_attempts}"
-        return f"{head} on {_code(last.runner)} in mode {_code(last.mode)} ({which}){since}"
+        then = f"; the next attempt will use mode {_code(task.next_mode)}" if task.next_mode else ""
+        return f"{head} on {_code(last.runner)} in mode {_code(last.mode)} ({which}){since}{then}"
     if task.status == TaskStatus.QUEUED and last is not None and last.outcome != AttemptOutcome.RUNNING:
         what = f"Attempt {_ordinal(task, last)} {_outcome(last)}" if last.counted else "Handed back"
         then = f"escalating to mode `{task.mode}`" if task.mode != last.mode else f"trying again in mode `{task.mode}`"
         return f"🔁 **{what}**{_reason(last)}: {then}; waiting for a runner"
     if task.status == TaskStatus.QUEUED:
-        return f"{head} (mode `{task.mode}`, priority {task.priority.value})"
+        why = f"; {_one_line(task.status_reason)}" if task.status_reason and task.round else ""
+        return f"{head} (mode `{task.mode}`, priority {task.priority.value}){why}"
     if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED) and task.status_reason:
         return f"{head}: {_one_line(task.status_reason)}"
     return head

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from coordinator.github.api import WRITE_PERMISSIONS, GitHubAPI, GitHubError, IssueEvent
+from coordinator.github.api import WRITE_PERMISSIONS, Comment, GitHubAPI, GitHubError, IssueEvent
 from coordinator.github.events import User
 from coordinator.models import GitHubConfig, GitHubLink
 
@@ -56,6 +56,28 @@ def trigger_seen(events: Sequence[IssueEvent], link: GitHubLink) -> str | None:
     )
 
 
+#: The commands whose comment starts a round (and is its trigger).
+TRIGGER_COMMANDS = ("/retry", "/escalate")
+
+
+def comment_seen(comment: Comment, link: GitHubLink) -> str | None:
+    """Why the comment a ``/retry`` or ``/escalate`` round names is not that trigger (None: it is)."""
+    trigger = link.trigger
+    first = comment.body.strip().split("\n", 1)[0].strip().lower()
+    if (
+        comment.author == trigger.actor
+        and (comment.issue is None or comment.issue == link.issue)
+        and abs(comment.created_at - trigger.at) <= TRIGGER_TIME_TOLERANCE
+        and first.startswith(TRIGGER_COMMANDS)
+    ):
+        return None
+    return (
+        f"comment {trigger.comment_id} on issue #{link.issue} of {link.repository} is not a command by "
+        f"{trigger.actor} at {trigger.at.isoformat()} (the recorded trigger): the task was not made by coordinator "
+        "ingest from a real event, so it is not run"
+    )
+
+
 def still_wanted(events: Sequence[IssueEvent], label: str) -> str | None:
     """Why the issue no longer asks for work, judged from its events (None: it is open and labelled)."""
     state = next((e.event for e in reversed(events) if e.event in ("closed", "reopened")), "reopened")
@@ -72,7 +94,7 @@ class TriggerCheck:
     def __init__(self, api: GitHubAPI, *, repository: str | None) -> None:
         self.api = api
         self.repository = repository
-        self._known: dict[tuple[str, int, str, str], str | None] = {}
+        self._known: dict[tuple[str, int, str, str, int | None], str | None] = {}
 
     def trust(self, link: GitHubLink) -> None:
         """Remember ``link``'s trigger as genuine (this process made it from a real event)."""
@@ -86,7 +108,7 @@ class TriggerCheck:
         key = _key(link)
         if key not in self._known:
             try:
-                self._known[key] = trigger_seen(self.api.issue_events(link.repository, link.issue), link)
+                self._known[key] = self._trigger_why(link, None)
             except GitHubError as exc:
                 return _unanswered(exc)
         why = self._known[key]
@@ -100,12 +122,27 @@ class TriggerCheck:
             return Verdict(where)
         try:
             events = self.api.issue_events(link.repository, link.issue)
-            why = trigger_seen(events, link)
+            why = self._trigger_why(link, events)
             self._known[_key(link)] = why
             why = why or still_wanted(events, config.trigger_label) or self._actor_refusal(link, config)
         except GitHubError as exc:
             return _unanswered(exc)
         return Verdict(why)
+
+    def _trigger_why(self, link: GitHubLink, events: Sequence[IssueEvent] | None) -> str | None:
+        """Why GitHub does not show ``link``'s trigger: its comment for a command, else the label in ``events``
+        (fetched when None)."""
+        comment_id = link.trigger.comment_id
+        if comment_id is None:
+            return trigger_seen(
+                events if events is not None else self.api.issue_events(link.repository, link.issue), link
+            )
+        try:
+            return comment_seen(self.api.comment(link.repository, comment_id), link)
+        except GitHubError as exc:
+            if exc.status != 404:
+                raise
+            return f"the comment {comment_id} that triggered it is not on GitHub (deleted, or never there)"
 
     def _actor_refusal(self, link: GitHubLink, config: GitHubConfig) -> str | None:
         """Why the actor may not make this task run now (None: an allow-listed bot, or write access still);
@@ -126,8 +163,9 @@ class TriggerCheck:
         return None
 
 
-def _key(link: GitHubLink) -> tuple[str, int, str, str]:
-    return (link.repository.lower(), link.issue, link.trigger.actor, link.trigger.at.isoformat())
+def _key(link: GitHubLink) -> tuple[str, int, str, str, int | None]:
+    trigger = link.trigger
+    return (link.repository.lower(), link.issue, trigger.actor, trigger.at.isoformat(), trigger.comment_id)
 
 
 def _unanswered(exc: GitHubError) -> Verdict:

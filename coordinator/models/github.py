@@ -76,6 +76,7 @@ class Trigger(StateModel):
     label: str = Field(description="The trigger label applied.")
     at: UtcDateTime = Field(description="When the trigger happened (the event's time).")
     comments: int = Field(default=0, ge=0, description="How many comments the issue had at the trigger.")
+    comment_id: int | None = Field(default=None, description="The comment that triggered it (/retry, /escalate).")
 
 
 class GitHubLink(StateModel):

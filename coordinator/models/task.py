@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import Field
 
@@ -111,6 +112,18 @@ class AttemptResult(StateModel):
     log: str | None = Field(default=None, description="Where the full agent output is kept on the runner.")
 
 
+class Feedback(StateModel):
+    """What a person said to the task after it was made: a ``/retry`` hint, a comment while it waited or ran, the
+    answer to its question. It goes into the prompt of the task's next attempts (quoted as data)."""
+
+    author: str
+    at: UtcDateTime
+    text: str = Field(max_length=20_000)
+    kind: Literal["retry", "comment", "answer"] = "comment"
+    round: int = Field(default=0, ge=0, description="The round it belongs to.")
+    url: str | None = Field(default=None, description="Where it was said (a comment's address).")
+
+
 class Attempt(AttemptResult):
     """One try at a task by one runner, with its result once it ended."""
 
@@ -148,6 +161,10 @@ class Task(StateModel):
     lease: Lease | None = None
     attempts: list[Attempt] = Field(default_factory=list)
     github: GitHubLink | None = Field(default=None, description="The issue it came from and what went back there.")
+    feedback: list[Feedback] = Field(default_factory=list, description="What people said since it was made.")
+    next_mode: str | None = Field(
+        default=None, description="The mode of the next attempt, asked for while one ran (/escalate)."
+    )
 
     @property
     def is_terminal(self) -> bool:

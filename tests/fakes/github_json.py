@@ -70,6 +70,8 @@ class CommentRecord:
     body: str
     created_at: datetime
     updated_at: datetime
+    #: (user, content) of each reaction, e.g. ("coordinator-bot", "+1").
+    reactions: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tests.fakes.github_json import Repository
+from tests.fakes.github_json import Repository, iso
 
 if TYPE_CHECKING:
     from tests.fakes.github_server import FakeGitHub
@@ -107,6 +107,47 @@ def edit_comment(fake: FakeGitHub, repo: Repository, request: Request) -> Reply:
     comment.body = text
     comment.updated_at = fake._clock()
     return Reply(200, fake._render_comment(repo, comment))
+
+
+REACTIONS = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
+
+
+def get_comment(fake: FakeGitHub, repo: Repository, request: Request) -> Reply:
+    """``GET /repos/{o}/{r}/issues/comments/{id}``."""
+    comment = repo.comments.get(int(request.params["comment_id"]))
+    if comment is None:
+        raise Answer(404, "Not Found")
+    return Reply(200, fake._render_comment(repo, comment))
+
+
+def delete_comment(fake: FakeGitHub, repo: Repository, request: Request) -> Reply:
+    """``DELETE /repos/{o}/{r}/issues/comments/{id}``."""
+    if repo.comments.pop(int(request.params["comment_id"]), None) is None:
+        raise Answer(404, "Not Found")
+    return Reply(204, None)
+
+
+def add_reaction(fake: FakeGitHub, repo: Repository, request: Request) -> Reply:
+    """``POST /repos/{o}/{r}/issues/comments/{id}/reactions``: 201 for a new reaction, 200 when the token's user
+    had reacted so already (GitHub's answers)."""
+    comment = repo.comments.get(int(request.params["comment_id"]))
+    if comment is None:
+        raise Answer(404, "Not Found")
+    content = request.body.get("content") if isinstance(request.body, dict) else None
+    if content not in REACTIONS:
+        raise invalid("Reaction", "content is not a valid reaction", "content", "invalid")
+    mine = (fake.token_user, str(content))
+    status = 200 if mine in comment.reactions else 201
+    if status == 201:
+        comment.reactions.append(mine)
+    reaction = {
+        "id": fake._new_id(),
+        "node_id": "REA_fake",
+        "user": fake._render.user(fake.token_user),
+        "content": content,
+        "created_at": iso(fake._clock()),
+    }
+    return Reply(status, reaction)
 
 
 def _label_names(body: Any) -> list[str]:
@@ -234,6 +275,9 @@ ROUTES: list[tuple[str, str, Callable[[FakeGitHub, Repository, Request], Reply]]
     ("GET", _REPO + r"/issues/(?P<number>\d+)/comments", list_comments),
     ("POST", _REPO + r"/issues/(?P<number>\d+)/comments", create_comment),
     ("PATCH", _REPO + r"/issues/comments/(?P<comment_id>\d+)", edit_comment),
+    ("GET", _REPO + r"/issues/comments/(?P<comment_id>\d+)", get_comment),
+    ("DELETE", _REPO + r"/issues/comments/(?P<comment_id>\d+)", delete_comment),
+    ("POST", _REPO + r"/issues/comments/(?P<comment_id>\d+)/reactions", add_reaction),
     ("PUT", _REPO + r"/issues/(?P<number>\d+)/labels", set_labels),
     ("POST", _REPO + r"/issues/(?P<number>\d+)/labels", add_labels),
     ("DELETE", _REPO + r"/issues/(?P<number>\d+)/labels/(?P<label>[^/]+)", remove_label),

@@ -327,6 +327,16 @@ class FakeGitHub:
             target = self._repo(repo)
             return [self._render_comment(target, c) for c in target.comments.values() if c.issue == number]
 
+    def reactions(self, comment_id: int, *, repo: str | None = None) -> list[tuple[str, str]]:
+        """The (user, content) reactions on a comment."""
+        with self._lock:
+            return list(self._repo(repo).comments[comment_id].reactions)
+
+    def delete_comment(self, comment_id: int, *, repo: str | None = None) -> None:
+        """Someone deletes a comment."""
+        with self._lock:
+            del self._repo(repo).comments[comment_id]
+
     def issue_events(self, number: int, *, repo: str | None = None) -> list[dict[str, Any]]:
         """The issue's events, oldest first."""
         with self._lock:

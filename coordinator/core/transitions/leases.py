@@ -42,7 +42,12 @@ def expire_leases(draft: Draft, now: datetime, expired: ExpiryJudge | None = Non
         updated = task.model_copy(update={"attempts": attempts, "lease": None, "updated_at": now})
         if updated.attempts_left() > 0:
             updated = updated.model_copy(
-                update={"status": TaskStatus.QUEUED, "status_reason": f"requeued: lease of {holder} expired"}
+                update={
+                    "status": TaskStatus.QUEUED,
+                    "status_reason": f"requeued: lease of {holder} expired",
+                    "mode": task.next_mode or task.mode,
+                    "next_mode": None,
+                }
             )
             draft.lines.append(f"requeue {task.id} (lease of {holder} expired)")
         else:

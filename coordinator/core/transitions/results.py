@@ -85,12 +85,13 @@ def fail(
         return draft.change(task=updated)
     verb = "fail" if counted else "release"
     if retryable and updated.attempts_left() > 0:
-        mode = next_mode or task.mode
+        mode = task.next_mode or next_mode or task.mode  # a person's /escalate wins over the runner's choice
         updated = updated.model_copy(
             update={
                 "status": TaskStatus.QUEUED,
                 "lease": None,
                 "mode": mode,
+                "next_mode": None,
                 "status_reason": f"attempt {number} {'failed' if counted else 'released'}: {reason}",
             }
         )

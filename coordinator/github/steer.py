@@ -1,0 +1,133 @@
+"""Acting on a comment (see :mod:`coordinator.github.conversation`): the commenter must have write access; the
+command's effect is one commit, acknowledged with a reaction on the comment and shown in the tracking comment
+(never a new comment per command); a person without write access gets the polite refusal (or silence)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from coordinator.core.state import State
+from coordinator.core.transitions import Change, cancel
+from coordinator.core.transitions.steering import (
+    add_feedback,
+    escalate,
+    escalation_target,
+    retry_with_feedback,
+    set_priority,
+)
+from coordinator.github.api import GitHubError
+from coordinator.github.conversation import CommentPlan
+from coordinator.github.events import IssueCommentEvent
+from coordinator.github.labels import read_labels
+from coordinator.github.sanitize import sanitize
+from coordinator.github.text import issue_body, issue_title
+from coordinator.models import Feedback, Priority, Trigger
+
+if TYPE_CHECKING:
+    from coordinator.github.ingest import Ingest
+
+#: The reaction that acknowledges a command carried out, a comment taken for the next attempt, a command that
+#: does not apply now.
+DONE, NOTED, NOT_NOW = "+1", "eyes", "confused"
+_HELP_MARKER = "<!-- coordinator:help -->"
+
+
+class Steering:
+    """Carries out comment plans for one ingest (its store, GitHub client, gate and courier)."""
+
+    def __init__(self, ingest: Ingest) -> None:
+        self.ingest = ingest
+
+    def act(self, event: IssueCommentEvent, what: CommentPlan, state: State) -> tuple[str, str | None]:
+        """Carry out ``what``; returns the outcome's message and the task changed (to deliver for)."""
+        ingest, config = self.ingest, state.github
+        if what.action == "ignore":
+            return f"ignored: {what.why}", None
+        permission, trusted = ingest.gate(event.repository, event.comment.author, config)
+        if not trusted:
+            if not what.is_command:
+                return f"ignored: a comment by {event.comment.author.login} ({permission} access)", None
+            return ingest.untrusted(event, config, permission, starts=True).message, None
+        if what.action == "help":
+            self._reply(event, f"{_HELP_MARKER}\n{what.why}")
+            return f"answered: {what.why}", None
+        if what.action == "not-now":
+            self._react(event, NOT_NOW)
+            return f"ignored: {what.why}", None
+        transition = self._transition(event, what, permission)
+        outcome = ingest.commit(event, what, transition, trusted=what.action == "retry")
+        done = not outcome.message.startswith("ignored")
+        self._react(event, (NOTED if what.action == "feedback" else DONE) if done else NOT_NOW)
+        return outcome.message, outcome.task_id if done else None
+
+    def _transition(
+        self, event: IssueCommentEvent, what: CommentPlan, permission: str
+    ) -> Callable[[State, datetime], Change]:
+        tid, command, who = what.task_id, what.command, event.comment.author.login
+        text = sanitize(command.text if command is not None else event.comment.body).strip()
+        feedback = Feedback(
+            author=who,
+            at=event.comment.created_at,
+            text=text,
+            kind="retry" if what.action == "retry" else "comment",
+            url=event.comment.html_url,
+        )
+        if what.action == "feedback":
+            return lambda s, now: add_feedback(s, task_id=tid, feedback=feedback, now=now)
+        if what.action == "cancel":
+            return lambda s, now: cancel(s, task_id=tid, now=now, by=f"{who} on GitHub", reason="/cancel")
+        if what.action == "priority":
+            level = Priority(command.argument if command is not None and command.argument else "medium")
+            return lambda s, now: set_priority(s, task_id=tid, priority=level, by=who, now=now)
+        if what.action == "escalate":
+            mode = command.argument if command is not None else None
+            return lambda s, now: escalate(s, task_id=tid, by=who, now=now, mode=mode)
+        return self._retry(event, tid, feedback if text else None, permission)
+
+    def _retry(
+        self, event: IssueCommentEvent, tid: str, feedback: Feedback | None, permission: str
+    ) -> Callable[[State, datetime], Change]:
+        """A new round started by ``/retry`` or ``/escalate`` on an ended task: the comment is its trigger."""
+        escalating = event.comment.body.strip().lower().startswith("/escalate")
+
+        def transition(state: State, now: datetime) -> Change:
+            config = state.github
+            trigger = Trigger(
+                actor=event.comment.author.login,
+                actor_id=event.comment.author.id,
+                permission=permission,
+                event=event.name,
+                delivery=event.delivery,
+                label=config.trigger_label,
+                at=event.comment.created_at,
+                comments=event.issue.comments,
+                comment_id=event.comment.id,
+            )
+            task = state.tasks[tid]
+            command = event.comment.body.strip().split("\n", 1)[0].split()
+            named = command[1] if escalating and len(command) > 1 else None
+            mode = escalation_target(state, task, named) if escalating else None
+            return retry_with_feedback(
+                state,
+                task_id=tid,
+                trigger=trigger,
+                title=issue_title(event, state),
+                body=issue_body(event, state),
+                settings=read_labels(event.issue.labels, default_pr=config.default_pr),
+                feedback=feedback,
+                now=now,
+                mode=mode,
+            )
+
+        return transition
+
+    def _react(self, event: IssueCommentEvent, content: str) -> None:
+        try:
+            self.ingest.api.add_reaction(event.repository, event.comment.id, content)
+        except GitHubError as exc:  # the effect is on the branch and in the tracking comment: a reaction is a nicety
+            self.ingest.echo(f"warning: could not react to comment {event.comment.id}: {exc}")
+
+    def _reply(self, event: IssueCommentEvent, text: str) -> None:
+        self.ingest.api.create_comment(event.repository, event.issue.number, text)
