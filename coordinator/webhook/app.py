@@ -3,20 +3,22 @@ verified delivery handed to the worker, which does the work after the answer.
 
 In order: ``POST`` only (405); a ``Content-Length`` within the limit (411, 413: decided from the header, before a
 byte of the body is read, and never more than the limit is read); ``X-Hub-Signature-256`` over the raw body
-(401); a JSON object as body and an ``X-GitHub-Event`` (400); then ``ping`` is answered 200, a delivery id seen
-lately 200 without doing anything, and any other delivery 202 once queued (503 when the queue is full or the
-server is stopping). One log line per request that is not queued; the worker writes the line of a queued one.
+(401); a JSON object as body and an ``X-GitHub-Event`` (400); then ``ping`` is answered 200; a delivery the
+screen finds malformed 400, one it ignores (an event coordinator does not act on, another repository) 200; a
+delivery id seen lately 200 without doing anything; any other delivery 202 once queued (503 when the queue is
+full or the server is stopping). One log line per request that is not queued; the worker writes the line of a
+queued one.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from coordinator.errors import UsageError
 from coordinator.webhook.delivery import Delivery, delivery_id, event_name, log_line
 from coordinator.webhook.signature import SECRET_VARIABLE, signature_matches
 from coordinator.webhook.worker import Offer
@@ -39,6 +41,16 @@ class Queue(Protocol):
         ...
 
 
+#: Looks at a verified delivery before it is queued: returns why it is ignored (None: it is for the ingest), or
+#: raises :class:`~coordinator.errors.UsageError` when its payload is not what GitHub sends for its event.
+Screen = Callable[[Delivery], "str | None"]
+
+
+def screen_nothing(delivery: Delivery) -> str | None:
+    """The default screen: every delivery goes to the worker."""
+    return None
+
+
 @dataclass(frozen=True)
 class _Answer:
     status: str
@@ -55,12 +67,13 @@ class _Refused(Exception):
 
 
 def _refuse(status: str, message: str, *headers: tuple[str, str]) -> _Refused:
-    return _Refused(_Answer(status, message, f"rejected: {status.split()[0]} {message}", headers))
+    return _Refused(_Answer(status, message, f"rejected: {status.split(maxsplit=1)[0]} {message}", headers))
 
 
 class WebhookApp:
     """Checks and answers GitHub's webhook requests; ``secret`` is the HMAC key, ``queue`` takes the deliveries,
-    ``log`` gets one line per request (thread-safe: requests are served by several threads)."""
+    ``screen`` looks at each one first (see :data:`Screen`), ``log`` gets one line per request (it must be
+    thread-safe: requests are served by several threads)."""
 
     def __init__(
         self,
@@ -68,29 +81,16 @@ class WebhookApp:
         queue: Queue,
         *,
         log: Callable[[str], None],
+        screen: Screen = screen_nothing,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._secret, self._queue, self._log = secret, queue, log
+        self._secret, self._queue, self._log, self._screen = secret, queue, log, screen
         self.max_body_bytes, self._clock = max_body_bytes, clock
-        self._lock = threading.Lock()
-        self._in_flight = 0
-
-    @property
-    def in_flight(self) -> int:
-        """Requests being answered right now (a graceful shutdown waits for them)."""
-        with self._lock:
-            return self._in_flight
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         received = self._clock()
-        with self._lock:
-            self._in_flight += 1
-        try:
-            answer, ids = self._answer(environ, received)
-        finally:
-            with self._lock:
-                self._in_flight -= 1
+        answer, ids = self._answer(environ, received)
         if answer.outcome is not None:
             ms = (self._clock() - received) * 1000
             self._log(log_line(delivery=ids[0], event=ids[1], action=ids[2], outcome=answer.outcome, ms=ms))
@@ -108,14 +108,24 @@ class WebhookApp:
         )
         try:
             delivery = self._verified(environ, received)
+            ids = (delivery.id, delivery.event, delivery.action)
+            if delivery.event == "ping":
+                return _Answer("200 OK", "pong", "pong"), ids
+            ignored = self._screened(delivery)
+            if ignored is not None:
+                return _Answer("200 OK", f"ignored: {ignored}", f"ignored ({ignored})"), ids
+            return self._queued(delivery), ids
         except _Refused as refused:
             return refused.answer, ids
         except Exception as exc:  # a bug must cost one answer, not the server
             return _Answer("500 Internal Server Error", "internal error", f"error: {type(exc).__name__}"), ids
-        ids = (delivery.id, delivery.event, delivery.action)
-        if delivery.event == "ping":
-            return _Answer("200 OK", "pong", "pong"), ids
-        return self._queued(delivery), ids
+
+    def _screened(self, delivery: Delivery) -> str | None:
+        try:
+            return self._screen(delivery)
+        except UsageError as exc:
+            # The message names the field that is wrong, never its value (see coordinator.github.events).
+            raise _refuse("400 Bad Request", f"not a {delivery.event} payload as GitHub sends it: {exc}") from None
 
     def _verified(self, environ: WSGIEnvironment, received: float) -> Delivery:
         if environ.get("REQUEST_METHOD") != "POST":
@@ -162,7 +172,8 @@ class WebhookApp:
         if offer is Offer.DUPLICATE:
             return _Answer("200 OK", "already received", "duplicate (already received)")
         why = "the queue is full" if offer is Offer.FULL else "the server is stopping"
-        return _Answer("503 Service Unavailable", f"{why}: redeliver later", f"refused: {why}", (("Retry-After", "60"),))
+        retry_later = (("Retry-After", "60"),)
+        return _Answer("503 Service Unavailable", f"{why}: redeliver later", f"refused: {why}", retry_later)
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

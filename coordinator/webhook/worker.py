@@ -61,6 +61,7 @@ class DeliveryWorker:
         self._current: Delivery | None = None
         self._accepting = True
         self._closing = False
+        self._hurried = False
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
 
@@ -91,15 +92,22 @@ class DeliveryWorker:
             return len(self._queue) + (self._current is not None)
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds until nothing is queued or being processed; True when so."""
+        """Wait up to ``timeout`` seconds until nothing is queued or being processed; True when so (False at
+        once after :meth:`hurry`)."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while self._queue or self._current is not None:
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or self._hurried:
                     return False
                 self._changed.wait(left)
             return True
+
+    def hurry(self) -> None:
+        """Make a :meth:`stop` under way give up waiting now (a second Ctrl-C)."""
+        with self._changed:
+            self._hurried = True
+            self._changed.notify_all()
 
     def stop(self, timeout: float) -> list[str]:
         """Take no more deliveries, finish the queued ones within ``timeout`` seconds, and end the thread.
