@@ -92,11 +92,11 @@ def _run_until_stopped(
     with stop_signals(on_stop) as done_serving:
         server.serve_until_stopped()
         done_serving()
+        server.close()  # the answers of requests already received are sent first
         log(
             f"webhook: stopping: no new deliveries; finishing {worker.pending} queued (up to "
             f"{options.shutdown_grace:g} s; press Ctrl-C again to stop now)"
         )
-        server.close()
         left = worker.stop(options.shutdown_grace)
     if left:
         log(
