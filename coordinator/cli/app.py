@@ -364,6 +364,7 @@ def _register_more_commands() -> None:
         "coordinator.cli.demo_cmd",
         "coordinator.cli.ingest_cmd",
         "coordinator.cli.github_cmd",
+        "coordinator.cli.webhook_cmd",
     ):
         importlib.import_module(module)
     _accept_global_options_after_commands()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +46,9 @@ def ingest(ctx: click.Context, event_name: str | None, event_path: Path | None, 
 
 
 def _handle(ctx: click.Context, event: Any) -> None:
-    from coordinator.github.ingest import Ingest, plan_for
-    from coordinator.github.rest import RestGitHub
+    from coordinator.github.ingest import plan_for
     from coordinator.github.settings import GitHubSettings, token_in
-    from coordinator.github.wiring import courier_for
+    from coordinator.github.wiring import ingest_for
     from coordinator.redaction import Redactor
 
     if not token_in(os.environ):
@@ -63,21 +61,15 @@ def _handle(ctx: click.Context, event: Any) -> None:
             return
     settings = GitHubSettings.from_env(repository=event.repository)
     redactor = Redactor.from_env(dict(os.environ))
-    with RestGitHub(settings) as api, store_for(ctx) as store:
-        courier = courier_for(
-            store,
-            api,
-            who="ingest",
-            repository=event.repository,
-            redactor=redactor,
-            now=lambda: datetime.now(UTC),
-            echo=lambda line: click.echo(line, err=True),
-        )
-        outcome = Ingest(store=store, api=api, courier=courier, echo=lambda line: click.echo(line, err=True)).handle(
-            event
-        )
+    with (
+        store_for(ctx) as store,
+        ingest_for(
+            store, settings, who="ingest", redactor=redactor, echo=lambda line: click.echo(line, err=True)
+        ) as side,
+    ):
+        outcome = side.ingest.handle(event)
         click.echo(redactor.redact(outcome.message))
-        click.echo(f"GitHub REST calls: {api.calls}", err=True)
+        click.echo(f"GitHub REST calls: {side.api.calls}", err=True)
 
 
 def _payload(path: Path) -> dict[str, Any]:
