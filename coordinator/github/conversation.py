@@ -6,7 +6,8 @@
 - ``/escalate [mode]``: the next attempt uses the next stronger (or the named) mode; an ended task starts a new
   round in it.
 - ``/priority LEVEL``: a task that has not ended gets that priority.
-- a slash word meant for coordinator that it cannot carry out: one short help reply.
+- a slash word meant for coordinator that it cannot carry out: one short help reply (a lone unknown slash word
+  only on an issue coordinator has a task for).
 - a plain comment while the task waits or runs: it goes into the next attempt's prompt.
 
 Everything but ignoring needs the commenter's write access (checked on GitHub by the caller). coordinator's own
@@ -60,13 +61,14 @@ def plan_comment(
     if author.is_bot and author.login not in config.allowed_bots:
         return CommentPlan("ignore", tid, f"a comment by the bot {author.login}")
     command = read_command(event.comment.body, modes=modes)
-    if isinstance(command, Unknown):
+    ours = task is not None and task.github is not None and task.github.issue == event.issue.number
+    if isinstance(command, Unknown) and (command.addressed or ours):
         return CommentPlan("help", tid, f"{command.why}. {HELP}")
-    if task is None or task.github is None or task.github.issue != event.issue.number:
-        if command is None:
+    if not ours or task is None:
+        if not isinstance(command, Command):
             return CommentPlan("ignore", tid, f"issue #{event.issue.number} has no task")
         return CommentPlan("help", tid, f"this issue has no task yet: add the label `{config.trigger_label}`")
-    if command is None:
+    if not isinstance(command, Command):  # a plain comment (an unknown word on our issue got help above)
         if task.status in _ACTIVE:
             return CommentPlan("feedback", tid, f"a comment for {tid}'s next attempt")
         return CommentPlan("ignore", tid, f"{tid} is {task.status.value}: a comment does not restart it (/retry does)")
