@@ -28,9 +28,10 @@ def feedback_text(text: str) -> str:
 
 
 def _with_feedback(task: Task, feedback: Feedback | None) -> list[Feedback]:
-    if feedback is None or not feedback.text:
+    text = feedback_text(feedback.text) if feedback is not None else ""
+    if feedback is None or not text:  # nothing visible to say (blank lines): an empty quote helps no one
         return list(task.feedback)
-    kept = [*task.feedback, feedback.model_copy(update={"text": feedback_text(feedback.text)})]
+    kept = [*task.feedback, feedback.model_copy(update={"text": text})]
     return kept[-MAX_FEEDBACK:]
 
 
@@ -105,7 +106,8 @@ def escalation_target(state: State, task: Task, mode: str | None) -> str:
     current = task.next_mode or task.mode
     configured = state.modes.modes.get(current)
     if configured is None or configured.escalate_to is None:
-        raise InvalidTransition(task.id, f"mode {current} has no stronger mode to escalate to: name one")
+        named = ", ".join(sorted(state.modes.modes))
+        raise InvalidTransition(task.id, f"mode {current} has no stronger mode to escalate to: name one of {named}")
     return configured.escalate_to
 
 
