@@ -139,6 +139,23 @@ def test_comments_from_after_the_trigger_cost_no_permission_call(
     assert gh.call_count("GET */permission") == 1
 
 
+def test_the_retry_comment_that_triggered_the_round_is_not_quoted_twice(
+    api: RestGitHub, gh: FakeGitHub, github_clock: FakeGitHubClock
+) -> None:
+    number = gh.add_issue("Fix it", author="bob")
+    gh.add_comment(number, "an earlier hint", by="alice")
+    github_clock.advance(minutes=1)
+    retry = gh.add_comment(number, "/retry more tests please", by="alice")
+    count = len(gh.issue_comments(number))
+    the_link = link(
+        number,
+        repository=REPO,
+        trigger={"actor": "alice", "at": github_clock.now, "comments": count, "comment_id": retry},
+    )
+    # The /retry's words are the round's feedback (quoted there); the issue's comments leave it out.
+    assert [c.body for c in writers_comments(api, the_link, CONFIG, task_id="issue-1")] == ["an earlier hint"]
+
+
 def test_at_most_the_latest_comments_are_kept(api: RestGitHub, gh: FakeGitHub, github_clock: FakeGitHubClock) -> None:
     number = gh.add_issue("Fix it", author="bob")
     for index in range(MAX_COMMENTS + 12):

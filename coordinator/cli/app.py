@@ -305,7 +305,7 @@ def _checked_branch(branch: str) -> str:
         raise click.BadParameter(str(exc), param_hint="'--branch'") from None
 
 
-def _given_after_the_command(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+def given_after_the_command(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     """``coordinator init --remote X``: a global option given after the command means the same as before it."""
     if value is None or param.name is None:
         return
@@ -328,7 +328,7 @@ def _accept_global_options_after_commands() -> None:
                 ["--remote"],
                 metavar="URL",
                 expose_value=False,
-                callback=_given_after_the_command,
+                callback=given_after_the_command,
                 help="Git remote holding the state branch (also accepted before the command). "
                 "[env: COORDINATOR_REMOTE]",
             ),
@@ -336,7 +336,7 @@ def _accept_global_options_after_commands() -> None:
                 ["--branch"],
                 metavar="NAME",
                 expose_value=False,
-                callback=_given_after_the_command,
+                callback=given_after_the_command,
                 help="The state branch (also accepted before the command). "
                 f"[env: COORDINATOR_BRANCH; default: {DEFAULT_STATE_BRANCH}]",
             ),

@@ -8,7 +8,7 @@ import threading
 
 import click
 
-from coordinator.cli.app import Settings, _given_after_the_command, cli
+from coordinator.cli.app import Settings, cli, given_after_the_command
 from coordinator.ids import DEFAULT_STATE_BRANCH
 from coordinator.webhook import DEFAULT_HOST, DEFAULT_PORT
 
@@ -84,14 +84,14 @@ def _accept_state_options_after_serve() -> None:
             ["--remote"],
             metavar="URL",
             expose_value=False,
-            callback=_given_after_the_command,
+            callback=given_after_the_command,
             help="Git remote holding the state branch (also accepted before the command). [env: COORDINATOR_REMOTE]",
         ),
         click.Option(
             ["--branch"],
             metavar="NAME",
             expose_value=False,
-            callback=_given_after_the_command,
+            callback=given_after_the_command,
             help="The state branch (also accepted before the command). "
             f"[env: COORDINATOR_BRANCH; default: {DEFAULT_STATE_BRANCH}]",
         ),

@@ -1,10 +1,14 @@
 """Slash commands in issue comments (pure): ``/retry [feedback]``, ``/cancel``, ``/escalate [mode]``,
 ``/priority LEVEL``. A command is the first line of a comment that starts with ``/``; the rest of the comment is
 the feedback of a ``/retry``. A slash word that looks meant for coordinator but is not a command we know (a
-typo, ``/help``, bad arguments) is ``Unknown``: it gets one short help reply. Any other slash word is not ours."""
+typo, ``/help``, bad arguments) is ``Unknown``: it gets one short help reply. A first line that is nothing but
+an unknown slash word (``/frobnicate``) is ``Unknown`` too, but not ``addressed``: it is answered only on an issue
+coordinator works on (other bots' commands, like ``/lgtm``, are not ours to answer elsewhere). Anything else is
+not ours: a slash inside a sentence, a path (``/usr/bin``), quoted or indented (code) text."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from difflib import get_close_matches
 
@@ -18,6 +22,10 @@ HELP = (
     "`/cancel`, `/escalate [mode]`, `/priority critical|high|medium|low`. A plain comment while the task waits or "
     "runs goes into its next attempt; when the agent asked a question, it is the answer."
 )
+#: A slash word alone on its line: ``/frobnicate`` (not ``/usr/bin``, not ``/tmp is full``).
+_LONE_WORD = re.compile(r"/[A-Za-z][A-Za-z0-9_-]*")
+#: Markdown shows a line indented this far (or by a tab) as code: nobody gives a command that way.
+_CODE_INDENT = ("    ", "\t")
 
 
 @dataclass(frozen=True)
@@ -35,31 +43,43 @@ class Unknown:
 
     word: str
     why: str
+    #: Our own word or a misspelling of one (answered on any issue); else a lone unknown slash word (answered only
+    #: on an issue coordinator has a task for).
+    addressed: bool = True
 
 
 def read_command(body: str, *, modes: tuple[str, ...]) -> Command | Unknown | None:
     """The command in a comment's ``body`` (None: the comment is not a command for coordinator)."""
-    lines = body.replace("\r\n", "\n").strip().split("\n")
-    first = lines[0].strip() if lines else ""
+    lines = body.replace("\r\n", "\n").strip("\n").split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    if not lines or lines[0].startswith(_CODE_INDENT):
+        return None
+    first = lines[0].strip()
     if not first.startswith("/") or len(first) < 2 or not first[1].isalpha():
         return None
-    word, _, rest = first[1:].partition(" ")
+    word, _, rest = first[1:].replace("\t", " ").partition(" ")
     word, rest = word.lower(), rest.strip()
     text = "\n".join([rest, *lines[1:]]).strip()
-    if word == "retry":
-        return Command("retry", text=text)
-    if word == "cancel":
-        return Command("cancel", text=text)
+    if word in COMMANDS:
+        return _known(word, rest, text, modes)
+    if word in _ADDRESSED or get_close_matches(word, COMMANDS, n=1, cutoff=0.75):
+        return Unknown(word, f"'/{word}' is not a command")
+    if _LONE_WORD.fullmatch(first):
+        return Unknown(word, f"'/{word}' is not a command", addressed=False)
+    return None
+
+
+def _known(word: str, rest: str, text: str, modes: tuple[str, ...]) -> Command | Unknown:
+    """The command ``word`` with what follows it on its line (``rest``) and after it (``text``)."""
+    if word in ("retry", "cancel"):
+        return Command(word, text=text)
     if word == "escalate":
-        mode = rest.split()[0] if rest else None
+        mode = rest.split(maxsplit=1)[0] if rest else None
         if mode is not None and mode not in modes:
             return Unknown(word, f"there is no mode '{mode}' (modes: {', '.join(modes)})")
         return Command("escalate", argument=mode)
-    if word == "priority":
-        level = rest.split()[0].lower() if rest else ""
-        if level not in Priority._value2member_map_:
-            return Unknown(word, f"'/priority' takes one of {', '.join(p.value for p in Priority)}")
-        return Command("priority", argument=level)
-    if word in _ADDRESSED or get_close_matches(word, COMMANDS, n=1, cutoff=0.75):
-        return Unknown(word, f"'/{word}' is not a command")
-    return None
+    level = rest.split(maxsplit=1)[0].lower() if rest else ""
+    if level not in Priority._value2member_map_:
+        return Unknown(word, f"'/priority' takes one of {', '.join(p.value for p in Priority)}")
+    return Command("priority", argument=level)

@@ -6,7 +6,8 @@
 - ``/escalate [mode]``: the next attempt uses the next stronger (or the named) mode; an ended task starts a new
   round in it.
 - ``/priority LEVEL``: a task that has not ended gets that priority.
-- a slash word meant for coordinator that it cannot carry out: one short help reply.
+- a slash word meant for coordinator that it cannot carry out: one short help reply (a lone unknown slash word
+  only on an issue coordinator has a task for).
 - a plain comment while the task waits or runs: it goes into the next attempt's prompt.
 - a plain comment (or ``/retry <text>``) while the task waits for an answer to its agent's question: the answer;
   the task goes on (resuming the agent's session where the runner that asked still has it).
@@ -62,15 +63,19 @@ def plan_comment(
     if author.is_bot and author.login not in config.allowed_bots:
         return CommentPlan("ignore", tid, f"a comment by the bot {author.login}")
     command = read_command(event.comment.body, modes=modes)
-    if isinstance(command, Unknown):
+    ours = task is not None and task.github is not None and task.github.issue == event.issue.number
+    if isinstance(command, Unknown) and (command.addressed or ours):
         return CommentPlan("help", tid, f"{command.why}. {HELP}")
-    if task is None or task.github is None or task.github.issue != event.issue.number:
-        if command is None:
+    if not ours or task is None:
+        if not isinstance(command, Command):
             return CommentPlan("ignore", tid, f"issue #{event.issue.number} has no task")
         return CommentPlan("help", tid, f"this issue has no task yet: add the label `{config.trigger_label}`")
-    if task.status == TaskStatus.NEEDS_INPUT and (command is None or (command.name == "retry" and command.text)):
-        return CommentPlan("answer", tid, f"an answer to {tid}'s question by {author.login}", command)
-    if command is None:
+    if task.status == TaskStatus.NEEDS_INPUT and (
+        not isinstance(command, Command) or (command.name == "retry" and command.text)
+    ):
+        given = command if isinstance(command, Command) else None
+        return CommentPlan("answer", tid, f"an answer to {tid}'s question by {author.login}", given)
+    if not isinstance(command, Command):  # a plain comment (an unknown word on our issue got help above)
         if task.status in _ACTIVE:
             return CommentPlan("feedback", tid, f"a comment for {tid}'s next attempt")
         return CommentPlan("ignore", tid, f"{tid} is {task.status.value}: a comment does not restart it (/retry does)")

@@ -62,8 +62,19 @@ def plan_comment_for(state: State, event: IssueCommentEvent) -> CommentPlan:
 class Ingest:
     """Handles ``issues`` events for one state branch with one GitHub client."""
 
-    def __init__(self, *, store: StateStore, api: GitHubAPI, courier: Courier, echo: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        *,
+        store: StateStore,
+        api: GitHubAPI,
+        courier: Courier,
+        echo: Callable[[str], None],
+        long_running: bool = False,
+    ) -> None:
+        """``long_running``: a process that handles many events (the webhook) retries what other tasks left
+        pending on their backoff; a one-shot ``coordinator ingest`` tries it at once."""
         self.store, self.api, self.courier, self.echo = store, api, courier, echo
+        self.long_running = long_running
 
     def handle(self, event: IssuesEvent | IssueCommentEvent) -> Outcome:
         """Act on ``event``, deliver to GitHub, and retry what other tasks left pending."""
@@ -78,7 +89,9 @@ class Ingest:
             outcome = self._act(event, what, state.github)
         if outcome.task_id is not None:
             self.courier.deliver(outcome.task_id)
-        self.courier.catch_up(honour_backoff=False)  # an ingest runs rarely: it tries what waits, at once
+        # An ingest run by the workflow is rare: it tries what waits at once. A webhook sees every event: during an
+        # outage of GitHub it would retry everything at each one, so it keeps to the backoff.
+        self.courier.catch_up(honour_backoff=self.long_running)
         return outcome
 
     def _act(self, event: IssuesEvent, what: Plan, config: GitHubConfig) -> Outcome:

@@ -60,6 +60,7 @@ def _kept(
         and c.updated_at <= link.trigger.at
         and _OUR_MARKER not in c.body
         and not is_tracking_comment(c.body, task_id)
+        and c.id != link.trigger.comment_id  # a /retry's own words are the round's feedback, quoted there once
     ]
     kept = [c for c in before if may_speak(c.author)][-MAX_COMMENTS:]
     return [IssueComment(c.author, c.body, f"{c.created_at:%Y-%m-%d %H:%M} UTC") for c in kept]

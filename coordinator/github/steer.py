@@ -15,9 +15,11 @@ from coordinator.core.transitions.steering import (
     add_feedback,
     escalate,
     escalation_target,
+    feedback_text,
     retry_with_feedback,
     set_priority,
 )
+from coordinator.errors import InvalidTransition, UsageError
 from coordinator.github.api import GitHubError
 from coordinator.github.conversation import CommentPlan
 from coordinator.github.events import IssueCommentEvent
@@ -32,7 +34,8 @@ if TYPE_CHECKING:
 #: The reaction that acknowledges a command carried out, a comment taken for the next attempt, a command that
 #: does not apply now.
 DONE, NOTED, NOT_NOW = "+1", "eyes", "confused"
-_HELP_MARKER = "<!-- coordinator:help -->"
+#: The hidden first line of a reply to one comment (found again, so a re-run of the same event replies no twice).
+_REPLY_MARKER = "<!-- coordinator:help comment={} -->"
 
 
 class Steering:
@@ -52,13 +55,22 @@ class Steering:
                 return f"ignored: a comment by {event.comment.author.login} ({permission} access)", None
             return ingest.untrusted(event, config, permission, starts=True).message, None
         if what.action == "help":
-            self._reply(event, f"{_HELP_MARKER}\n{what.why}")
-            return f"answered: {what.why}", None
+            replied = self._reply(event, what.why)
+            return f"answered: {what.why}" if replied else f"ignored: {what.why} (already answered)", None
         if what.action == "not-now":
             self._react(event, NOT_NOW)
             return f"ignored: {what.why}", None
         transition = self._transition(event, what, permission)
-        outcome = ingest.commit(event, what, transition, trusted=what.action == "retry")
+        try:
+            outcome = ingest.commit(event, what, transition, trusted=what.action == "retry")
+        except (InvalidTransition, UsageError) as exc:
+            # The command does not apply to the task as it is (no stronger mode to escalate to): the person who
+            # asked is told why on the issue, where they asked, not only in a failed workflow run's log.
+            why = exc.reason if isinstance(exc, InvalidTransition) else str(exc)
+            self._react(event, NOT_NOW)
+            name = what.command.name if what.command is not None else what.action
+            self._reply(event, f"`/{name}` was not carried out: {why}.")
+            return f"ignored: {why}", None
         done = not outcome.message.startswith("ignored")
         self._react(event, (NOTED if what.action == "feedback" else DONE) if done else NOT_NOW)
         return outcome.message, outcome.task_id if done else None
@@ -67,7 +79,8 @@ class Steering:
         self, event: IssueCommentEvent, what: CommentPlan, permission: str
     ) -> Callable[[State, datetime], Change]:
         tid, command, who = what.task_id, what.command, event.comment.author.login
-        text = sanitize(command.text if command is not None else event.comment.body).strip()
+        # Cut before the model sees it: a comment may be longer than feedback is allowed to be at all.
+        text = feedback_text(sanitize(command.text if command is not None else event.comment.body))
         feedback = Feedback(
             author=who,
             at=event.comment.created_at,
@@ -132,5 +145,14 @@ class Steering:
         except GitHubError as exc:  # the effect is on the branch and in the tracking comment: a reaction is a nicety
             self.ingest.echo(f"warning: could not react to comment {event.comment.id}: {exc}")
 
-    def _reply(self, event: IssueCommentEvent, text: str) -> None:
-        self.ingest.api.create_comment(event.repository, event.issue.number, text)
+    def _reply(self, event: IssueCommentEvent, text: str) -> bool:
+        """Answer the comment on its issue, once: False when an earlier run of the same event already did."""
+        api, mark = self.ingest.api, _REPLY_MARKER.format(event.comment.id)
+        try:
+            if any(mark in c.body for c in api.comments(event.repository, event.issue.number)):
+                return False
+            api.create_comment(event.repository, event.issue.number, f"{mark}\n{text}")
+        except GitHubError as exc:  # a reply is advice: the event was still handled (redelivery answers again)
+            self.ingest.echo(f"warning: could not reply to comment {event.comment.id}: {exc}")
+            return False
+        return True

@@ -60,10 +60,12 @@ def ingest_for(
     redactor: Redactor,
     echo: Callable[[str], None],
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    long_running: bool = False,
 ) -> Iterator[IngestSide]:
     """The ingest of ``coordinator ingest`` and of ``coordinator webhook serve``, built the same way: a REST client
     from ``settings`` (closed on exit), a courier delivering as ``who`` for ``settings.repository``, and an
-    :class:`~coordinator.github.ingest.Ingest` on ``store``; ``echo`` gets their notes and warnings."""
+    :class:`~coordinator.github.ingest.Ingest` on ``store`` (``long_running``: see there); ``echo`` gets their notes
+    and warnings."""
     from coordinator.github.ingest import Ingest
     from coordinator.github.rest import RestGitHub
 
@@ -71,4 +73,5 @@ def ingest_for(
         courier = courier_for(
             store, api, who=who, repository=settings.repository, redactor=redactor, now=now, echo=echo
         )
-        yield IngestSide(Ingest(store=store, api=api, courier=courier, echo=echo), api)
+        ingest = Ingest(store=store, api=api, courier=courier, echo=echo, long_running=long_running)
+        yield IngestSide(ingest, api)

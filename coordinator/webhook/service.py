@@ -63,7 +63,12 @@ def serve(
     gets one line per delivery and the server's own lines. Returns the exit code."""
     repository = settings.repository or ""
     with ingest_for(
-        store, settings, who="webhook", redactor=redactor, echo=lambda line: log(redactor.redact(line))
+        store,
+        settings,
+        who="webhook",
+        redactor=redactor,
+        echo=lambda line: log(redactor.redact(line)),
+        long_running=True,
     ) as side:
         handler = IngestHandler(side.ingest, repository=repository, redact=redactor.redact)
         worker = DeliveryWorker(

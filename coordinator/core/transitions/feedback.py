@@ -22,9 +22,10 @@ def feedback_text(text: str) -> str:
 
 def with_feedback(task: Task, feedback: Feedback | None) -> list[Feedback]:
     """``task``'s feedback with ``feedback`` added (cut to size), keeping the latest :data:`MAX_FEEDBACK`."""
-    if feedback is None or not feedback.text:
+    text = feedback_text(feedback.text) if feedback is not None else ""
+    if feedback is None or not text:  # nothing visible to say (blank lines): an empty quote helps no one
         return list(task.feedback)
-    added = feedback.model_copy(update={"text": feedback_text(feedback.text), "seq": last_seq(task) + 1})
+    added = feedback.model_copy(update={"text": text, "seq": last_seq(task) + 1})
     return [*task.feedback, added][-MAX_FEEDBACK:]
 
 

@@ -87,6 +87,7 @@ def retrigger(
             "status_reason": f"triggered again by {trigger.actor} ({trigger.event})",
             "lease": None,
             "github": link,
+            "next_mode": None,
             "question": None,
             "resume": None,
             "updated_at": now,

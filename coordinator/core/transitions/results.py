@@ -34,6 +34,8 @@ def complete(
             "status": TaskStatus.SUCCEEDED,
             "status_reason": None,
             "lease": None,
+            "next_mode": None,
+            "resume": None,
             "updated_at": now,
         }
     )

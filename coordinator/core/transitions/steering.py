@@ -102,7 +102,8 @@ def escalation_target(state: State, task: Task, mode: str | None) -> str:
     current = task.next_mode or task.mode
     configured = state.modes.modes.get(current)
     if configured is None or configured.escalate_to is None:
-        raise InvalidTransition(task.id, f"mode {current} has no stronger mode to escalate to: name one")
+        named = ", ".join(sorted(state.modes.modes))
+        raise InvalidTransition(task.id, f"mode {current} has no stronger mode to escalate to: name one of {named}")
     return configured.escalate_to
 
 

@@ -235,6 +235,7 @@ def retry(state: State, *, task_id: str, now: datetime, by: str = "unknown", mod
             "status": TaskStatus.BLOCKED if waiting else TaskStatus.QUEUED,
             "status_reason": f"retried by {by}" + (f"; waiting for {', '.join(waiting)}" if waiting else ""),
             "lease": None,
+            "next_mode": None,
             "question": None,
             "resume": None,
             "updated_at": now,
