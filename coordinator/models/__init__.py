@@ -24,7 +24,16 @@ from coordinator.models.config import (
     Limits,
     Meta,
 )
-from coordinator.models.github import DELIVERY_ORDER, GITHUB_CAPABILITY, GitHubConfig, GitHubLink, PrPolicy, Trigger
+from coordinator.models.github import (
+    DELIVERY_ORDER,
+    GITHUB_CAPABILITY,
+    FollowUp,
+    GitHubConfig,
+    GitHubLink,
+    PrPolicy,
+    ReviewNote,
+    Trigger,
+)
 from coordinator.models.runner import Runner, RunnerState
 from coordinator.models.task import (
     PRIORITY_WEIGHT,
@@ -59,6 +68,7 @@ __all__ = [
     "Capability",
     "Denial",
     "Feedback",
+    "FollowUp",
     "GitHubConfig",
     "GitHubLink",
     "Lease",
@@ -66,6 +76,7 @@ __all__ = [
     "Meta",
     "PrPolicy",
     "Priority",
+    "ReviewNote",
     "Runner",
     "RunnerName",
     "RunnerState",

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from coordinator.models.base import Capability, StateModel, TaskId, Title, UtcDateTime
-from coordinator.models.github import GitHubLink
+from coordinator.models.github import FollowUp, GitHubLink
 
 
 class Priority(StrEnum):
@@ -164,6 +164,9 @@ class Task(StateModel):
     feedback: list[Feedback] = Field(default_factory=list, description="What people said since it was made.")
     next_mode: str | None = Field(
         default=None, description="The mode of the next attempt, asked for while one ran (/escalate)."
+    )
+    follow_up: FollowUp | None = Field(
+        default=None, description="The review of an issue task's pull request this task addresses, if any."
     )
 
     @property
