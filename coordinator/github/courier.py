@@ -59,7 +59,8 @@ class Courier:
     def deliver(self, task_id: str, *, honour_backoff: bool = True) -> bool:
         """Deliver what is pending on ``task_id`` now (as the store last saw it); True when all of it went."""
         task = self.store.state.tasks.get(task_id)
-        if task is not None and replies_due(task, self._now()) and not (task.github and task.github.pending):
+        waits = task is not None and task.github is not None and bool(task.github.pending)
+        if task is not None and not waits and replies_due(task, _at(task, self._now(), honour_backoff)):
             return self._reply(task_id)
         if task is None or task.github is None or not task.github.pending or task.github.refused is not None:
             return True
@@ -193,6 +194,12 @@ def _replies_waiting(task: Task, now: datetime, honour_backoff: bool) -> bool:
     follow_up = task.follow_up
     if follow_up is None or follow_up.replied or (task.github is not None and task.github.pending):
         return False
-    if follow_up.reply_retry_at is not None and not honour_backoff:
-        return replies_due(task, follow_up.reply_retry_at)
-    return replies_due(task, now) and (follow_up.reply_tries > 0 or task.updated_at + timedelta(minutes=2) <= now)
+    due = replies_due(task, _at(task, now, honour_backoff))
+    return due and (follow_up.reply_tries > 0 or task.updated_at + timedelta(minutes=2) <= now)
+
+
+def _at(task: Task, now: datetime, honour_backoff: bool) -> datetime:
+    """When to judge whether a follow-up's replies are due: now, or (a one-shot process that does not honour the
+    backoff) the end of its backoff, if that is later."""
+    retry_at = task.follow_up.reply_retry_at if task.follow_up is not None else None
+    return max(now, retry_at) if retry_at is not None and not honour_backoff else now
