@@ -424,3 +424,20 @@ def test_the_fake_answers_replies_as_github_does(runner: Side, gh: FakeGitHub) -
     with pytest.raises(Exception, match="404"):
         runner.api.reply_to_review_comment(REPO, pull, 999_999, "nobody")
     assert [c.id for c in runner.api.pull_comments(REPO, pull)] == [first, made.id]
+
+
+def test_a_failed_follow_up_says_so_in_each_of_its_threads(runner: Side, gh: FakeGitHub) -> None:
+    _, pull = _with_pull_request(runner, gh)
+    task = _follow_up(runner, gh, pull)
+    assert _claim(runner) == task.id
+    result = AttemptResult(summary="Half done.", commit=COMMIT)
+    runner.store.update(
+        lambda s, now: T.fail(
+            s, task_id=task.id, runner="r1", reason="tests fail", now=now, result=result, retryable=False
+        )
+    )
+    assert runner.courier.deliver(task.id)
+    ended = runner.store.read().tasks[task.id]
+    assert ended.status == TaskStatus.FAILED and ended.follow_up is not None and ended.follow_up.replied
+    replies = [c["body"] for c in gh.pull_review_comments(pull) if c["user"]["login"] == "coordinator-bot"]
+    assert len(replies) == 2 and all("did not manage this: tests fail" in r for r in replies)
