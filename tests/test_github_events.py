@@ -70,7 +70,7 @@ def test_the_fixtures_hold_the_payloads_the_tests_use() -> None:
     ("name", "fixture"),
     [
         ("pull_request", "issues.opened"),
-        ("pull_request_review", "issues.opened"),
+        ("pull_request_review_thread", "issues.opened"),
         ("push", "issues.opened"),
         ("workflow_dispatch", "issues.opened"),
         ("", "issues.opened"),

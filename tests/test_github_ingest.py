@@ -512,7 +512,7 @@ def run_ingest(
 
 @pytest.mark.parametrize(
     ("name", "fixture_action"),
-    [("pull_request_review", None), ("pull_request", None), ("issues", "assigned"), ("issues", "milestoned")],
+    [("pull_request_review_thread", None), ("pull_request", None), ("issues", "assigned"), ("issues", "milestoned")],
 )
 def test_other_events_and_actions_exit_0_saying_ignored_without_a_token(
     store: StateStore, remote_path: Path, gh: FakeGitHub, tmp_path: Path, name: str, fixture_action: str | None

@@ -667,5 +667,6 @@ def test_webhook_fixtures_are_the_events_their_names_say() -> None:
         payload = json.loads((folder / name).read_text(encoding="utf-8"))
         event, action = name.removesuffix(".json").split("-")[0].split(".")
         assert payload["action"] == action, name
-        assert ("comment" in payload) == (event == "issue_comment"), name
-        assert payload["issue"]["user"]["login"] and payload["sender"]["login"], name
+        assert ("comment" in payload) == (event in ("issue_comment", "pull_request_review_comment")), name
+        about = payload["pull_request"] if event.startswith("pull_request") else payload["issue"]
+        assert about["user"]["login"] and payload["sender"]["login"], name

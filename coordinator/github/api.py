@@ -77,6 +77,38 @@ class PullRequest:
     html_url: str
     state: str  # "open" | "closed"
     draft: bool = False
+    #: The branch the pull request merges (``head.ref``) and its tip (``head.sha``), when the answer says.
+    head_ref: str = ""
+    head_sha: str = ""
+
+
+@dataclass(frozen=True)
+class Review:
+    """A pull request review; ``state`` in lower case (``changes_requested``, ``commented``, ``approved``, ...)."""
+
+    id: int
+    author: str
+    state: str
+    body: str
+    html_url: str
+    submitted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ReviewComment:
+    """A review comment on a line of a pull request's diff (``in_reply_to``: the first comment of its thread)."""
+
+    id: int
+    author: str
+    body: str
+    path: str
+    html_url: str
+    created_at: datetime
+    line: int | None = None
+    start_line: int | None = None
+    diff_hunk: str = ""
+    review_id: int | None = None
+    in_reply_to: int | None = None
 
 
 class GitHubAPI(Protocol):
@@ -145,4 +177,24 @@ class GitHubAPI(Protocol):
 
     def default_branch(self, repo: str) -> str:
         """The repository's default branch."""
+        ...
+
+    def pull(self, repo: str, number: int) -> PullRequest:
+        """One pull request, with its head branch and commit."""
+        ...
+
+    def review(self, repo: str, number: int, review_id: int) -> Review:
+        """One review of pull request ``number``."""
+        ...
+
+    def review_comments(self, repo: str, number: int, review_id: int) -> list[ReviewComment]:
+        """The comments of one review, in order."""
+        ...
+
+    def pull_comments(self, repo: str, number: int) -> list[ReviewComment]:
+        """Every review comment of pull request ``number`` (replies included), oldest first."""
+        ...
+
+    def reply_to_review_comment(self, repo: str, number: int, comment_id: int, body: str) -> ReviewComment:
+        """Reply in the thread of review comment ``comment_id`` (a thread's first comment; never retried here)."""
         ...

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from coordinator.core.deliveries import creation_free, due, due_for_others, holds_creation
+from coordinator.core.transitions.followups import family, record_replies, replies_due
 from coordinator.core.transitions.github import DeliveryRecord, record_delivery, refuse_link, take_creation
 from coordinator.errors import ContentionError, CoordinatorError, InvalidTransition, RemoteError, TaskNotFound
-from coordinator.github.deliver import Deliverer
-from coordinator.github.verify import TriggerCheck
+from coordinator.github.deliver import Deliverer, Family
+from coordinator.github.followup_check import FollowUpCheck
+from coordinator.github.verify import TriggerCheck, Verdict
 from coordinator.models import Task
 from coordinator.store.store import StateStore
 
@@ -35,6 +37,8 @@ class Courier:
         echo: Callable[[str], None],
     ) -> None:
         self.store, self.deliverer, self.check = store, deliverer, check
+        #: Verifies follow-ups (reviews of an issue task's pull request), as ``check`` verifies issue tasks.
+        self.follow_ups = FollowUpCheck(check.api, repository=check.repository)
         self._now, self._echo = now, echo
         #: This process's name in creation windows: unique per process, so a restarted process never takes a
         #: window its earlier life held for a comment it may have created.
@@ -46,18 +50,24 @@ class Courier:
         """``task`` was just made by this process from a real event: its trigger is genuine and no tracking
         comment of it can exist yet (no need to look for one first)."""
         assert task.github is not None
+        if task.follow_up is not None:
+            self.follow_ups.trust(task)  # it never creates the comment: the issue's task made it
+            return
         self.check.trust(task.github)
         self._fresh.add(task.id)
 
     def deliver(self, task_id: str, *, honour_backoff: bool = True) -> bool:
         """Deliver what is pending on ``task_id`` now (as the store last saw it); True when all of it went."""
         task = self.store.state.tasks.get(task_id)
+        waits = task is not None and task.github is not None and bool(task.github.pending)
+        if task is not None and not waits and replies_due(task, _at(task, self._now(), honour_backoff)):
+            return self._reply(task_id)
         if task is None or task.github is None or not task.github.pending or task.github.refused is not None:
             return True
         if honour_backoff and not due(task, self._now()):
             return False
         link = task.github
-        verdict = self.check.happened(link)
+        verdict = self._verdict(task)
         if not verdict.ok:
             if not verdict.transient and self._refused.get(task_id) != verdict.why:
                 self._refused[task_id] = verdict.why or ""
@@ -67,18 +77,34 @@ class Courier:
             return False
         now = self._now()
         may_create = holds_creation(link, self.who, now)
-        if link.comment_id is None and "comment" in link.pending and not may_create and creation_free(link, now):
+        ours = task.follow_up is None  # a follow-up never creates the tracking comment
+        if (
+            ours
+            and link.comment_id is None
+            and "comment" in link.pending
+            and not may_create
+            and creation_free(link, now)
+        ):
             task, may_create = self._take_creation(task_id)
             if task is None:
                 return False
         assert task.github is not None
+        root, follow_ups = family(self.store.state.tasks, task)
         record = self.deliverer.deliver(
-            task, self.store.state.github, may_create=may_create, look_first=task_id not in self._fresh
+            task,
+            self.store.state.github,
+            may_create=may_create,
+            look_first=task_id not in self._fresh,
+            family=Family(root, follow_ups),
         )
         self._fresh.discard(task_id)
         delivered = self._record(task_id, record)
+        if delivered:
+            after = self.store.state.tasks.get(task_id)
+            if after is not None and replies_due(after, self._now()):
+                return self._reply(task_id)
         gone = task.github.comment_id
-        if gone is not None and record.comment_id is None and "comment" in record.skipped:
+        if ours and gone is not None and record.comment_id is None and "comment" in record.skipped:
             # Someone deleted the tracking comment: forget it and take the creation window in one compare-and-swap
             # commit (two processes that both saw the 404 never both create one), then make a new one.
             retaken, may_create = self._take_creation(task_id, gone=gone)
@@ -92,11 +118,40 @@ class Courier:
         waiting = [
             t.id
             for t in self.store.state.tasks.values()
-            if due_for_others(t, now, honour_backoff=honour_backoff) and t.id not in self._refused
+            if (due_for_others(t, now, honour_backoff=honour_backoff) or _replies_waiting(t, now, honour_backoff))
+            and t.id not in self._refused
         ]
         for task_id in waiting[:limit]:
             self.deliver(task_id, honour_backoff=honour_backoff)
         return min(limit, len(waiting))
+
+    def _verdict(self, task: Task) -> Verdict:
+        """Whether the task's trigger happened on GitHub (a follow-up's: its review or comment)."""
+        assert task.github is not None
+        return self.follow_ups.happened(task) if task.follow_up is not None else self.check.happened(task.github)
+
+    def _reply(self, task_id: str) -> bool:
+        """Reply in the review threads a follow-up that ended addressed, and record it; True when all went."""
+        task = self.store.state.tasks.get(task_id)
+        if task is None or task.github is None or task.follow_up is None:
+            return True
+        verdict = self._verdict(task)
+        if not verdict.ok:
+            return False
+        done = self.deliverer.reply(task, self.store.state.github)
+        if done.error:
+            self._echo(f"warning: replies of {task_id} in its review threads failed, retried later: {done.error}")
+        try:
+            self.store.update(
+                lambda state, now: record_replies(
+                    state, task_id=task_id, error=done.error, now=now, retry_after=done.retry_after
+                )
+            )
+        except CoordinatorError as exc:
+            # Replied but not recorded: the next pass reads the threads first and replies nowhere twice.
+            self._echo(f"warning: could not record the replies of {task_id}: {exc}")
+            return False
+        return done.error is None
 
     def _take_creation(self, task_id: str, *, gone: int | None = None) -> tuple[Task | None, bool]:
         try:
@@ -132,3 +187,19 @@ class Courier:
             self._echo(f"warning: could not record the GitHub delivery of {task_id}: {exc}")
             return False
         return record.error is None and not record.skipped
+
+
+def _replies_waiting(task: Task, now: datetime, honour_backoff: bool) -> bool:
+    """A follow-up whose thread replies failed before (or whose maker died before them) and may be tried now."""
+    follow_up = task.follow_up
+    if follow_up is None or follow_up.replied or (task.github is not None and task.github.pending):
+        return False
+    due = replies_due(task, _at(task, now, honour_backoff))
+    return due and (follow_up.reply_tries > 0 or task.updated_at + timedelta(minutes=2) <= now)
+
+
+def _at(task: Task, now: datetime, honour_backoff: bool) -> datetime:
+    """When to judge whether a follow-up's replies are due: now, or (a one-shot process that does not honour the
+    backoff) the end of its backoff, if that is later."""
+    retry_at = task.follow_up.reply_retry_at if task.follow_up is not None else None
+    return max(now, retry_at) if retry_at is not None and not honour_backoff else now

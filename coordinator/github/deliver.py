@@ -8,16 +8,24 @@ previous try may have made it). What the pass did is returned as a :class:`Deliv
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from coordinator.core.deliveries import status_label, status_labels, work_commit
+from coordinator.core.transitions.followups import threads
 from coordinator.core.transitions.github import DeliveryRecord
 from coordinator.errors import CoordinatorError
 from coordinator.github.api import GitHubAPI, GitHubError
-from coordinator.github.tracking import is_tracking_comment, pull_body, pushed_branch, render
+from coordinator.github.tracking import (
+    is_tracking_comment,
+    pull_body,
+    pushed_branch,
+    render,
+    reply_marker,
+    thread_reply,
+)
 from coordinator.models import GitHubConfig, GitHubLink, Task
 
 _ALREADY_EXISTS = 422
@@ -46,6 +54,34 @@ class Pusher(Protocol):
     def push(self, commit: str, branch: str, *, previous: str | None) -> None:
         """Make the remote ``branch`` point at ``commit`` (moving it from ``previous``, the last push, if set)."""
         ...
+
+
+@runtime_checkable
+class BranchStarter(Protocol):
+    """A pusher that can also start a local branch from a branch of the repository (a follow-up starts from the
+    tip of its pull request's branch, which people may have pushed to)."""
+
+    def start_branch(self, remote_branch: str, local_branch: str) -> str | None:
+        """Create ``local_branch`` at the tip of the repository's ``remote_branch`` unless it exists; why it
+        could not (None: done, or there already)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Family:
+    """An issue's task (``root``) and its follow-ups: the tracking comment shows them all."""
+
+    root: Task
+    follow_ups: Sequence[Task] = ()
+
+
+@dataclass(frozen=True)
+class ReplyRecord:
+    """What one pass at a follow-up's thread replies did: ``error`` None when every thread has its reply."""
+
+    made: int = 0
+    error: str | None = None
+    retry_after: float | None = None
 
 
 @dataclass
@@ -97,9 +133,12 @@ class Deliverer:
                 self._sleep(pause)
         raise AssertionError("unreachable")
 
-    def deliver(self, task: Task, config: GitHubConfig, *, may_create: bool, look_first: bool) -> DeliveryRecord:
+    def deliver(
+        self, task: Task, config: GitHubConfig, *, may_create: bool, look_first: bool, family: Family | None = None
+    ) -> DeliveryRecord:
         """Deliver what is pending on ``task``. ``may_create``: this process holds the creation window;
-        ``look_first``: an earlier try may have created the comment, so look for its marker before creating."""
+        ``look_first``: an earlier try may have created the comment, so look for its marker before creating;
+        ``family``: the issue's task and follow-ups ``task`` belongs to, all shown in the tracking comment."""
         link = task.github
         assert link is not None
         work = _Pass(link)
@@ -108,7 +147,10 @@ class Deliverer:
             if work.stop:
                 break
             try:
-                steps[kind](task, config, work, may_create=may_create, look_first=look_first)
+                if kind == "comment" and task.follow_up is not None:
+                    self._follow_up_comment(task, config, work, family or Family(task))
+                else:
+                    steps[kind](task, config, work, may_create=may_create, look_first=look_first, family=family)
             except (GitHubError, PushError) as exc:
                 work.failed(kind, exc)
         final = work.link
@@ -125,7 +167,7 @@ class Deliverer:
             skipped=tuple(work.skipped),
         )
 
-    def _push(self, task: Task, config: GitHubConfig, work: _Pass, **_: bool) -> None:
+    def _push(self, task: Task, config: GitHubConfig, work: _Pass, **_: object) -> None:
         commit = work_commit(task)
         if commit is None or work.link.pushed == commit:
             work.done.append("push")
@@ -137,7 +179,7 @@ class Deliverer:
         work.link = work.link.model_copy(update={"pushed": commit})
         work.done.append("push")
 
-    def _pull(self, task: Task, config: GitHubConfig, work: _Pass, **_: bool) -> None:
+    def _pull(self, task: Task, config: GitHubConfig, work: _Pass, **_: object) -> None:
         link = work.link
         if link.pull_number is not None:
             work.done.append("pull")
@@ -171,10 +213,19 @@ class Deliverer:
                 raise
             # Refused for good (e.g. the actor opened the PR themselves): the PR stands without the request.
 
-    def _comment(self, task: Task, config: GitHubConfig, work: _Pass, *, may_create: bool, look_first: bool) -> None:
+    def _comment(
+        self,
+        task: Task,
+        config: GitHubConfig,
+        work: _Pass,
+        *,
+        may_create: bool,
+        look_first: bool,
+        family: Family | None = None,
+    ) -> None:
         link = work.link
         shown = task.model_copy(update={"github": link})
-        body = self.redact(render(shown, config))
+        body = self.redact(render(shown, config, family.follow_ups if family is not None else ()))
         if link.comment_id is not None:
             try:
                 comment_id = link.comment_id
@@ -202,7 +253,54 @@ class Deliverer:
         work.link = link.model_copy(update={"comment_id": made.id})
         work.done.append("comment")
 
-    def _labels(self, task: Task, config: GitHubConfig, work: _Pass, **_: bool) -> None:
+    def _follow_up_comment(self, task: Task, config: GitHubConfig, work: _Pass, family: Family) -> None:
+        """The issue's tracking comment, edited from a follow-up: never created by one (the issue's task makes
+        it); left for later while the issue's task has none (or it was deleted)."""
+        root, link = family.root, work.link
+        comment_id = link.comment_id or (root.github.comment_id if root.github is not None else None)
+        if comment_id is None or root.github is None:
+            work.skipped.append("comment")
+            return
+        shown = task.model_copy(update={"github": link})
+        follow_ups = [shown if f.id == task.id else f for f in family.follow_ups]
+        if not any(f.id == task.id for f in follow_ups):
+            follow_ups.append(shown)
+        body = self.redact(render(root, config, follow_ups))
+        try:
+            self._again(lambda: self.api.edit_comment(link.repository, comment_id, body))
+        except GitHubError as exc:
+            if exc.status != 404:
+                raise
+            work.skipped.append("comment")  # deleted: the issue's task makes a new one, this one edits it then
+            return
+        work.link = link.model_copy(update={"comment_id": comment_id})
+        work.done.append("comment")
+
+    def reply(self, task: Task, config: GitHubConfig) -> ReplyRecord:
+        """Reply once in each review thread the follow-up ``task`` addressed. Safe to repeat: the pull request's
+        review comments are read first, and a thread that has this follow-up's reply (its marker) gets none."""
+        follow_up, link = task.follow_up, task.github
+        assert follow_up is not None and link is not None
+        body = self.redact(thread_reply(task, config))
+        made = 0
+        try:
+            present = self._again(lambda: self.api.pull_comments(link.repository, follow_up.pull))
+            answered = {c.in_reply_to for c in present if reply_marker(task.id) in c.body}
+            for thread in threads(follow_up):
+                if thread in answered:
+                    continue
+                try:
+                    self.api.reply_to_review_comment(link.repository, follow_up.pull, thread, body)
+                except GitHubError as exc:
+                    if exc.status != 404:
+                        raise
+                    continue  # the thread was deleted: nobody to answer there
+                made += 1
+        except GitHubError as exc:
+            return ReplyRecord(made, self.redact(f"replies: {exc}"), exc.retry_after)
+        return ReplyRecord(made)
+
+    def _labels(self, task: Task, config: GitHubConfig, work: _Pass, **_: object) -> None:
         link = work.link
         if not config.status_labels:
             work.done.append("labels")

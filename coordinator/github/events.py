@@ -94,6 +94,83 @@ class IssueCommentEvent:
 
 
 @dataclass(frozen=True)
+class PullData:
+    """The pull request in a review event, as it was when the event happened."""
+
+    number: int
+    head_ref: str
+    head_sha: str
+    state: str
+    html_url: str
+    title: str
+
+
+@dataclass(frozen=True)
+class ReviewData:
+    """A pull request review: ``state`` is ``changes_requested``, ``commented``, ``approved`` or ``dismissed``."""
+
+    id: int
+    body: str
+    state: str
+    author: User
+    html_url: str
+    submitted_at: datetime | None
+    commit_id: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewCommentData:
+    """A review comment: on a line (``line``; ``start_line`` for a range) of ``path`` in the diff; a reply in a
+    thread names the thread's first comment (``in_reply_to``)."""
+
+    id: int
+    body: str
+    author: User
+    path: str
+    line: int | None
+    start_line: int | None
+    diff_hunk: str
+    html_url: str
+    created_at: datetime
+    review_id: int | None = None
+    in_reply_to: int | None = None
+
+
+@dataclass(frozen=True)
+class PullRequestReviewEvent:
+    """A ``pull_request_review`` event (``submitted``, ``edited``, ``dismissed``)."""
+
+    action: str
+    repository: str
+    pull: PullData
+    review: ReviewData
+    sender: User
+    delivery: str | None = None
+
+    @property
+    def name(self) -> str:
+        """``pull_request_review.<action>``, as recorded on the task."""
+        return f"pull_request_review.{self.action}"
+
+
+@dataclass(frozen=True)
+class PullRequestReviewCommentEvent:
+    """A ``pull_request_review_comment`` event (``created``, ``edited``, ``deleted``)."""
+
+    action: str
+    repository: str
+    pull: PullData
+    comment: ReviewCommentData
+    sender: User
+    delivery: str | None = None
+
+    @property
+    def name(self) -> str:
+        """``pull_request_review_comment.<action>``."""
+        return f"pull_request_review_comment.{self.action}"
+
+
+@dataclass(frozen=True)
 class Unsupported:
     """An event coordinator does not act on (yet); ``why`` says so for the log."""
 
@@ -101,13 +178,19 @@ class Unsupported:
     why: str
 
 
-Event = IssuesEvent | IssueCommentEvent | Unsupported
+Event = IssuesEvent | IssueCommentEvent | PullRequestReviewEvent | PullRequestReviewCommentEvent | Unsupported
+#: The events about a pull request's review (follow-ups of an issue's task).
+ReviewEvent = PullRequestReviewEvent | PullRequestReviewCommentEvent
 
 
 def parse(name: str, payload: Mapping[str, Any], *, delivery: str | None = None) -> Event:
     """The event ``name`` (``GITHUB_EVENT_NAME`` / ``X-GitHub-Event``) with ``payload`` (the JSON body)."""
     if name == "issue_comment":
         return _issue_comment(payload, delivery)
+    if name == "pull_request_review":
+        return _review_event(payload, delivery)
+    if name == "pull_request_review_comment":
+        return _review_comment_event(payload, delivery)
     if name != "issues":
         return Unsupported(name, f"coordinator does not act on '{name}' events")
     action = _text(payload, "action")
@@ -143,6 +226,78 @@ def _issue_comment(payload: Mapping[str, Any], delivery: str | None) -> IssueCom
         sender=_user(_object(payload, "sender")),
         delivery=delivery,
     )
+
+
+def _review_event(payload: Mapping[str, Any], delivery: str | None) -> PullRequestReviewEvent:
+    raw = _object(payload, "review")
+    submitted = raw.get("submitted_at")
+    review = ReviewData(
+        id=_number(raw, "id"),
+        body=_optional_text(raw, "body"),
+        state=_text(raw, "state").lower(),
+        author=_user(_object(raw, "user")),
+        html_url=_text(raw, "html_url"),
+        submitted_at=_when(raw, "submitted_at") if isinstance(submitted, str) and submitted else None,
+        commit_id=_optional_text(raw, "commit_id"),
+    )
+    return PullRequestReviewEvent(
+        action=_text(payload, "action"),
+        repository=_text(_object(payload, "repository"), "full_name"),
+        pull=_pull(_object(payload, "pull_request")),
+        review=review,
+        sender=_user(_object(payload, "sender")),
+        delivery=delivery,
+    )
+
+
+def _review_comment_event(payload: Mapping[str, Any], delivery: str | None) -> PullRequestReviewCommentEvent:
+    return PullRequestReviewCommentEvent(
+        action=_text(payload, "action"),
+        repository=_text(_object(payload, "repository"), "full_name"),
+        pull=_pull(_object(payload, "pull_request")),
+        comment=review_comment(_object(payload, "comment")),
+        sender=_user(_object(payload, "sender")),
+        delivery=delivery,
+    )
+
+
+def review_comment(raw: Mapping[str, Any]) -> ReviewCommentData:
+    """A review comment as webhooks and the REST API both show it (the same shape)."""
+    return ReviewCommentData(
+        id=_number(raw, "id"),
+        body=_optional_text(raw, "body"),
+        author=_user(_object(raw, "user")) if isinstance(raw.get("user"), Mapping) else User("ghost"),
+        path=_optional_text(raw, "path"),
+        line=_optional_number(raw, "line") or _optional_number(raw, "original_line"),
+        start_line=_optional_number(raw, "start_line") or _optional_number(raw, "original_start_line"),
+        diff_hunk=_optional_text(raw, "diff_hunk"),
+        html_url=_text(raw, "html_url"),
+        created_at=_when(raw, "created_at"),
+        review_id=_optional_number(raw, "pull_request_review_id"),
+        in_reply_to=_optional_number(raw, "in_reply_to_id"),
+    )
+
+
+def _pull(raw: Mapping[str, Any]) -> PullData:
+    head = _object(raw, "head")
+    return PullData(
+        number=_number(raw, "number"),
+        head_ref=_text(head, "ref"),
+        head_sha=_optional_text(head, "sha"),
+        state=_text(raw, "state"),
+        html_url=_text(raw, "html_url"),
+        title=_optional_text(raw, "title"),
+    )
+
+
+def _optional_text(raw: Mapping[str, Any], key: str) -> str:
+    value = raw.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _optional_number(raw: Mapping[str, Any], key: str) -> int | None:
+    value = raw.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _issue(raw: Mapping[str, Any], *, pulls: bool = False) -> IssueData:

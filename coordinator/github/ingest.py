@@ -20,9 +20,17 @@ from coordinator.errors import InvalidTransition, UsageError
 from coordinator.github.api import WRITE_PERMISSIONS, GitHubAPI
 from coordinator.github.conversation import CommentPlan, plan_comment
 from coordinator.github.courier import Courier
-from coordinator.github.events import IssueCommentEvent, IssuesEvent, User
+from coordinator.github.events import (
+    IssueCommentEvent,
+    IssuesEvent,
+    PullRequestReviewCommentEvent,
+    PullRequestReviewEvent,
+    User,
+)
+from coordinator.github.followups import FollowUpPlan
 from coordinator.github.labels import read_labels
 from coordinator.github.missed import as_labeled, latest_trigger, may_have_missed
+from coordinator.github.review_ingest import FollowUps, PullEvent, plan_pull_event
 from coordinator.github.steer import Steering
 from coordinator.github.text import issue_body, issue_title
 from coordinator.github.tracking import untrusted_reply
@@ -45,8 +53,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def plan_for(state: State, event: IssuesEvent | IssueCommentEvent) -> Plan | CommentPlan:
+def plan_for(state: State, event: IssuesEvent | PullEvent) -> Plan | CommentPlan | FollowUpPlan:
     """What ``event`` asks of its issue's task, on the state branch as ``state`` holds it (no GitHub call)."""
+    if isinstance(event, (PullRequestReviewEvent, PullRequestReviewCommentEvent)) or (
+        isinstance(event, IssueCommentEvent) and event.issue.is_pull
+    ):
+        return plan_pull_event(event, state)
     task = state.tasks.get(task_id_of(event.issue.number))
     if isinstance(event, IssueCommentEvent):
         return plan_comment(event, task, state.github, tuple(state.modes.modes))
@@ -76,10 +88,15 @@ class Ingest:
         self.store, self.api, self.courier, self.echo = store, api, courier, echo
         self.long_running = long_running
 
-    def handle(self, event: IssuesEvent | IssueCommentEvent) -> Outcome:
+    def handle(self, event: IssuesEvent | PullEvent) -> Outcome:
         """Act on ``event``, deliver to GitHub, and retry what other tasks left pending."""
         state = self.store.read()
-        if isinstance(event, IssueCommentEvent):
+        if isinstance(event, (PullRequestReviewEvent, PullRequestReviewCommentEvent)) or (
+            isinstance(event, IssueCommentEvent) and event.issue.is_pull
+        ):
+            message, task_id = FollowUps(self).act(event, state)
+            outcome = Outcome(message, task_id)
+        elif isinstance(event, IssueCommentEvent):
             message, task_id = Steering(self).act(event, plan_comment_for(state, event), state)
             outcome = Outcome(message, task_id)
         else:

@@ -28,8 +28,17 @@ from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectio
 
 from coordinator import __version__
 from coordinator.errors import ConfigError
-from coordinator.github import shapes
-from coordinator.github.api import Comment, GitHubAPI, GitHubError, Issue, IssueEvent, PullRequest
+from coordinator.github import review_shapes, shapes
+from coordinator.github.api import (
+    Comment,
+    GitHubAPI,
+    GitHubError,
+    Issue,
+    IssueEvent,
+    PullRequest,
+    Review,
+    ReviewComment,
+)
 from coordinator.github.failures import bad_answer, check_body_length, http_error, moved, no_answer
 from coordinator.github.settings import GitHubSettings, repository_parts
 
@@ -250,6 +259,32 @@ class RestGitHub:
     def default_branch(self, repo: str) -> str:
         """The repository's default branch."""
         return self._read(shapes.default_branch_from, self._call("GET", _repo_path(repo)), "repository")
+
+    def pull(self, repo: str, number: int) -> PullRequest:
+        """One pull request, with its head branch and commit."""
+        data = self._call("GET", f"{_repo_path(repo)}/pulls/{_number(number)}")
+        return self._read(review_shapes.pull_detail_from, data, "pull request")
+
+    def review(self, repo: str, number: int, review_id: int) -> Review:
+        """One review of pull request ``number``."""
+        data = self._call("GET", f"{_repo_path(repo)}/pulls/{_number(number)}/reviews/{_number(review_id)}")
+        return self._read(review_shapes.review_from, data, "review")
+
+    def review_comments(self, repo: str, number: int, review_id: int) -> list[ReviewComment]:
+        """The comments of one review (every page)."""
+        path = f"{_repo_path(repo)}/pulls/{_number(number)}/reviews/{_number(review_id)}/comments"
+        return self._read(review_shapes.review_comments_from, self._all_pages(path), "review comments")
+
+    def pull_comments(self, repo: str, number: int) -> list[ReviewComment]:
+        """Every review comment of pull request ``number``, oldest first (every page)."""
+        items = self._all_pages(f"{_repo_path(repo)}/pulls/{_number(number)}/comments")
+        return self._read(review_shapes.review_comments_from, items, "review comments")
+
+    def reply_to_review_comment(self, repo: str, number: int, comment_id: int, body: str) -> ReviewComment:
+        """Reply in the thread of review comment ``comment_id``, once (a failure is never re-sent here)."""
+        check_body_length(body, "reply")
+        path = f"{_repo_path(repo)}/pulls/{_number(number)}/comments/{_number(comment_id)}/replies"
+        return self._read(review_shapes.review_comment_from, self._call("POST", path, body={"body": body}), "reply")
 
     # -- transport -------------------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ Pure: no I/O."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from coordinator.github.sanitize import clip, quoted, sanitize
@@ -45,12 +45,14 @@ def repository_url(link: GitHubLink) -> str:
 
 
 def pushed_branch(task: Task, config: GitHubConfig) -> str:
-    """The branch a task's work is pushed to: ``<branch_prefix><task id>``."""
-    return config.branch_prefix + task.id
+    """The branch a task's work is pushed to: ``<branch_prefix><task id>``; a follow-up's is the branch of the
+    task it follows up (the one its pull request merges)."""
+    return config.branch_prefix + (task.follow_up.of if task.follow_up is not None else task.id)
 
 
-def render(task: Task, config: GitHubConfig) -> str:
-    """The tracking comment's whole text for ``task`` as it is now."""
+def render(task: Task, config: GitHubConfig, follow_ups: Sequence[Task] = ()) -> str:
+    """The tracking comment's whole text for the issue's ``task`` as it is now, with a section for each of its
+    ``follow_ups`` (whichever of them is delivered, the comment shows them all)."""
     link = task.github
     assert link is not None
     lines = [marker(task.id), f"{_headline(task)}", ""]
@@ -64,11 +66,68 @@ def render(task: Task, config: GitHubConfig) -> str:
     if round_attempts:
         table = _attempt_table(task, round_attempts)
         lines += ["<details><summary>Attempts</summary>", "", *table, "", "</details>", ""]
+    for follow_up in follow_ups:
+        lines += follow_up_section(follow_up, config)
     lines.append(
         f"<sub>Task `{task.id}` · triggered by {link.trigger.actor} ({link.trigger.event}) · coordinator updates "
         "this comment as the task moves on</sub>"
     )
     return clip("\n".join(lines), MAX_COMMENT_CHARS)
+
+
+def follow_up_section(task: Task, config: GitHubConfig) -> list[str]:
+    """A follow-up's section of the issue's tracking comment: what asked for it, where it is, what it did."""
+    follow_up, link = task.follow_up, task.github
+    assert follow_up is not None and link is not None
+    asked = "requested changes" if follow_up.state == "changes_requested" else "asked"
+    where = f"[a review]({follow_up.url})" if follow_up.kind == "review" else f"[a comment]({follow_up.url})"
+    if not follow_up.url:
+        where = f"a {follow_up.kind}"
+    lines = [f"### Follow-up {follow_up.number}: {_one_line(follow_up.author)} {asked} in {where}", ""]
+    lines += [_headline(task), ""]
+    attempts = [a for a in task.attempts if a.round == task.round]
+    if task.is_terminal:
+        last = next((a for a in reversed(attempts) if a.summary), None)
+        if last is not None and last.summary:
+            lines += [quoted(clip(inert(sanitize(last.summary).strip()), _SUMMARY_CHARS // 2)), ""]
+        rows = _figures(attempts)
+        if link.pushed:
+            branch = pushed_branch(task, config)
+            rows.append(("Pushed", f"`{link.pushed[:12]}` to [`{branch}`]({repository_url(link)}/tree/{branch})"))
+        if rows:
+            lines += ["| | |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows), ""]
+    threads = len({note.in_reply_to or note.id for note in follow_up.notes})
+    replies = f" · {threads} review thread(s), each answered there when it ends" if threads else ""
+    lines += [f"<sub>Task `{task.id}`{replies}</sub>", ""]
+    return lines
+
+
+def reply_marker(task_id: str) -> str:
+    """The hidden line that identifies a follow-up's reply in a review thread (looked for before replying)."""
+    return f"<!-- coordinator:reply={task_id} -->"
+
+
+def thread_reply(task: Task, config: GitHubConfig) -> str:
+    """What a follow-up that ended says in each review thread it addressed."""
+    follow_up, link = task.follow_up, task.github
+    assert follow_up is not None and link is not None
+    anchor = f"#issuecomment-{link.comment_id}" if link.comment_id else ""
+    where = f"the [tracking comment]({link.url}{anchor})" if link.url else "the issue's tracking comment"
+    if task.status == TaskStatus.SUCCEEDED and link.pushed:
+        head = f"✅ Follow-up `{task.id}` pushed `{link.pushed[:12]}` to `{pushed_branch(task, config)}` for this."
+    elif task.status == TaskStatus.SUCCEEDED:
+        head = f"✅ Follow-up `{task.id}` finished without changing any file."
+    elif task.status == TaskStatus.CANCELLED:
+        head = f"🚫 Follow-up `{task.id}` was cancelled."
+    else:
+        why = f": {_one_line(task.status_reason)}" if task.status_reason else ""
+        head = f"❌ Follow-up `{task.id}` did not manage this{why}."
+    lines = [reply_marker(task.id), head, ""]
+    last = next((a for a in reversed(task.attempts) if a.round == task.round and a.summary), None)
+    if last is not None and last.summary:
+        lines += [quoted(clip(inert(sanitize(last.summary).strip()), _ASKED_CHARS)), ""]
+    lines.append(f"<sub>Details in {where}.</sub>")
+    return "\n".join(lines)
 
 
 def _headline(task: Task) -> str:

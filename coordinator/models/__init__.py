@@ -24,7 +24,16 @@ from coordinator.models.config import (
     Limits,
     Meta,
 )
-from coordinator.models.github import DELIVERY_ORDER, GITHUB_CAPABILITY, GitHubConfig, GitHubLink, PrPolicy, Trigger
+from coordinator.models.github import (
+    DELIVERY_ORDER,
+    GITHUB_CAPABILITY,
+    FollowUp,
+    GitHubConfig,
+    GitHubLink,
+    PrPolicy,
+    ReviewNote,
+    Trigger,
+)
 from coordinator.models.runner import Runner, RunnerState
 from coordinator.models.task import (
     PRIORITY_WEIGHT,
@@ -61,6 +70,7 @@ __all__ = [
     "Capability",
     "Denial",
     "Feedback",
+    "FollowUp",
     "GitHubConfig",
     "GitHubLink",
     "Lease",
@@ -70,6 +80,7 @@ __all__ = [
     "Priority",
     "Question",
     "Resume",
+    "ReviewNote",
     "Runner",
     "RunnerName",
     "RunnerState",

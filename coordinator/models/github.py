@@ -22,6 +22,7 @@ DELIVERY_ORDER = ("push", "pull", "comment", "labels")
 
 
 _BRANCH_PREFIX = re.compile(r"^(?!.*\.\.)(?!.*//)[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
+_MENTION = re.compile(r"^@[A-Za-z0-9][A-Za-z0-9_/-]{0,38}$")
 _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")
 
 
@@ -43,11 +44,25 @@ class GitHubConfig(StateModel):
     default_pr: PrPolicy = Field(default="draft", description="PR policy when the issue has no pr:* label.")
     status_label_prefix: str = Field(default="coordinator:", description="Status labels are PREFIX<status>.")
     status_labels: bool = Field(default=True, description="Keep a status label (PREFIX<status>) on the issue.")
+    mention: str = Field(
+        default="@claude",
+        min_length=2,
+        max_length=40,
+        description="What a review or a comment on a task's pull request must say to make a follow-up "
+        "(a review that requests changes needs none).",
+    )
 
     @field_validator("trigger_label", "status_label_prefix")
     @classmethod
     def _label_text(cls, value: str) -> str:
         return _printable(value, "a label")
+
+    @field_validator("mention")
+    @classmethod
+    def _mention(cls, value: str) -> str:
+        if not _MENTION.match(value):
+            raise ValueError("a mention is @ and a name of letters, digits, '-', '_' or '/' (e.g. @claude)")
+        return value
 
     @field_validator("branch_prefix")
     @classmethod
@@ -107,3 +122,44 @@ class GitHubLink(StateModel):
         default=None, description="GitHub asked not to be called before then (Retry-After, rate-limit reset)."
     )
     last_error: str | None = None
+
+
+class ReviewNote(StateModel):
+    """One review comment a follow-up addresses: where it is in the diff and what it says (sanitized, cut)."""
+
+    id: int = Field(ge=1, description="The review comment's id (its thread gets the follow-up's reply).")
+    author: str
+    body: str = Field(default="", max_length=8_000)
+    path: str = Field(default="", max_length=1_000, description="The file it is on.")
+    line: int | None = Field(default=None, ge=1, description="The line of the file (the last one of a range).")
+    start_line: int | None = Field(default=None, ge=1, description="The first line of a multi-line comment.")
+    diff_hunk: str = Field(default="", max_length=4_000, description="The end of the diff hunk it is on.")
+    url: str = ""
+    in_reply_to: int | None = Field(default=None, description="The thread's first comment, for a reply.")
+
+
+class FollowUp(StateModel):
+    """What a follow-up task follows: a review of (or a comment on) the pull request of issue task ``of``. It works
+    on that task's branch, pushes to the same pull request and reports in the same tracking comment."""
+
+    of: str = Field(description="The issue's task whose pull request was reviewed (e.g. issue-12).")
+    number: int = Field(ge=1, description="k of issue-<N>-f<k>: the how-manieth follow-up of the issue.")
+    pull: int = Field(ge=1, description="The pull request's number.")
+    kind: Literal["review", "comment"] = "review"
+    review_id: int | None = Field(default=None, description="The review (kind review).")
+    comment_id: int | None = Field(default=None, description="The comment on the pull request (kind comment).")
+    state: str | None = Field(default=None, description="The review's state: changes_requested or commented.")
+    author: str
+    body: str = Field(default="", max_length=20_000, description="The review's body or the comment (sanitized).")
+    url: str = ""
+    at: UtcDateTime = Field(description="When the review was submitted (the comment made).")
+    notes: list[ReviewNote] = Field(default_factory=list, description="The review's comments, in order.")
+    replied: bool = Field(default=False, description="Every thread it addressed has its reply.")
+    reply_error: str | None = Field(default=None, description="Why the last try at the replies failed.")
+    reply_tries: int = Field(default=0, ge=0, description="Failed tries of the replies in a row.")
+    reply_retry_at: UtcDateTime | None = Field(default=None, description="Not before then (the backoff).")
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """What makes a follow-up unique: the review, or the comment (the same delivered twice is one)."""
+        return (self.kind, self.review_id or self.comment_id or 0)

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from coordinator.models.base import Capability, StateModel, TaskId, Title, UtcDateTime
-from coordinator.models.github import GitHubLink
+from coordinator.models.github import FollowUp, GitHubLink
 
 
 class Priority(StrEnum):
@@ -201,6 +201,9 @@ class Task(StateModel):
     )
     question: Question | None = Field(default=None, description="The agent's last question (needs_input).")
     resume: Resume | None = Field(default=None, description="The session the next attempt should resume.")
+    follow_up: FollowUp | None = Field(
+        default=None, description="The review of an issue task's pull request this task addresses, if any."
+    )
 
     @property
     def is_terminal(self) -> bool:

@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from coordinator.core.transitions.followups import follow_ups_of
 from coordinator.github.api import GitHubAPI, GitHubError
 from coordinator.github.courier import Courier
+from coordinator.github.deliver import BranchStarter
 from coordinator.github.prompt import issue_description, writers_comments
+from coordinator.github.tracking import pushed_branch
+from coordinator.ids import task_branch
 from coordinator.models import GitHubConfig, Task
 from coordinator.runner.trailers import co_author_trailer
 
@@ -52,6 +56,8 @@ class RunnerGitHub:
         link = task.github
         assert link is not None
         config = self._config()
+        if task.follow_up is not None:
+            return self._follow_up_gate(task, config)
         verdict = self.courier.check.runnable(link, config)
         if not verdict.ok:
             return Gate(refusal=verdict.why, transient=verdict.transient, retry_after=verdict.retry_after)
@@ -64,6 +70,48 @@ class RunnerGitHub:
             description=issue_description(task, comments),
             trailer=co_author_trailer(link.trigger.actor, link.trigger.actor_id),
         )
+
+    def _follow_up_gate(self, task: Task, config: GitHubConfig) -> Gate:
+        """A follow-up: its review verified, the pull request's branch as it is on the repository now (people may
+        push to it) as the start of the task's branch, and the issue's part of the prompt."""
+        follow_up, link = task.follow_up, task.github
+        assert follow_up is not None and link is not None
+        original = self.courier.store.state.tasks.get(follow_up.of)
+        verdict = self.courier.follow_ups.runnable(task, original, config)
+        if not verdict.ok:
+            return Gate(refusal=verdict.why, transient=verdict.transient, retry_after=verdict.retry_after)
+        waiting = self._unpushed_before(task)
+        if waiting is not None:
+            return Gate(refusal=f"{waiting} has work not pushed to the pull request yet", transient=True)
+        pusher = self.courier.deliverer.pusher
+        if isinstance(pusher, BranchStarter):
+            why = pusher.start_branch(pushed_branch(task, config), task_branch(task.id))
+            if why is not None:
+                return Gate(refusal=why, transient=True)
+        self.courier.deliver(task.id)
+        assert original is not None  # runnable() refuses a follow-up of no issue task
+        issue = task.model_copy(update={"title": original.title, "body": original.body})
+        return Gate(
+            description=issue_description(issue, []),
+            trailer=co_author_trailer(link.trigger.actor, link.trigger.actor_id),
+        )
+
+    def _unpushed_before(self, task: Task) -> str | None:
+        """The issue's task or an earlier follow-up whose work still waits to be pushed (tried once more now): a
+        follow-up starts from the pull request's branch, which must hold that work first."""
+        follow_up = task.follow_up
+        assert follow_up is not None
+        state = self.courier.store.state
+        before = [state.tasks[follow_up.of]] if follow_up.of in state.tasks else []
+        earlier_ones = follow_ups_of(state.tasks.values(), follow_up.of)
+        before += [t for t in earlier_ones if t.follow_up is not None and t.follow_up.number < follow_up.number]
+        for earlier in before:
+            if earlier.github is not None and "push" in earlier.github.pending and earlier.github.refused is None:
+                self.tell(earlier.id)
+                again = self.courier.store.state.tasks.get(earlier.id)
+                if again is not None and again.github is not None and "push" in again.github.pending:
+                    return earlier.id
+        return None
 
     def tell(self, task_id: str) -> None:
         """Deliver what the runner's last commit left pending for ``task_id`` (never raises)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from coordinator.agents.base import NEEDS_INPUT_PREFIX, VERDICT_PREFIX
 from coordinator.github.sanitize import quoted
 from coordinator.models import Attempt, AttemptOutcome, Feedback, Task
+from coordinator.runner.review_prompt import follow_up_section
 
 _SUMMARY_CHARS = 600
 _SKIPPED = (AttemptOutcome.RUNNING, AttemptOutcome.SUCCEEDED)
@@ -20,6 +21,7 @@ def build_prompt(task: Task, *, branch: str, attempt: int, description: str | No
         lines = [f"# Task {task.id}: {task.title}", ""]
         if task.body.strip():
             lines += [task.body.strip(), ""]
+    lines += follow_up_section(task)
     lines += _feedback(task)
     earlier = [a for a in task.attempts if a.number < attempt and a.outcome not in _SKIPPED]
     if earlier:

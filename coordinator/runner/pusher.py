@@ -54,6 +54,24 @@ class ClonePusher:
             "move their commits elsewhere or delete the branch, then the runner pushes again"
         )
 
+    def start_branch(self, remote_branch: str, local_branch: str) -> str | None:
+        """Create ``local_branch`` in the clone at the tip of the repository's ``remote_branch`` (fetched now: people
+        may have pushed to it), unless the clone has that branch already (an earlier attempt's work, which the next
+        attempt continues); why it could not, or None."""
+        if run_git(["rev-parse", "--verify", "--quiet", f"refs/heads/{local_branch}"], cwd=self.repo).ok:
+            return None
+        refspec = f"refs/heads/{remote_branch}:refs/heads/{local_branch}"
+        done = run_git(
+            ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.remote.url, refspec],
+            cwd=self.repo,
+            env=self.remote.git_env(),
+            timeout=_PUSH_TIMEOUT_SECONDS,
+        )
+        if done.ok:
+            return None
+        said = self.remote.redact(done.stdout + "\n" + done.stderr)
+        return f"could not fetch {remote_branch} from {self.remote.url}: {last_lines(said)}"
+
     def _push(self, args: list[str]) -> str | None:
         """None when the push went through, else what git said (credentials removed)."""
         result = run_git(args, cwd=self.repo, env=self.remote.git_env(), timeout=_PUSH_TIMEOUT_SECONDS)

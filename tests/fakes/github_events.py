@@ -72,3 +72,47 @@ def write_event(path: Path, payload: dict[str, Any]) -> Path:
     """``payload`` saved where ``GITHUB_EVENT_PATH`` can point."""
     path.write_text(json.dumps(payload), encoding="utf-8")
     return path
+
+
+def _repository(gh: FakeGitHub) -> dict[str, Any]:
+    template = fixture("issues.labeled")
+    owner, name = gh.default_repository.split("/")
+    repository = copy.deepcopy(template["repository"])
+    repository.update(name=name, full_name=gh.default_repository, html_url=f"https://github.com/{owner}/{name}")
+    repository["owner"] = {**repository["owner"], "login": owner}
+    return repository
+
+
+def _pull(gh: FakeGitHub, number: int) -> dict[str, Any]:
+    return next(p for p in gh.pulls() if p["number"] == number)
+
+
+def review_event(
+    gh: FakeGitHub, pull: int, review_id: int, *, sender: str, action: str = "submitted"
+) -> dict[str, Any]:
+    """The ``pull_request_review.<action>`` payload GitHub would send now for review ``review_id`` of pull request
+    ``pull`` (the recorded payload's shape; the review as the fake shows it, its state in lower case as webhooks
+    write it)."""
+    payload = fixture("pull_request_review.submitted")
+    review = gh.review(review_id)
+    review["state"] = str(review["state"]).lower()
+    payload.update(
+        action=action, review=review, pull_request=_pull(gh, pull), repository=_repository(gh), sender=user(sender)
+    )
+    return payload
+
+
+def review_comment_event(gh: FakeGitHub, pull: int, comment_id: int, *, sender: str) -> dict[str, Any]:
+    """The ``pull_request_review_comment.created`` payload for review comment ``comment_id`` of ``pull``."""
+    payload = fixture("pull_request_review_comment.created-line")
+    comment = next(c for c in gh.pull_review_comments(pull) if c["id"] == comment_id)
+    payload.update(comment=comment, pull_request=_pull(gh, pull), repository=_repository(gh), sender=user(sender))
+    return payload
+
+
+def pull_comment_event(gh: FakeGitHub, pull: int, comment_id: int, *, sender: str) -> dict[str, Any]:
+    """The ``issue_comment.created`` payload for comment ``comment_id`` in pull request ``pull``'s conversation."""
+    payload = fixture("issue_comment.created-pull")
+    comment = next(c for c in gh.issue_comments(pull) if c["id"] == comment_id)
+    payload.update(comment=comment, issue=gh.issue(pull), repository=_repository(gh), sender=user(sender))
+    return payload

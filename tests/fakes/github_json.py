@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -126,9 +127,11 @@ class Render:
     """JSON of the fake's records; ``api`` is the API root (``http://127.0.0.1:PORT[/api/v3]``), ``web`` the
     root of ``html_url`` links."""
 
-    def __init__(self, api: str, web: str) -> None:
+    def __init__(self, api: str, web: str, heads: Callable[[str], str] | None = None) -> None:
         self.api = api
         self.web = web
+        #: The commit a branch points at (the fake's git remote, when it has one), for ``head.sha``.
+        self.heads = heads
 
     def user(self, login: str) -> dict[str, Any]:
         """A simple-user object."""
@@ -314,7 +317,7 @@ class Render:
         return {
             "label": f"{owner}:{ref}",
             "ref": ref,
-            "sha": "0" * 40,
+            "sha": self.heads(ref) if self.heads is not None else "0" * 40,
             "user": self.user(owner),
             "repo": {
                 "id": repo.id,

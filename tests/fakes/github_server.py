@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
@@ -50,6 +51,7 @@ from tests.fakes.github_json import (
     Render,
     Repository,
 )
+from tests.fakes.github_reviews import REVIEW_ROUTES, ReviewCommentRecord, ReviewRecord, branch_head
 from tests.fakes.github_routes import DOCS, ROUTES, Answer, Reply, Request
 
 ROLES = ("admin", "maintain", "write", "triage", "read")
@@ -116,6 +118,10 @@ class FakeGitHub:
         self.default_repository = repository
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.reviews: dict[int, ReviewRecord] = {}
+        self.review_comments: dict[int, ReviewCommentRecord] = {}
+        #: The bare repository pull requests' branches live in (their ``head.sha`` is read there), if any.
+        self.git_dir: Path | None = None
         self.add_repository(repository, default_branch=default_branch)
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -308,6 +314,73 @@ class FakeGitHub:
             target = self._repo(repo)
             return self._new_comment(target, self._issue(target, issue), body, by or target.owner).id
 
+    def add_review(
+        self,
+        pull: int,
+        *,
+        by: str,
+        state: str = "CHANGES_REQUESTED",
+        body: str = "",
+        comments: Iterable[tuple[str, int, str]] = (),
+        repo: str | None = None,
+    ) -> tuple[int, list[int]]:
+        """A review of pull request ``pull`` submitted now by ``by``, with review comments given as
+        ``(path, line, body)``. Returns the review's id and its comments' ids."""
+        with self._lock:
+            target = self._repo(repo)
+            self._issue(target, pull)
+            review = ReviewRecord(self._new_id(), target.full_name, pull, by, state.upper(), body, _now())
+            self.reviews[review.id] = review
+            self._known_users.add(by.lower())
+            made = [
+                self.add_review_comment(pull, text, by=by, path=path, line=line, review=review.id, repo=repo)
+                for path, line, text in comments
+            ]
+            return review.id, made
+
+    def add_review_comment(
+        self,
+        pull: int,
+        body: str,
+        *,
+        by: str,
+        path: str,
+        line: int | None,
+        review: int | None = None,
+        in_reply_to: int | None = None,
+        repo: str | None = None,
+    ) -> int:
+        """A review comment on ``path`` at ``line`` (in review ``review``, or a one-comment review of its own).
+        Returns its id."""
+        with self._lock:
+            target = self._repo(repo)
+            if review is None:
+                review = self._new_id()
+                record = ReviewRecord(review, target.full_name, pull, by, "COMMENTED", "", _now())
+                self.reviews[review] = record
+            hunk = f"@@ -1,3 +1,4 @@\n line one\n+line {line} as changed\n line three"
+            comment = ReviewCommentRecord(
+                self._new_id(), target.full_name, pull, review, by, body, path, line, hunk, _now(), in_reply_to
+            )
+            self.review_comments[comment.id] = comment
+            return comment.id
+
+    def pull_review_comments(self, pull: int, *, repo: str | None = None) -> list[dict[str, Any]]:
+        """The review comments of a pull request (replies included), oldest first."""
+        from tests.fakes.github_reviews import render_review_comment
+
+        with self._lock:
+            target = self._repo(repo)
+            kept = [c for c in self.review_comments.values() if (c.repo, c.pull) == (target.full_name, pull)]
+            return [render_review_comment(self, target, c) for c in kept]
+
+    def review(self, review_id: int, *, repo: str | None = None) -> dict[str, Any]:
+        """A review as ``GET …/pulls/{n}/reviews/{id}`` shows it."""
+        from tests.fakes.github_reviews import render_review
+
+        with self._lock:
+            return render_review(self, self._repo(repo), self.reviews[review_id])
+
     # -- readers (the same JSON the API answers) -------------------------------------------------------------
 
     def issue(self, number: int, *, repo: str | None = None) -> dict[str, Any]:
@@ -357,7 +430,7 @@ class FakeGitHub:
 
     @property
     def _render(self) -> Render:
-        return Render(self.url, self.origin)
+        return Render(self.url, self.origin, lambda ref: branch_head(self.git_dir, ref))
 
     def _clock(self) -> datetime:
         return _now()
@@ -466,7 +539,7 @@ class FakeGitHub:
 
     def _dispatch(self, method: str, path: str, query: Mapping[str, str], body: Any) -> Reply:
         path = self._canonical(path)
-        for verb, pattern, route in ROUTES:
+        for verb, pattern, route in [*ROUTES, *REVIEW_ROUTES]:
             found = re.fullmatch(pattern, path)
             if verb == method and found:
                 try:
