@@ -25,8 +25,9 @@ def remote(remote_path: Path) -> Path:
 def test_the_defaults_are_shown(remote: Path) -> None:
     shown = run(remote, "github")
     assert shown.exit_code == 0, shown.output
-    assert "trigger_label        claude" in shown.output
-    assert "status_labels        true" in shown.output
+    rows = {tuple(line.split(None, 1)) for line in shown.output.splitlines()[1:]}
+    assert ("trigger_label", "claude") in rows and ("status_labels", "true") in rows
+    assert ("push_workflow_changes", "false") in rows and ("mention", "@claude") in rows
     data = json.loads(run(remote, "github", "--json").output)
     assert data["default_pr"] == "draft" and data["allowed_bots"] == []
 

@@ -441,3 +441,6 @@ def test_a_failed_follow_up_says_so_in_each_of_its_threads(runner: Side, gh: Fak
     assert ended.status == TaskStatus.FAILED and ended.follow_up is not None and ended.follow_up.replied
     replies = [c["body"] for c in gh.pull_review_comments(pull) if c["user"]["login"] == "coordinator-bot"]
     assert len(replies) == 2 and all("did not manage this: tests fail" in r for r in replies)
+    # Its half-done work stays on the runner: the pull request under review never gets it.
+    assert ended.github is not None and ended.github.pushed != COMMIT and "push" not in ended.github.pending
+    assert runner.courier.deliverer.pusher.pushes == []  # type: ignore[union-attr]

@@ -113,6 +113,8 @@ def test_the_workflow_ingests_the_issue_events_and_can_be_started_by_hand() -> N
     on = load(REFERENCE.read_text(encoding="utf-8"))["on"]
     assert on["issues"]["types"] == ["opened", "labeled", "unlabeled", "edited", "closed", "reopened"]
     assert on["issue_comment"]["types"] == ["created"]
+    assert on["pull_request_review"]["types"] == ["submitted"]  # follow-ups; the review brings its comments
+    assert "pull_request_review_comment" not in on
     assert "workflow_dispatch" in on
     assert "pull_request" not in on and "pull_request_target" not in on  # no code from forks, ever
 
@@ -122,7 +124,9 @@ def test_the_ingest_job_writes_the_state_one_run_per_issue_at_a_time() -> None:
     assert document["defaults"] == {"run": {"shell": "bash"}}  # the scripts are bash on Windows runners too
     job = document["jobs"]["ingest"]
     assert job["permissions"] == {"contents": "write", "issues": "write", "pull-requests": "write"}
-    assert job["concurrency"]["group"].startswith("coordinator-state-${{ github.repository }}")
+    # One group per issue, and per pull request for its reviews (GitHub scopes groups to the repository).
+    number = "${{ github.event.issue.number || github.event.pull_request.number }}"
+    assert job["concurrency"]["group"] == f"coordinator-state-issue-{number}"
     assert job["concurrency"]["cancel-in-progress"] is False
     assert job["runs-on"] == "ubuntu-latest"
     scripts = [step.get("run", "") for step in job["steps"]]

@@ -37,7 +37,7 @@ def github_settings(ctx: click.Context, assignments: tuple[str, ...], as_json: b
             current = store.read().github
             new = _assigned(current.model_dump(mode="json"), assignments)
             who = actor()
-            change = store.update(lambda state, now: set_github(state, github=new, by=who))
+            change = store.update(lambda state, now: set_github(state, github=new, by=who, now=now))
             click.echo(change.message)
         config = store.read().github
     if as_json:

@@ -58,7 +58,10 @@ def wanted(task: Task, link: GitHubLink, config: GitHubConfig) -> list[str]:
     """The deliveries ``task`` needs now that it is in its current state (before looking at what is pending)."""
     kinds: list[str] = []
     commit = work_commit(task)
-    if task.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED) and commit and link.pushed != commit:
+    # A failed task's work in progress is pushed for people to look at, except a follow-up's: its branch is the
+    # pull request under review, which must not get broken work.
+    ended = (TaskStatus.SUCCEEDED,) if task.follow_up is not None else (TaskStatus.SUCCEEDED, TaskStatus.FAILED)
+    if task.status in ended and commit and link.pushed != commit:
         kinds.append("push")
     if task.status == TaskStatus.SUCCEEDED and commit and link.pr_policy in ("draft", "ready") and not link.pull_number:
         kinds.append("pull")

@@ -67,6 +67,26 @@ class BranchStarter(Protocol):
         ...
 
 
+@runtime_checkable
+class ChangeLister(Protocol):
+    """A pusher that can tell which files a push would bring to the repository."""
+
+    def new_paths(self, commit: str, branch: str) -> list[str]:
+        """The files changed by the commits that pushing ``commit`` to ``branch`` would add to the repository
+        (none the repository has already: not the base branch's, not ``branch``'s as it is there now)."""
+        ...
+
+
+#: Where GitHub looks for what it runs: a workflow on a pull request's branch runs with the repository's
+#: secrets for reviews and pushes (pull_request_review, pull_request, push), so an agent must not put one there.
+RUNS_ON_GITHUB = (".github/workflows/", ".github/actions/")
+
+
+def workflow_paths(paths: Sequence[str]) -> list[str]:
+    """The paths among ``paths`` that GitHub Actions would run (see :data:`RUNS_ON_GITHUB`)."""
+    return sorted({p for p in paths if p.lower().startswith(RUNS_ON_GITHUB)})
+
+
 @dataclass(frozen=True)
 class Family:
     """An issue's task (``root``) and its follow-ups: the tracking comment shows them all."""
@@ -175,9 +195,23 @@ class Deliverer:
         if self.pusher is None or not self.pusher.has(commit):
             work.skipped.append("push")  # only the runner that made the commits can push them
             return
+        self._refuse_workflows(commit, pushed_branch(task, config), config)
         self.pusher.push(commit, pushed_branch(task, config), previous=work.link.pushed)
         work.link = work.link.model_copy(update={"pushed": commit})
         work.done.append("push")
+
+    def _refuse_workflows(self, commit: str, branch: str, config: GitHubConfig) -> None:
+        """Never push an agent's change to what GitHub Actions runs, unless the repository allows it."""
+        if config.push_workflow_changes or not isinstance(self.pusher, ChangeLister):
+            return
+        found = workflow_paths(self.pusher.new_paths(commit, branch))
+        if found:
+            shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+            raise PushError(
+                f"not pushed: the agent changed {shown}, which GitHub Actions would run with this repository's "
+                f"secrets; look at {branch} on the runner and push it yourself if it is right, or allow such "
+                "pushes with 'coordinator github --set push_workflow_changes=true'"
+            )
 
     def _pull(self, task: Task, config: GitHubConfig, work: _Pass, **_: object) -> None:
         link = work.link

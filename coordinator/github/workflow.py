@@ -52,6 +52,10 @@ on:
   # pull request code, and the comment's text stays in the event file.
   issue_comment:  # zizmor: ignore[dangerous-triggers]
     types: [created]
+  # Reviews of the pull requests coordinator opened become follow-up tasks (others are ignored). Review comments
+  # come with their review: pull_request_review_comment is not needed.
+  pull_request_review:
+    types: [submitted]
   workflow_dispatch:
   # To also run the queue on a timer (with the self-hosted job below turned on), uncomment these two lines:
   # schedule:
@@ -80,12 +84,13 @@ jobs:
     # GitHub keeps one pending run per group and drops an older pending one, so ingest reads the issue as it is
     # now rather than trusting the event alone.
     concurrency:
-      group: coordinator-state-${{ github.repository }}-issue-${{ github.event.issue.number }}
+      # Per issue, or per pull request for a review (groups are per repository already).
+      group: coordinator-state-issue-${{ github.event.issue.number || github.event.pull_request.number }}
       cancel-in-progress: false
     permissions:
       contents: write  # push the state branch, which lives in this repository
       issues: write  # labels and the tracking comment
-      pull-requests: write  # comments on pull requests (issue_comment events of a pull request)
+      pull-requests: write  # reactions and replies on pull requests (reviews, comments mentioning @claude)
     steps:
       - uses: actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97  # v7.0.0
         with:

@@ -44,6 +44,11 @@ class GitHubConfig(StateModel):
     default_pr: PrPolicy = Field(default="draft", description="PR policy when the issue has no pr:* label.")
     status_label_prefix: str = Field(default="coordinator:", description="Status labels are PREFIX<status>.")
     status_labels: bool = Field(default=True, description="Keep a status label (PREFIX<status>) on the issue.")
+    push_workflow_changes: bool = Field(
+        default=False,
+        description="Push an agent's changes to .github/workflows or .github/actions (they would run with the "
+        "repository's secrets on the pull request); off: such a branch stays on its runner for a person to push.",
+    )
     mention: str = Field(
         default="@claude",
         min_length=2,

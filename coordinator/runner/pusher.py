@@ -54,6 +54,28 @@ class ClonePusher:
             "move their commits elsewhere or delete the branch, then the runner pushes again"
         )
 
+    def new_paths(self, commit: str, branch: str) -> list[str]:
+        """The files changed by the commits of ``commit`` that the repository does not have: neither on the base
+        branch nor on ``branch`` as the repository has it now (one ``ls-remote``); a tip this clone lacks counts
+        as nothing, so the answer errs on the side of listing too much."""
+        listed = run_git(
+            ["ls-remote", "--heads", self.remote.url, f"refs/heads/{branch}"],
+            cwd=self.repo,
+            env=self.remote.git_env(),
+            timeout=_PUSH_TIMEOUT_SECONDS,
+        )
+        if not listed.ok:
+            said = self.remote.redact(listed.stdout + "\n" + listed.stderr)
+            raise PushError(f"could not read {branch} on {self.remote.url}: {last_lines(said)}")
+        known = [self._base()]
+        tip = listed.stdout.split()[0] if listed.stdout.split() else None
+        if tip is not None and self.has(tip):
+            known.append(tip)
+        logged = run_git(["log", "--format=", "--name-only", commit, "--not", *known], cwd=self.repo)
+        if not logged.ok:
+            raise PushError(f"could not list the changes of {commit[:12]}: {last_lines(logged.stderr)}")
+        return sorted({line.strip() for line in logged.stdout.splitlines() if line.strip()})
+
     def start_branch(self, remote_branch: str, local_branch: str) -> str | None:
         """Create ``local_branch`` in the clone at the tip of the repository's ``remote_branch`` (fetched now: people
         may have pushed to it), unless the clone has that branch already (an earlier attempt's work, which the next

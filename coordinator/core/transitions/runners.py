@@ -45,8 +45,9 @@ def set_modes(state: State, *, modes: ModesConfig, by: str = "unknown") -> Chang
     return Change(message=f"set modes by {by}: {shown}", config=state.config.model_copy(update={"modes": modes}))
 
 
-def set_github(state: State, *, github: GitHubConfig, by: str = "unknown") -> Change:
-    """Replace the GitHub settings in ``config.json`` (trigger label, who may trigger, branches, labels)."""
+def set_github(state: State, *, github: GitHubConfig, by: str = "unknown", now: datetime | None = None) -> Change:
+    """Replace the GitHub settings in ``config.json`` (trigger label, who may trigger, branches, labels); with
+    ``now``, deliveries waiting out a backoff are due again at once (the new settings may let them through)."""
     old = state.config.github
     changed = [
         f"{name} {getattr(old, name)!r} -> {getattr(github, name)!r}"
@@ -55,7 +56,15 @@ def set_github(state: State, *, github: GitHubConfig, by: str = "unknown") -> Ch
     ]
     if not changed:
         return Change(message="github settings unchanged")
+    # Deliveries that failed may succeed now (a push allowed, labels turned off): whoever passes next tries them
+    # at once instead of after their backoff.
+    waiting = tuple(
+        t.model_copy(update={"github": t.github.model_copy(update={"retry_at": now, "delivery_attempts": 0})})
+        for t in state.tasks.values()
+        if now is not None and t.github is not None and t.github.pending and t.github.retry_at is not None
+    )
     return Change(
         message=f"set github settings by {by}: {'; '.join(changed)}",
         config=state.config.model_copy(update={"github": github}),
+        tasks=waiting,
     )
