@@ -444,3 +444,47 @@ def test_a_failed_follow_up_says_so_in_each_of_its_threads(runner: Side, gh: Fak
     # Its half-done work stays on the runner: the pull request under review never gets it.
     assert ended.github is not None and ended.github.pushed != COMMIT and "push" not in ended.github.pending
     assert runner.courier.deliverer.pusher.pushes == []  # type: ignore[union-attr]
+
+
+def test_closing_the_issue_cancels_its_follow_ups_that_wait_or_run(runner: Side, gh: FakeGitHub) -> None:
+    number, pull = _with_pull_request(runner, gh)
+    first = _follow_up(runner, gh, pull)
+    assert _claim(runner) == first.id  # running
+    second = _follow_up(runner, gh, pull)  # queued behind it
+    # The pull request was merged: GitHub closes the issue ("Closes #N"); nothing of it should run any more.
+    gh.close(number, by="alice")
+    outcome = runner.handle(event(gh, number, "closed", sender="alice"))
+    assert outcome.message.startswith("cancel"), outcome.message
+    tasks = runner.store.read().tasks
+    assert tasks[f"issue-{number}"].status == TaskStatus.SUCCEEDED  # its result stands
+    assert tasks[first.id].status == TaskStatus.CANCELLED and tasks[first.id].lease is None
+    assert tasks[second.id].status == TaskStatus.CANCELLED
+    # Closed again (a second delivery): nothing left to cancel.
+    again = runner.handle(event(gh, number, "closed", sender="alice"))
+    assert again.message.startswith("ignored"), again.message
+
+
+def test_a_follow_up_that_asks_is_answered_on_the_issue(runner: Side, gh: FakeGitHub) -> None:
+    from coordinator.core.transitions.questions import ask
+    from tests.fakes.github_events import comment_event
+
+    number, pull = _with_pull_request(runner, gh)
+    task = _follow_up(runner, gh, pull)
+    assert _claim(runner) == task.id
+    asked = AttemptResult(session_id="sess-f1", summary="COORDINATOR-VERDICT: needs-input: snake_case or camelCase?")
+    runner.store.update(
+        lambda s, now: ask(s, task_id=task.id, runner="r1", question="snake_case or camelCase?", result=asked, now=now)
+    )
+    runner.courier.deliver(task.id)
+    [comment] = [c["body"] for c in gh.issue_comments(number) if f"coordinator:task=issue-{number}" in c["body"]]
+    assert "snake_case or camelCase?" in comment and "@alice, please answer in a comment on this issue" in comment
+    # The issue's task succeeded long ago: a writer's plain comment on the issue answers the follow-up.
+    said = gh.add_comment(number, "snake_case, as the rest of the file", by="alice")
+    parsed = parse("issue_comment", comment_event(gh, number, said))
+    assert isinstance(parsed, IssueCommentEvent)
+    outcome = runner.handle(parsed)  # type: ignore[arg-type]
+    assert outcome.task_id == task.id, outcome.message
+    after = runner.store.read().tasks[task.id]
+    assert after.status == TaskStatus.QUEUED and after.resume is not None and after.resume.runner == "r1"
+    assert [(f.kind, f.text) for f in after.feedback] == [("answer", "snake_case, as the rest of the file")]
+    assert runner.store.read().tasks[f"issue-{number}"].status == TaskStatus.SUCCEEDED

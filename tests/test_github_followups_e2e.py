@@ -179,6 +179,9 @@ def test_a_review_requesting_changes_becomes_a_follow_up_pushed_to_the_same_pull
     follow_ups = [t for t in project.state().tasks if t.startswith(f"issue-{number}-f")]
     assert follow_ups == [f"issue-{number}-f1"]
     assert len(tracking_comments(gh, number)) == 1
+    someone = user_env(tmp_path / "someone", {"COORDINATOR_REMOTE": str(project.origin)})
+    shown = run(["show", f"issue-{number}-f1"], someone).stdout
+    assert f"follow-up: 1 of issue-{number}: review by alice on pull request #{pull} (replied in its threads)" in shown
 
 
 def test_reviews_by_readers_approvals_and_unmentioned_comments_make_nothing(

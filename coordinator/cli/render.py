@@ -114,6 +114,14 @@ def _github_lines(link: GitHubLink, now: datetime) -> list[str]:
 def _conversation_lines(task: Task) -> list[str]:
     """The agent's question, the session to resume, and what people said this round."""
     lines: list[str] = []
+    follow = task.follow_up
+    if follow is not None:
+        what = "review" if follow.kind == "review" else "comment"
+        replied = "replied in its threads" if follow.replied else f"{len(follow.notes)} review comment(s)"
+        lines.append(
+            f"  follow-up: {follow.number} of {terminal_safe(follow.of)}: {what} by {terminal_safe(follow.author)} "
+            f"on pull request #{follow.pull} ({replied})"
+        )
     question = task.question
     if question is not None and question.round == task.round:
         answered = f" (answered by {terminal_safe(question.answered_by)})" if question.answered_by else ""

@@ -52,7 +52,8 @@ def plan_comment(
     event: IssueCommentEvent, task: Task | None, config: GitHubConfig, modes: tuple[str, ...]
 ) -> CommentPlan:
     """What ``event`` (a comment) asks of the issue's task (``task``: as the state branch has it, or None)."""
-    tid = task_id_of(event.issue.number)
+    # The issue's task, or the follow-up of it that waits for an answer (the caller chose which).
+    tid = task.id if task is not None and task.follow_up is not None else task_id_of(event.issue.number)
     author = event.comment.author
     if event.action != "created":
         return CommentPlan("ignore", tid, f"only new comments count, not issue_comment.{event.action}")

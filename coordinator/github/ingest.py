@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from coordinator.core.state import State
-from coordinator.core.transitions import Change, SubmitRequest, cancel
+from coordinator.core.transitions import Change, SubmitRequest
+from coordinator.core.transitions.followups import cancel_with_follow_ups, follow_ups_of
 from coordinator.core.transitions.github import IssueSettings, retrigger, submit_issue, update_issue_task
 from coordinator.errors import InvalidTransition, UsageError
 from coordinator.github.api import WRITE_PERMISSIONS, GitHubAPI
@@ -35,7 +36,7 @@ from coordinator.github.steer import Steering
 from coordinator.github.text import issue_body, issue_title
 from coordinator.github.tracking import untrusted_reply
 from coordinator.github.triage import Plan, plan, task_id_of, trigger_time
-from coordinator.models import GitHubConfig, GitHubLink, Source, Trigger
+from coordinator.models import GitHubConfig, GitHubLink, Source, TaskStatus, Trigger
 from coordinator.store.store import StateStore
 
 _UNTRUSTED_MARKER = "<!-- coordinator:untrusted -->"
@@ -59,15 +60,23 @@ def plan_for(state: State, event: IssuesEvent | PullEvent) -> Plan | CommentPlan
         isinstance(event, IssueCommentEvent) and event.issue.is_pull
     ):
         return plan_pull_event(event, state)
-    task = state.tasks.get(task_id_of(event.issue.number))
     if isinstance(event, IssueCommentEvent):
-        return plan_comment(event, task, state.github, tuple(state.modes.modes))
-    return plan(event, task, state.github)
+        return plan_comment_for(state, event)
+    task = state.tasks.get(task_id_of(event.issue.number))
+    return plan(event, task, state.github, follow_ups_active=_follow_ups_active(state, event.issue.number))
+
+
+def _follow_ups_active(state: State, issue: int) -> bool:
+    return any(not t.is_terminal for t in follow_ups_of(state.tasks.values(), task_id_of(issue)))
 
 
 def plan_comment_for(state: State, event: IssueCommentEvent) -> CommentPlan:
-    """What a comment asks of its issue's task, on the state branch as ``state`` holds it."""
+    """What a comment asks of its issue's task, on the state branch as ``state`` holds it; while a follow-up of
+    that task waits for an answer to its agent's question (and the task itself does not), of that follow-up."""
     task = state.tasks.get(task_id_of(event.issue.number))
+    if task is not None and task.status != TaskStatus.NEEDS_INPUT:
+        asking = [t for t in follow_ups_of(state.tasks.values(), task.id) if t.status == TaskStatus.NEEDS_INPUT]
+        task = asking[0] if asking else task
     return plan_comment(event, task, state.github, tuple(state.modes.modes))
 
 
@@ -100,7 +109,8 @@ class Ingest:
             message, task_id = Steering(self).act(event, plan_comment_for(state, event), state)
             outcome = Outcome(message, task_id)
         else:
-            what = plan(event, state.tasks.get(task_id_of(event.issue.number)), state.github)
+            what = plan_for(state, event)
+            assert isinstance(what, Plan)
             if what.action == "ignore":
                 event, what = self._missed(event, what, state)
             outcome = self._act(event, what, state.github)
@@ -118,7 +128,9 @@ class Ingest:
             return self.commit(
                 event,
                 what,
-                lambda s, now: cancel(s, task_id=what.task_id, now=now, by=f"{event.sender.login} on GitHub"),
+                lambda s, now: cancel_with_follow_ups(
+                    s, task_id=what.task_id, now=now, by=f"{event.sender.login} on GitHub"
+                ),
             )
         permission, trusted = self.gate(event.repository, event.sender, config)
         if not trusted:

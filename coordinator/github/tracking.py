@@ -85,6 +85,7 @@ def follow_up_section(task: Task, config: GitHubConfig) -> list[str]:
         where = f"a {follow_up.kind}"
     lines = [f"### Follow-up {follow_up.number}: {_one_line(follow_up.author)} {asked} in {where}", ""]
     lines += [_headline(task), ""]
+    lines += _question(task, link)
     attempts = [a for a in task.attempts if a.round == task.round]
     if task.is_terminal:
         last = next((a for a in reversed(attempts) if a.summary), None)

@@ -50,8 +50,9 @@ def trigger_time(event: IssuesEvent) -> datetime:
     return event.issue.created_at if event.action == "opened" else event.issue.updated_at
 
 
-def plan(event: IssuesEvent, task: Task | None, config: GitHubConfig) -> Plan:
-    """What ``event`` asks of the issue's task (``task``: as the state branch has it, or None)."""
+def plan(event: IssuesEvent, task: Task | None, config: GitHubConfig, *, follow_ups_active: bool = False) -> Plan:
+    """What ``event`` asks of the issue's task (``task``: as the state branch has it, or None);
+    ``follow_ups_active``: follow-ups of it wait or run (closing the issue cancels them too)."""
     tid = task_id_of(event.issue.number)
     label = config.trigger_label
     labelled = label in event.issue.labels
@@ -70,12 +71,12 @@ def plan(event: IssuesEvent, task: Task | None, config: GitHubConfig) -> Plan:
         return Plan("ignore", tid, f"no '{label}' label on issue #{event.issue.number}")
     if action == "unlabeled":
         if event.label == label:
-            return _cancel(task, tid, f"label '{label}' removed")
+            return _cancel(task, tid, f"label '{label}' removed", follow_ups_active)
         if labelled and _waiting(task):
             return Plan("update-labels", tid, f"label '{event.label}' removed while {tid} waits")
         return Plan("ignore", tid, f"label '{event.label}' is not the trigger label")
     if action == "closed":
-        return _cancel(task, tid, "the issue was closed")
+        return _cancel(task, tid, "the issue was closed", follow_ups_active)
     if action == "edited":
         if labelled and _waiting(task):
             return Plan("update-text", tid, f"issue #{event.issue.number} edited while {tid} waits")
@@ -97,8 +98,8 @@ def _trigger(event: IssuesEvent, task: Task | None, tid: str) -> Plan:
     return Plan("retrigger", tid, f"{tid} was {task.status.value}; triggered again by {event.sender.login}")
 
 
-def _cancel(task: Task | None, tid: str, why: str) -> Plan:
-    if task is None or task.is_terminal:
+def _cancel(task: Task | None, tid: str, why: str, follow_ups_active: bool) -> Plan:
+    if task is None or (task.is_terminal and not follow_ups_active):
         return Plan("ignore", tid, f"{why}; no task of it is waiting or running")
     return Plan("cancel", tid, why)
 

@@ -196,3 +196,20 @@ def replies_due(task: Task, now: datetime) -> bool:
 def threads(follow_up: FollowUp) -> list[int]:
     """The review threads a follow-up addressed, by their first comment (a reply is answered in its thread)."""
     return list(dict.fromkeys(note.in_reply_to or note.id for note in follow_up.notes))
+
+
+def cancel_with_follow_ups(state: State, *, task_id: str, now: datetime, by: str) -> Change:
+    """Cancel the issue's task ``task_id`` and its follow-ups, those that have not ended (the issue was closed or
+    lost its label: nothing of it should run any more, a running agent included)."""
+    from coordinator.core.transitions.tasks import cancel
+
+    task = Draft(state).get(task_id)
+    active = [t for t in (task, *follow_ups_of(state.tasks.values(), task_id)) if not t.is_terminal]
+    if not active:
+        raise InvalidTransition(task_id, f"is {task.status.value} and has no follow-up waiting or running")
+    changes = [cancel(state, task_id=t.id, now=now, by=by) for t in active]
+    return Change(
+        message="; ".join(c.message for c in changes),
+        tasks=tuple(t for c in changes for t in c.tasks),
+        task=changes[0].task,
+    )
