@@ -18,7 +18,7 @@ from tests.fakes.github_events import issues_event
 from tests.fakes.github_server import FakeGitHub
 from tests.gitutil import git
 from tests.runner_helpers import Project
-from tests.test_github_e2e import github_env, ingest, people_github, run_runner
+from tests.test_github_e2e import github_env, ingest, people_github, run_runner, tracking_comments
 from tests.user_machine import run
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name == "nt", reason="POSIX paths")]
@@ -59,6 +59,9 @@ def test_a_workflow_the_agent_wrote_is_not_pushed_until_the_repository_allows_it
     branch = f"refs/heads/coordinator/issue-{number}"
     assert git("ls-remote", str(project.origin), branch, cwd=tmp_path).strip() == ""
     assert gh.pulls() == []
+    [comment] = tracking_comments(gh, number)
+    assert "Succeeded" in comment and f"not pushed: the agent changed {EVIL}" in comment
+    assert "coordinator github --set push_workflow_changes=true" in comment
 
     # The repository's owner looked at it and allows such pushes: the runner pushes at its next pass.
     env = github_env(gh, project, tmp_path / "owner-home")
@@ -68,3 +71,6 @@ def test_a_workflow_the_agent_wrote_is_not_pushed_until_the_repository_allows_it
     link = project.state().tasks[f"issue-{number}"].github
     assert link is not None and link.pushed == task.attempts[-1].commit, link.last_error
     assert git("ls-remote", str(project.origin), branch, cwd=tmp_path).split()[0] == link.pushed
+    [comment] = tracking_comments(gh, number)
+    assert "not pushed" not in comment and link.pushed[:12] in comment
+    assert len(gh.pulls()) == 1  # and the pull request is opened

@@ -26,7 +26,7 @@ from coordinator.github.tracking import (
     reply_marker,
     thread_reply,
 )
-from coordinator.models import GitHubConfig, GitHubLink, Task
+from coordinator.models import DELIVERY_ORDER, GitHubConfig, GitHubLink, Task
 
 _ALREADY_EXISTS = 422
 #: Tries of a call that is safe to repeat (an edit with the whole text, a label by name) within one pass.
@@ -37,6 +37,10 @@ T = TypeVar("T")
 
 class PushError(CoordinatorError):
     """The task branch could not be pushed (network, credentials, or the remote branch moved)."""
+
+
+class WorkflowsNotPushed(PushError):
+    """The agent changed what GitHub Actions runs, and the repository does not allow pushing that."""
 
 
 class Pusher(Protocol):
@@ -117,6 +121,8 @@ class _Pass:
 
     def failed(self, kind: str, exc: CoordinatorError) -> None:
         self.error = self.error or f"{kind}: {exc}"
+        if isinstance(exc, WorkflowsNotPushed):  # people must see why: the comment of this pass says it
+            self.link = self.link.model_copy(update={"last_error": f"{kind}: {exc}"})
         if isinstance(exc, GitHubError):
             self.stop = exc.transient  # GitHub is down or throttling: the next calls would fail too
             if exc.retry_after is not None:
@@ -163,7 +169,11 @@ class Deliverer:
         assert link is not None
         work = _Pass(link)
         steps = {"push": self._push, "pull": self._pull, "comment": self._comment, "labels": self._labels}
-        for kind in link.pending:
+        # A push or a pull request changes what the comment shows (the branch, the link): edit it in this pass.
+        kinds = [
+            k for k in DELIVERY_ORDER if k in link.pending or (k == "comment" and {"push", "pull"} & {*link.pending})
+        ]
+        for kind in kinds:
             if work.stop:
                 break
             try:
@@ -207,7 +217,7 @@ class Deliverer:
         found = workflow_paths(self.pusher.new_paths(commit, branch))
         if found:
             shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
-            raise PushError(
+            raise WorkflowsNotPushed(
                 f"not pushed: the agent changed {shown}, which GitHub Actions would run with this repository's "
                 f"secrets; look at {branch} on the runner and push it yourself if it is right, or allow such "
                 "pushes with 'coordinator github --set push_workflow_changes=true'"

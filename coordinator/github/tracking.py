@@ -187,6 +187,9 @@ def _final(task: Task, link: GitHubLink, config: GitHubConfig, attempts: list[At
     rows = _figures(attempts)
     if link.pull_url:
         rows.append(("Pull request", f"#{link.pull_number} {link.pull_url}"))
+    if not link.pushed and link.last_error and link.last_error.startswith("push: not pushed"):
+        why = " ".join(sanitize(link.last_error.removeprefix("push: ")).split()).replace("|", "\\|")
+        rows.append(("Branch", clip(why, 1_000)))
     if link.pushed:
         branch = pushed_branch(task, config)
         url = f"{repository_url(link)}/tree/{branch}"
