@@ -22,6 +22,7 @@ from coordinator.models import TaskStatus
 from tests.fakes.anthropic_api import FakeAnthropic, Reply, Text, ToolUse, working_directory
 from tests.fakes.claude_env import claude_env
 from tests.fakes.github_events import (
+    comment_event,
     issues_event,
     pull_comment_event,
     review_comment_event,
@@ -77,6 +78,7 @@ def writes_a_file(body: dict[str, Any]) -> Reply:
         return Text("Done as asked.")
     text = json.dumps(body)
     task = next((f"f{k}" for k in range(9, 0, -1) if f"Follow-up {k}:" in text), "issue")
+    task = "summary" if "also add a summary" in text else task
     return ToolUse.write(f"{working_directory(body)}/{task}.md", f"# {task}\n\nwritten by the agent\n")
 
 
@@ -230,3 +232,30 @@ def test_two_reviews_make_two_follow_ups_that_run_one_after_the_other(
     [comment] = tracking_comments(gh, number)
     assert "Follow-up 1:" in comment and "Follow-up 2:" in comment
     assert "eyes" in [c for _, c in gh.reactions(ask)]
+
+
+def test_a_new_round_of_the_issues_task_continues_from_what_its_follow_ups_pushed(
+    gh: FakeGitHub, project: Project, claude_exe: str, tmp_path: Path
+) -> None:
+    number, pull = issue_with_a_pull_request(gh, project, claude_exe, tmp_path)
+    branch = f"coordinator/issue-{number}"
+    review_id, _ = gh.add_review(pull, by="alice", comments=[("notes.md", 1, "Use a level-two heading here.")])
+    ingest(gh, project, tmp_path, "pull_request_review", review_event(gh, pull, review_id, sender="alice"))
+    run_runner(gh, project, claude_exe, tmp_path)
+    after_follow_up = branch_tip(project, branch, tmp_path)
+    assert project.state().tasks[f"issue-{number}-f1"].github.pushed == after_follow_up  # type: ignore[union-attr]
+
+    # Back on the issue, alice asks the task itself for more: its new round builds on the pull request's branch.
+    said = gh.add_comment(number, "/retry also add a summary", by="alice")
+    ingest(gh, project, tmp_path, "issue_comment", comment_event(gh, number, said))
+    result, _ = run_runner(gh, project, claude_exe, tmp_path)
+    task = project.state().tasks[f"issue-{number}"]
+    assert task.status == TaskStatus.SUCCEEDED and task.round == 1, result.stdout
+    link = task.github
+    assert link is not None and link.pending == [] and link.last_error is None
+    head = branch_tip(project, branch, tmp_path)
+    assert head == link.pushed == task.attempts[-1].commit
+    assert git("merge-base", "--is-ancestor", after_follow_up, head, cwd=project.origin) == ""
+    assert "summary.md" in git("show", "--name-only", "--format=", head, cwd=project.origin)
+    [only] = gh.pulls()
+    assert only["number"] == pull and only["head"]["sha"] == head

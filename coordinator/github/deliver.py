@@ -72,6 +72,17 @@ class BranchStarter(Protocol):
 
 
 @runtime_checkable
+class TipFetcher(Protocol):
+    """A pusher that can fetch a branch of the repository as it is now (a new round of an issue's task continues
+    from its pull request's branch, which follow-ups moved on)."""
+
+    def fetch_tip(self, branch: str) -> tuple[str | None, str | None]:
+        """(the commit ``branch`` points at on the repository, now in this clone; None when there is no such
+        branch) or (None, why it could not be fetched)."""
+        ...
+
+
+@runtime_checkable
 class ChangeLister(Protocol):
     """A pusher that can tell which files a push would bring to the repository."""
 

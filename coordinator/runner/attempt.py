@@ -145,7 +145,10 @@ class AttemptRunner:
             self._fetch_base_if_due()
             base = self.worktrees.resolve_base(self.config.base)
             worktree = self.worktrees.create(
-                task.id, base, takeover=_takeover_note(task, slot.attempt, self.config.name)
+                task.id,
+                base,
+                takeover=_takeover_note(task, slot.attempt, self.config.name),
+                catch_up_to=gate.catch_up_to,
             )
         except WorktreeError as exc:
             result = AgentResult(

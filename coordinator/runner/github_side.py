@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from coordinator.core.transitions.followups import follow_ups_of
 from coordinator.github.api import GitHubAPI, GitHubError
 from coordinator.github.courier import Courier
-from coordinator.github.deliver import BranchStarter
+from coordinator.github.deliver import BranchStarter, TipFetcher
 from coordinator.github.prompt import issue_description, writers_comments
 from coordinator.github.tracking import pushed_branch
 from coordinator.ids import task_branch
@@ -26,10 +26,13 @@ _CATCH_UP_EVERY_SECONDS = 60.0
 @dataclass(frozen=True)
 class Gate:
     """May a GitHub task run? ``refusal`` says why not (``transient``: GitHub could not be asked; try later);
-    otherwise ``description`` is the issue's part of the prompt and ``trailer`` credits the person."""
+    otherwise ``description`` is the issue's part of the prompt and ``trailer`` credits the person, and
+    ``catch_up_to`` is a commit the task's branch must continue from (its pull request's branch, which follow-ups
+    moved on)."""
 
     description: str | None = None
     trailer: str | None = None
+    catch_up_to: str | None = None
     refusal: str | None = None
     transient: bool = False
     retry_after: float | None = None
@@ -65,11 +68,26 @@ class RunnerGitHub:
             comments = writers_comments(self.api, link, config, task_id=task.id)
         except GitHubError as exc:
             return Gate(refusal=f"cannot read the issue's comments: {exc}", transient=exc.transient)
+        tip, why = self._pull_request_tip(task, config)
+        if why is not None:
+            return Gate(refusal=why, transient=True)
         self.courier.deliver(task.id)
         return Gate(
             description=issue_description(task, comments),
             trailer=co_author_trailer(link.trigger.actor, link.trigger.actor_id),
+            catch_up_to=tip,
         )
+
+    def _pull_request_tip(self, task: Task, config: GitHubConfig) -> tuple[str | None, str | None]:
+        """For an issue's task whose follow-ups pushed to its branch: that branch's tip on the repository now
+        (fetched), which a new round continues from; (None, why) when it cannot be fetched; (None, None) when
+        no follow-up pushed anything."""
+        follow_ups = follow_ups_of(self.courier.store.state.tasks.values(), task.id)
+        pushed = [t for t in follow_ups if t.github is not None and t.github.pushed]
+        pusher = self.courier.deliverer.pusher
+        if not pushed or not isinstance(pusher, TipFetcher):
+            return None, None
+        return pusher.fetch_tip(pushed_branch(task, config))
 
     def _follow_up_gate(self, task: Task, config: GitHubConfig) -> Gate:
         """A follow-up: its review verified, the pull request's branch as it is on the repository now (people may

@@ -54,6 +54,23 @@ class ClonePusher:
             "move their commits elsewhere or delete the branch, then the runner pushes again"
         )
 
+    def fetch_tip(self, branch: str) -> tuple[str | None, str | None]:
+        """Fetch ``branch`` as the repository has it now into ``refs/coordinator/tips/<branch>`` of the clone:
+        (its commit, None), (None, None) when the repository has no such branch, or (None, why not)."""
+        ref = f"refs/coordinator/tips/{branch}"
+        done = run_git(
+            ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", self.remote.url, f"+refs/heads/{branch}:{ref}"],
+            cwd=self.repo,
+            env=self.remote.git_env(),
+            timeout=_PUSH_TIMEOUT_SECONDS,
+        )
+        if not done.ok:
+            said = self.remote.redact(done.stdout + "\n" + done.stderr)
+            if "couldn't find remote ref" in said:
+                return None, None
+            return None, f"could not fetch {branch} from {self.remote.url}: {last_lines(said)}"
+        return run_git(["rev-parse", "--verify", "--quiet", ref], cwd=self.repo).stdout.strip() or None, None
+
     def new_paths(self, commit: str, branch: str) -> list[str]:
         """The files changed by the commits of ``commit`` that the repository does not have: neither on the base
         branch nor on ``branch`` as the repository has it now (one ``ls-remote``); a tip this clone lacks counts

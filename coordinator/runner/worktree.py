@@ -106,13 +106,17 @@ class WorktreeManager:
 
     # --- lifecycle ---
 
-    def create(self, task_id: str, base: str, *, takeover: str | None = None) -> Worktree:
+    def create(
+        self, task_id: str, base: str, *, takeover: str | None = None, catch_up_to: str | None = None
+    ) -> Worktree:
         """Create this runner's worktree of ``task_id`` on its branch.
 
         The branch continues where earlier attempts left it (in the work clone, or in the user's clone for
         branches of older versions); a new one starts at ``base`` without upstream tracking. If another worktree
         (a runner that died, or this runner's own crash) still holds the branch, what it left uncommitted is
-        committed first (``takeover`` says whose work it was) and it is removed.
+        committed first (``takeover`` says whose work it was) and it is removed. ``catch_up_to``: a commit the
+        branch must continue from (its pull request's branch, moved on by others): the branch fast-forwards to it
+        when it is behind (a branch that went its own way is left as it is: its push then says so).
         """
         path, branch = self.path_for(task_id), self.branch_for(task_id)
         with self._lock:
@@ -134,12 +138,21 @@ class WorktreeManager:
                 remove_tree(path)  # a stray directory (a partial checkout); never what a link points to
                 self.clone.git.run(["worktree", "prune"], check=False)
             start = tip or self._older_branch(branch)
+            if catch_up_to is not None and (start is None or self._behind(start, catch_up_to)):
+                if tip is not None:
+                    self.clone.git.run(["update-ref", f"refs/heads/{branch}", catch_up_to, tip], what="update-ref")
+                    tip = catch_up_to
+                start = catch_up_to
             try:
                 self.dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise WorktreeError(f"cannot create the folder {self.dir}: {exc}", hint="check the disk") from None
             self._add(path, branch, in_clone=tip is not None, start=start or base_commit)
         return Worktree(task_id, path, branch, base_commit, start or base_commit, reused=start is not None)
+
+    def _behind(self, tip: str, other: str) -> bool:
+        """Whether ``tip`` is an ancestor of ``other`` (and not ``other`` itself): a fast-forward to it is safe."""
+        return tip != other and self.clone.git.run(["merge-base", "--is-ancestor", tip, other], check=False).ok
 
     def _older_branch(self, branch: str) -> str | None:
         """The tip of ``branch`` in the user's clone: where older versions kept task branches, and where runners
