@@ -318,29 +318,32 @@ def given_after_the_command(ctx: click.Context, param: click.Parameter, value: s
         ctx.parent.set_parameter_source(param.name, click.core.ParameterSource.COMMANDLINE)
 
 
+def state_options() -> list[click.Option]:
+    """``--remote`` and ``--branch`` for a command to take after itself, meaning the same as before it."""
+    return [
+        click.Option(
+            ["--remote"],
+            metavar="URL",
+            expose_value=False,
+            callback=given_after_the_command,
+            help="Git remote holding the state branch (also accepted before the command). [env: COORDINATOR_REMOTE]",
+        ),
+        click.Option(
+            ["--branch"],
+            metavar="NAME",
+            expose_value=False,
+            callback=given_after_the_command,
+            help="The state branch (also accepted before the command). "
+            f"[env: COORDINATOR_BRANCH; default: {DEFAULT_STATE_BRANCH}]",
+        ),
+    ]
+
+
 def _accept_global_options_after_commands() -> None:
     """Give every command that uses the state branch ``--remote`` and ``--branch`` of its own."""
     for name, command in cli.commands.items():
-        if name in _COMMANDS_WITHOUT_STATE_OPTIONS:
-            continue
-        command.params += [
-            click.Option(
-                ["--remote"],
-                metavar="URL",
-                expose_value=False,
-                callback=given_after_the_command,
-                help="Git remote holding the state branch (also accepted before the command). "
-                "[env: COORDINATOR_REMOTE]",
-            ),
-            click.Option(
-                ["--branch"],
-                metavar="NAME",
-                expose_value=False,
-                callback=given_after_the_command,
-                help="The state branch (also accepted before the command). "
-                f"[env: COORDINATOR_BRANCH; default: {DEFAULT_STATE_BRANCH}]",
-            ),
-        ]
+        if name not in _COMMANDS_WITHOUT_STATE_OPTIONS:
+            command.params += state_options()
 
 
 #: The demo builds its own remote: it takes neither option.

@@ -8,8 +8,7 @@ import threading
 
 import click
 
-from coordinator.cli.app import Settings, cli, given_after_the_command
-from coordinator.ids import DEFAULT_STATE_BRANCH
+from coordinator.cli.app import Settings, cli, state_options
 from coordinator.webhook import DEFAULT_HOST, DEFAULT_PORT
 
 _LOG_LOCK = threading.Lock()
@@ -79,23 +78,7 @@ def _log_line(line: str) -> None:
 def _accept_state_options_after_serve() -> None:
     """``coordinator webhook serve --remote URL``: the global options after the subcommand too, as every command
     takes them after itself (app.py gives them to ``webhook``, the group)."""
-    serve.params += [
-        click.Option(
-            ["--remote"],
-            metavar="URL",
-            expose_value=False,
-            callback=given_after_the_command,
-            help="Git remote holding the state branch (also accepted before the command). [env: COORDINATOR_REMOTE]",
-        ),
-        click.Option(
-            ["--branch"],
-            metavar="NAME",
-            expose_value=False,
-            callback=given_after_the_command,
-            help="The state branch (also accepted before the command). "
-            f"[env: COORDINATOR_BRANCH; default: {DEFAULT_STATE_BRANCH}]",
-        ),
-    ]
+    serve.params += state_options()
 
 
 _accept_state_options_after_serve()

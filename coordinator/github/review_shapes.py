@@ -5,11 +5,10 @@ needs raises :class:`~coordinator.github.shapes.ShapeError`, reported by the ada
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from coordinator.github.api import PullRequest, Review, ReviewComment
-from coordinator.github.shapes import GHOST, ShapeError
+from coordinator.github.shapes import ShapeError, _int, _login, _object, _str, _time  # one reading of GitHub's fields
 
 
 def pull_detail_from(data: Any) -> PullRequest:
@@ -33,7 +32,7 @@ def review_from(data: Any) -> Review:
     submitted = item.get("submitted_at")
     return Review(
         id=_int(item, "id"),
-        author=_login(item),
+        author=_login(item, "user"),
         state=_str(item, "state").lower(),
         body=_str(item, "body", nullable=True),
         html_url=_str(item, "html_url", nullable=True),
@@ -53,7 +52,7 @@ def review_comment_from(data: Any) -> ReviewComment:
     item = _object(data, "review comment")
     return ReviewComment(
         id=_int(item, "id"),
-        author=_login(item),
+        author=_login(item, "user"),
         body=_str(item, "body", nullable=True),
         path=_str(item, "path", nullable=True),
         html_url=_str(item, "html_url", nullable=True),
@@ -66,46 +65,6 @@ def review_comment_from(data: Any) -> ReviewComment:
     )
 
 
-def _object(value: Any, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ShapeError(f"expected {what} as a JSON object, got {type(value).__name__}")
-    return value
-
-
-def _str(item: Mapping[str, Any], key: str, *, nullable: bool = False) -> str:
-    value = item.get(key)
-    if value is None and nullable:
-        return ""
-    if not isinstance(value, str):
-        raise ShapeError(f"'{key}' is missing or not a string")
-    return value
-
-
-def _int(item: Mapping[str, Any], key: str) -> int:
-    value = item.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ShapeError(f"'{key}' is missing or not an integer")
-    return value
-
-
 def _positive(item: Mapping[str, Any], key: str) -> int | None:
     value = item.get(key)
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def _login(item: Mapping[str, Any]) -> str:
-    user = item.get("user")
-    if user is None:
-        return GHOST  # a deleted account
-    return _str(_object(user, "'user'"), "login")
-
-
-def _time(item: Mapping[str, Any], key: str) -> datetime:
-    text = _str(item, key)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ShapeError(f"'{key}' is not an ISO 8601 time: {text[:40]!r}") from None
-    if parsed.tzinfo is None:
-        raise ShapeError(f"'{key}' has no time zone: {text[:40]!r}")
-    return parsed
