@@ -12,7 +12,7 @@ from coordinator.cli.app import actor, cli, store_for, usage_error
 if TYPE_CHECKING:
     from coordinator.models import GitHubConfig
 
-_LIST_KEYS = ("allowed_bots",)
+_LIST_KEYS = ("allowed_bots", "maintainers")
 
 
 @cli.command(name="github")

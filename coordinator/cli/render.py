@@ -205,9 +205,37 @@ def status_text(state: State, now: datetime) -> str:
         lines += ["", runner_rows(state.runners.values(), now)]
     else:
         lines.append("runners: none has reported yet (start one with 'coordinator runner --name NAME --repo PATH')")
+    lines += attention_lines(state)
     if state.problems:
         lines += ["", problems_text(state.problems.values())]
     return "\n".join(lines)
+
+
+#: How many tasks that failed for good ``status`` lists (the newest).
+_CALLED_TASKS = 10
+
+
+def attention_lines(state: State) -> list[str]:
+    """What needs a person: tasks that failed for good, runners that stopped claiming on a fault."""
+    from coordinator.core.deliveries import needs_person
+    from coordinator.models import RunnerState
+
+    failed = sorted(
+        (t for t in state.tasks.values() if needs_person(t) is not None), key=lambda t: t.updated_at, reverse=True
+    )
+    stuck = [r for r in state.runners.values() if r.state in (RunnerState.MISCONFIGURED, RunnerState.FAULTY)]
+    if not failed and not stuck:
+        return []
+    lines = ["", "needs a person:"]
+    for task in failed[:_CALLED_TASKS]:
+        why = _clip(needs_person(task) or "", 120)
+        lines.append(f"  {task.id}: {why} (see 'coordinator show {task.id}', then 'coordinator retry {task.id}')")
+    if len(failed) > _CALLED_TASKS:
+        lines.append(f"  ... and {len(failed) - _CALLED_TASKS} more failed tasks ('coordinator list --status failed')")
+    for runner in stuck:
+        why = _clip(runner.message or runner.state.value, 120)
+        lines.append(f"  runner {terminal_safe(runner.name)} stopped claiming: {why} (fix it, then restart the runner)")
+    return lines
 
 
 def problems_text(problems: Iterable[Problem]) -> str:

@@ -33,6 +33,13 @@ def status_label(task: Task, config: GitHubConfig) -> str:
     return config.status_label_prefix + STATUS_SUFFIX[task.status]
 
 
+def needs_person(task: Task) -> str | None:
+    """Why ``task`` needs a person (it failed for good: no attempt will be made without one), or None."""
+    if task.status != TaskStatus.FAILED:
+        return None
+    return task.status_reason or "it failed"
+
+
 def status_labels(config: GitHubConfig) -> set[str]:
     """Every status label coordinator sets (to remove the stale ones)."""
     return {config.status_label_prefix + suffix for suffix in set(STATUS_SUFFIX.values())}
@@ -65,7 +72,8 @@ def wanted(task: Task, link: GitHubLink, config: GitHubConfig) -> list[str]:
         kinds.append("push")
     if task.status == TaskStatus.SUCCEEDED and commit and link.pr_policy in ("draft", "ready") and not link.pull_number:
         kinds.append("pull")
-    if config.status_labels and link.status_label != status_label(task, config):
+    labels_wrong = config.status_labels and link.status_label != status_label(task, config)
+    if labels_wrong or link.needs_human != (needs_person(task) is not None):
         kinds.append("labels")
     return kinds
 

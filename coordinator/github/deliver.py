@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol, TypeVar, runtime_checkable
 
-from coordinator.core.deliveries import status_label, status_labels, work_commit
+from coordinator.core.deliveries import needs_person, status_label, status_labels, work_commit
 from coordinator.core.transitions.followups import threads
 from coordinator.core.transitions.github import DeliveryRecord
 from coordinator.errors import CoordinatorError
@@ -203,6 +203,7 @@ class Deliverer:
             pull_number=final.pull_number,
             pull_url=final.pull_url,
             status_label=final.status_label,
+            needs_human=final.needs_human,
             error=self.redact(work.error) if work.error else None,
             retry_after=work.retry_after,
             skipped=tuple(work.skipped),
@@ -357,12 +358,16 @@ class Deliverer:
 
     def _labels(self, task: Task, config: GitHubConfig, work: _Pass, **_: object) -> None:
         link = work.link
-        if not config.status_labels:
-            work.done.append("labels")
-            return
-        wanted = status_label(task, config)
-        present = self._again(lambda: self.api.add_labels(link.repository, link.issue, [wanted]))
-        for stale in sorted(status_labels(config) & set(present) - {wanted}):
+        person = needs_person(task) is not None and task.follow_up is None
+        wanted = {status_label(task, config)} if config.status_labels else set()
+        wanted |= {config.needs_human_label} if person else set()
+        ours = (status_labels(config) if config.status_labels else set()) | {config.needs_human_label}
+        if wanted:
+            present = set(self._again(lambda: self.api.add_labels(link.repository, link.issue, sorted(wanted))))
+        else:  # nothing to add; the needs-human label may have to go (a new round started)
+            present = {config.needs_human_label} if link.needs_human else set()
+        for stale in sorted(ours & present - wanted):
             self._again(partial(self.api.remove_label, link.repository, link.issue, stale))
-        work.link = link.model_copy(update={"status_label": wanted})
+        shown = status_label(task, config) if config.status_labels else link.status_label
+        work.link = link.model_copy(update={"status_label": shown, "needs_human": person})
         work.done.append("labels")

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from coordinator.core.deliveries import needs_person
 from coordinator.github.sanitize import clip, quoted, sanitize
 from coordinator.models import Attempt, AttemptOutcome, GitHubConfig, GitHubLink, Task, TaskStatus
 
@@ -172,6 +173,16 @@ def _question(task: Task, link: GitHubLink) -> list[str]:
     return []
 
 
+def _person_call(task: Task, link: GitHubLink, config: GitHubConfig) -> list[str]:
+    """A task that failed for good calls the maintainers (or, when none are configured, who triggered it)."""
+    why = needs_person(task)
+    if why is None or task.follow_up is not None:
+        return []
+    people = config.maintainers or [link.trigger.actor]
+    called = " ".join(f"@{_one_line(name)}" for name in people)
+    return [f"🙋 **This needs a person** ({called}): {_one_line(why)}. `/retry` with a hint starts it again.", ""]
+
+
 def _ordinal(task: Task, attempt: Attempt) -> int:
     """Which of its round's ``task.max_attempts`` attempts ``attempt`` is (attempt numbers run on across rounds
     and count attempts handed back, which use none of the budget)."""
@@ -179,7 +190,7 @@ def _ordinal(task: Task, attempt: Attempt) -> int:
 
 
 def _final(task: Task, link: GitHubLink, config: GitHubConfig, attempts: list[Attempt]) -> list[str]:
-    lines: list[str] = []
+    lines = _person_call(task, link, config)
     last = next((a for a in reversed(attempts) if a.summary), None)
     if last is not None and last.summary:
         summary = clip(inert(sanitize(last.summary).strip()), _SUMMARY_CHARS)

@@ -23,6 +23,7 @@ DELIVERY_ORDER = ("push", "pull", "comment", "labels")
 
 _BRANCH_PREFIX = re.compile(r"^(?!.*\.\.)(?!.*//)[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
 _MENTION = re.compile(r"^@[A-Za-z0-9][A-Za-z0-9_/-]{0,38}$")
+_TEAM = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")
 
 
@@ -49,6 +50,13 @@ class GitHubConfig(StateModel):
         description="Push an agent's changes to .github/workflows or .github/actions (they would run with the "
         "repository's secrets on the pull request); off: such a branch stays on its runner for a person to push.",
     )
+    maintainers: list[str] = Field(
+        default_factory=list,
+        description="Who is called (mentioned) when a task fails for good: logins, or org/team for a team.",
+    )
+    needs_human_label: str = Field(
+        default="needs-human", min_length=1, max_length=50, description="The label of an issue that needs a person."
+    )
     mention: str = Field(
         default="@claude",
         min_length=2,
@@ -57,7 +65,15 @@ class GitHubConfig(StateModel):
         "(a review that requests changes needs none).",
     )
 
-    @field_validator("trigger_label", "status_label_prefix")
+    @field_validator("maintainers")
+    @classmethod
+    def _maintainers(cls, value: list[str]) -> list[str]:
+        bad = [name for name in value if not (_LOGIN.match(name) or _TEAM.match(name))]
+        if bad:
+            raise ValueError(f"not GitHub logins or org/team names: {', '.join(bad)} (e.g. alice or my-org/ops)")
+        return value
+
+    @field_validator("trigger_label", "status_label_prefix", "needs_human_label")
     @classmethod
     def _label_text(cls, value: str) -> str:
         return _printable(value, "a label")
@@ -112,6 +128,7 @@ class GitHubLink(StateModel):
     pull_number: int | None = None
     pull_url: str | None = None
     status_label: str | None = Field(default=None, description="The status label last set on the issue.")
+    needs_human: bool = Field(default=False, description="The needs-human label is on the issue (as last set).")
     pending: list[str] = Field(default_factory=list, description="Side effects still to deliver, e.g. comment.")
     revision: int = Field(default=0, ge=0, description="Counts the changes GitHub must be told about.")
     creating_by: str | None = Field(

@@ -40,6 +40,8 @@ class DeliveryRecord:
     pull_number: int | None = None
     pull_url: str | None = None
     status_label: str | None = None
+    #: The needs-human label as this pass left it (None: not touched).
+    needs_human: bool | None = None
     error: str | None = None
     retry_after: float | None = None
     #: Kinds this deliverer cannot do (e.g. a push of commits only their runner has): left for others.
@@ -214,7 +216,7 @@ def record_delivery(state: State, *, task_id: str, by: str, record: DeliveryReco
     same = link.revision == record.revision
     done = set(record.done) if same else set(record.done) & {"push", "pull"}
     update: dict[str, object] = {}
-    for name in ("comment_id", "pushed", "pull_number", "pull_url", "status_label"):
+    for name in ("comment_id", "pushed", "pull_number", "pull_url", "status_label", "needs_human"):
         value = getattr(record, name)
         if value is not None and value != getattr(link, name):
             update[name] = value
