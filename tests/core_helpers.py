@@ -23,6 +23,7 @@ from coordinator.models import (
     Task,
     TaskStatus,
 )
+from coordinator.store import layout
 
 #: A fixed "now" for every test (no test reads the clock).
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -48,6 +49,11 @@ def apply(state: State, change: Change) -> Change:
         state.runners[runner.name] = runner
     if change.meta is not None:
         state.meta = change.meta
+    for record in change.records:  # the other collections (locks, ...), where the store would write them
+        found = layout.path_of(record).split("/")
+        state.put_record(found[0], found[-1].removesuffix(".json"), record)
+    for directory, key in change.deletes:
+        state.remove_record(directory, key)
     return change
 
 

@@ -32,6 +32,8 @@ from coordinator.models import Priority, PrPolicy
         (("pr:ready",), IssueSettings(pr_policy="ready")),
         (("PR:Draft",), IssueSettings(pr_policy="draft")),
         (("pr:none", "pr:ready"), IssueSettings(pr_policy="ready")),
+        (("lock:db",), IssueSettings(locks=("db",))),
+        (("lock:DB", "lock:deploy", "lock:db"), IssueSettings(locks=("db", "deploy"))),
         (
             ("claude", "priority:high", "mode:complex", "needs:gpu", "pr:ready", "coordinator:queued"),
             IssueSettings(Priority.HIGH, "complex", ("gpu",), "ready"),
@@ -55,6 +57,8 @@ def test_settings_from_labels(labels: tuple[str, ...], expected: IssueSettings) 
         ("needs:con", "a Windows device name"),
         ("needs:a..b", "'..'"),
         ("pr:open", "not a policy"),
+        ("lock:", "no value"),
+        ("lock:two words", "a space"),
         ("pr:", "no value"),
     ],
 )

@@ -211,6 +211,26 @@ def status_text(state: State, now: datetime) -> str:
     return "\n".join(lines)
 
 
+def lock_rows(state: State, now: datetime) -> str:
+    """The locks held now: by people and scripts (with their expiry), and by running tasks."""
+    from coordinator.models import NamedLock
+    from coordinator.text import table
+
+    rows = [
+        (terminal_safe(r.name), terminal_safe(r.owner), f"expires {ago(r.expires_at, now)}")
+        for r in sorted(state.records.get("locks", {}).values(), key=lambda r: getattr(r, "name", ""))
+        if isinstance(r, NamedLock) and r.expires_at > now
+    ]
+    for task in state.running_tasks():
+        runner = task.lease.runner if task.lease is not None else "?"
+        rows += [
+            (terminal_safe(name), f"task {task.id} on {terminal_safe(runner)}", "while it runs") for name in task.locks
+        ]
+    if not rows:
+        return "no lock is held"
+    return table(("LOCK", "HELD BY", "UNTIL"), sorted(rows))
+
+
 #: How many tasks that failed for good ``status`` lists (the newest).
 _CALLED_TASKS = 10
 

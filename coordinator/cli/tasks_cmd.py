@@ -37,6 +37,9 @@ PRIORITIES = ("critical", "high", "medium", "low")
 @click.option("--requires", "requires", multiple=True, metavar="CAP", help="Capability a runner needs (repeat).")
 @click.option("--depends-on", "depends_on", multiple=True, metavar="ID", help="Task that must succeed first (repeat).")
 @click.option(
+    "--lock", "locks", multiple=True, metavar="NAME", help="A named lock the task holds while it runs (repeat)."
+)
+@click.option(
     "--allow-failed-dependency",
     is_flag=True,
     help="Accept a --depends-on task that failed or was cancelled (this task waits until it is retried and succeeds).",
@@ -54,6 +57,7 @@ def submit(
     mode: str | None,
     requires: tuple[str, ...],
     depends_on: tuple[str, ...],
+    locks: tuple[str, ...],
     allow_failed_dependency: bool,
     deadline: str | None,
     max_attempts: int,
@@ -76,6 +80,7 @@ def submit(
         mode=mode,
         requires=requires,
         depends_on=depends_on,
+        locks=locks,
         deadline=_deadline(deadline),
         max_attempts=max_attempts,
         source=Source(kind="cli", actor=actor(), permission="local", event="cli.submit"),

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from coordinator.core.state import AGE_POINTS_PER_HOUR, State, static_key
-from coordinator.models import GITHUB_CAPABILITY, Runner, RunnerState, Task, TaskStatus
+from coordinator.models import GITHUB_CAPABILITY, NamedLock, Runner, RunnerState, Task, TaskStatus
 from coordinator.modes import ModesConfig, permission_rank
 
 MAX_URGENCY = 50.0
@@ -41,6 +41,12 @@ def score(task: Task, now: datetime) -> float:
 
 def _order_key(task: Task, now: datetime) -> tuple[float, float, str]:
     return (-score(task, now), task.created_at.timestamp(), task.id)
+
+
+def busy_locks(state: State, running: Iterable[Task], now: datetime) -> set[str]:
+    """Named locks taken now: by running tasks, or held by a person or script and not expired."""
+    held = {n for n, r in state.records.get("locks", {}).items() if isinstance(r, NamedLock) and r.expires_at > now}
+    return held | {name for task in running if task.status == TaskStatus.RUNNING for name in task.locks}
 
 
 def running_groups(tasks: Iterable[Task]) -> set[str]:
@@ -73,6 +79,7 @@ def why_not_claimable(
     runner: str | None = None,
     now: datetime | None = None,
     runners: Mapping[str, Runner] | None = None,
+    locks: Collection[str] = (),
 ) -> str | None:
     """Why ``task`` cannot be claimed by a runner with ``capabilities`` that allows at most
     ``max_permission_mode`` (None: any), or None when it can. ``runner`` (its name), ``now`` and ``runners``
@@ -95,6 +102,9 @@ def why_not_claimable(
         return "no attempts left"
     if task.group and task.group in busy_groups:
         return f"another task of {task.group} is running"
+    taken = [name for name in task.locks if name in locks]
+    if taken:
+        return f"waits for lock {', '.join(taken)} (see 'coordinator lock list')"
     if task.resume is not None and runner is not None and now is not None:
         keeper = (runners or {}).get(task.resume.runner)
         alive = keeper is not None and keeper.state not in _GONE and not keeper.is_silent(now)
@@ -150,7 +160,8 @@ def pick_next(
     """
     changed = changed or {}
     lookup: Mapping[str, Task] = _Overlay(state.tasks, changed) if changed else state.tasks
-    busy = running_groups(lookup[t] for t in state._running) | running_groups(changed.values())
+    running = [lookup[t] for t in state._running] + [t for t in changed.values() if t.status == TaskStatus.RUNNING]
+    busy = running_groups(running)
     age_now = AGE_POINTS_PER_HOUR * now.timestamp() / 3600.0
 
     best: Task | None = None
@@ -159,6 +170,7 @@ def pick_next(
     judge = partial(
         why_not_claimable, lookup=lookup, busy_groups=busy, modes=state.modes, now=now, runners=state.runners
     )
+    judge = partial(judge, locks=busy_locks(state, running, now))
     judge = partial(judge, capabilities=capabilities, max_permission_mode=max_permission_mode, runner=runner)
 
     def claimable(task: Task) -> bool:
@@ -209,6 +221,7 @@ def rank(
 ) -> list[Ranked]:
     """Every queued task in claim order with the reason it is not claimable (for --dry-run and checks)."""
     busy = running_groups(state.running_tasks())
+    taken = busy_locks(state, state.running_tasks(), now)
     queued = [t for t in state.tasks.values() if t.status == TaskStatus.QUEUED]
     queued.sort(key=lambda t: _order_key(t, now))
     return [
@@ -225,6 +238,7 @@ def rank(
                 runner=runner,
                 now=now,
                 runners=state.runners,
+                locks=taken,
             ),
         )
         for t in queued

@@ -206,6 +206,7 @@ class Ingest:
             priority=settings.priority,
             mode=settings.mode if settings.mode in state.modes.modes else None,
             requires=settings.requires,
+            locks=settings.locks,
             source=source,
             group=f"issue-{event.issue.number}",
             task_id=f"issue-{event.issue.number}",

@@ -1,4 +1,5 @@
-"""What an issue's labels say about its task: ``priority:high``, ``mode:complex``, ``needs:gpu``, ``pr:none``."""
+"""What an issue's labels say about its task: ``priority:high``, ``mode:complex``, ``needs:gpu``, ``pr:none``,
+``lock:db``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ def read_labels(labels: Iterable[str], *, default_pr: PrPolicy = "draft") -> Iss
     """The settings in ``labels``; the last label of a kind wins, unknown labels are not settings."""
     priority, mode, pr = Priority.MEDIUM, None, default_pr
     requires: list[str] = []
+    locks: list[str] = []
     ignored: list[str] = []
     for label in labels:
         kind, _, value = label.partition(":")
@@ -29,8 +31,15 @@ def read_labels(labels: Iterable[str], *, default_pr: PrPolicy = "draft") -> Iss
                 requires.append(check_name("capability", value))
             except ValueError:
                 ignored.append(label)
+        elif kind == "lock" and value:
+            try:
+                locks.append(check_name("lock name", value))
+            except ValueError:
+                ignored.append(label)
         elif kind == "pr" and value in _PR_POLICIES:
             pr = cast(PrPolicy, value)
-        elif kind in ("priority", "needs", "pr", "mode"):
+        elif kind in ("priority", "needs", "pr", "mode", "lock"):
             ignored.append(label)
-    return IssueSettings(priority, mode, tuple(sorted(set(requires))), pr, tuple(ignored))
+    return IssueSettings(
+        priority, mode, tuple(sorted(set(requires))), pr, tuple(ignored), locks=tuple(sorted(set(locks)))
+    )

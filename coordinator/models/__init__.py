@@ -34,6 +34,7 @@ from coordinator.models.github import (
     ReviewNote,
     Trigger,
 )
+from coordinator.models.lock import NamedLock
 from coordinator.models.runner import Runner, RunnerState
 from coordinator.models.task import (
     PRIORITY_WEIGHT,
@@ -76,6 +77,7 @@ __all__ = [
     "Lease",
     "Limits",
     "Meta",
+    "NamedLock",
     "PrPolicy",
     "Priority",
     "Question",

@@ -24,6 +24,7 @@ UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 TaskId = Annotated[str, AfterValidator(partial(check_name, "task id"))]
 RunnerName = Annotated[str, AfterValidator(partial(check_name, "runner name"))]
 Capability = Annotated[str, AfterValidator(partial(check_name, "capability"))]
+LockName = Annotated[str, AfterValidator(partial(check_name, "lock name"))]
 
 #: The longest title the model accepts; ``Limits.max_title_chars`` bounds new titles below it.
 MAX_TITLE_CHARS = 500

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from coordinator.models.base import Capability, StateModel, TaskId, Title, UtcDateTime
+from coordinator.models.base import Capability, LockName, StateModel, TaskId, Title, UtcDateTime
 from coordinator.models.github import FollowUp, GitHubLink
 
 
@@ -188,6 +188,9 @@ class Task(StateModel):
     requested_mode: str | None = Field(default=None, description="The mode asked for at submission.")
     requires: list[Capability] = Field(default_factory=list, description="Capabilities a runner must have.")
     depends_on: list[str] = Field(default_factory=list, description="Tasks that must succeed first.")
+    locks: list[LockName] = Field(
+        default_factory=list, description="Named locks the task holds while it runs (never two holders at once)."
+    )
     max_attempts: int = Field(default=3, ge=1, le=100)
     round: int = Field(default=0, ge=0)
     status: TaskStatus = TaskStatus.QUEUED

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from coordinator.models import BranchConfig, Meta, Runner, Task
+from coordinator.models import BranchConfig, Meta, NamedLock, Runner, Task
 
 #: Fan-out of sharded collections: a claim rewrites one small shard tree, never one huge directory.
 SHARD_HEX_DIGITS = 2
@@ -57,9 +57,10 @@ class SingleFile:
 
 TASKS = Collection("tasks", Task, key_field="id", kind="task", sharded=True)
 RUNNERS = Collection("runners", Runner, key_field="name", kind="runner")
+LOCKS = Collection("locks", NamedLock, key_field="name", kind="lock")
 
 #: Every collection on the branch.
-COLLECTIONS: tuple[Collection, ...] = (TASKS, RUNNERS)
+COLLECTIONS: tuple[Collection, ...] = (TASKS, RUNNERS, LOCKS)
 _BY_DIRECTORY = {c.directory: c for c in COLLECTIONS}
 _BY_MODEL = {c.model: c for c in COLLECTIONS}
 

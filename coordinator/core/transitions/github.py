@@ -27,6 +27,8 @@ class IssueSettings:
     pr_policy: PrPolicy = "draft"
     #: Labels that looked like settings but were not valid (said in the ingest's output, never fatal).
     ignored: tuple[str, ...] = ()
+    #: Named locks the task holds while it runs (``lock:NAME``).
+    locks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ def retrigger(
             "requested_mode": mode,
             "priority": settings.priority,
             "requires": sorted(set(settings.requires)),
+            "locks": sorted(set(settings.locks)),
             "status": TaskStatus.QUEUED,
             "status_reason": f"triggered again by {trigger.actor} ({trigger.event})",
             "lease": None,
@@ -132,7 +135,9 @@ def update_issue_task(
     if body is not None:
         update["body"] = body
     if settings is not None:
-        update.update(priority=settings.priority, requires=sorted(set(settings.requires)))
+        update.update(
+            priority=settings.priority, requires=sorted(set(settings.requires)), locks=sorted(set(settings.locks))
+        )
         if task.github is not None:
             update["github"] = task.github.model_copy(update={"pr_policy": settings.pr_policy})
         mode = _mode(state, settings.mode)

@@ -39,6 +39,8 @@ class SubmitRequest:
     mode: str | None = None
     requires: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
+    #: Named locks the task holds while it runs (two tasks holding one never run at once).
+    locks: tuple[str, ...] = ()
     deadline: datetime | None = None
     max_attempts: int = 3
     source: Source = field(default_factory=Source)
@@ -66,6 +68,8 @@ def submit(state: State, request: SubmitRequest, now: datetime) -> Change:
         raise UsageError(f"--max-attempts must be between 1 and 100, not {request.max_attempts}")
     for cap in request.requires:
         validated(partial(check_name, "capability", cap))
+    for lock in request.locks:
+        validated(partial(check_name, "lock name", lock))
     depends_on = _checked_dependencies(state, request)
     task_id, new_meta = _new_task_id(state, request.task_id)
 
@@ -84,6 +88,7 @@ def submit(state: State, request: SubmitRequest, now: datetime) -> Change:
         mode=mode,
         requested_mode=mode,
         requires=sorted(set(request.requires)),
+        locks=sorted(set(request.locks)),
         depends_on=depends_on,
         max_attempts=request.max_attempts,
         github=request.github,
