@@ -34,6 +34,22 @@ def parse_when(text: str, *, now: datetime) -> datetime:
         ) from None
 
 
+def parse_since(text: str, *, now: datetime) -> datetime:
+    """The start of a look back: an age like ``7d`` / ``12h`` / ``30m`` before ``now``, or an ISO 8601 instant.
+
+    Raises ``ValueError`` naming the accepted forms.
+    """
+    from datetime import timedelta
+
+    text = text.strip()
+    if len(text) > 1 and text[-1] in _UNIT_SECONDS and text[:-1].isdigit() and len(text) <= 12:
+        return now - timedelta(seconds=int(text[:-1]) * _UNIT_SECONDS[text[-1]])
+    try:
+        return parse_when(text, now=now)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a time to look back to: use an age like 7d, 12h or 30m, or a date") from None
+
+
 #: The furthest a relative time may reach: far enough for any real deadline, near enough to stay a valid date.
 _MAX_AHEAD_SECONDS = 100 * 366 * 86400
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

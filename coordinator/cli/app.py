@@ -369,6 +369,7 @@ def _register_more_commands() -> None:
         "coordinator.cli.github_cmd",
         "coordinator.cli.webhook_cmd",
         "coordinator.cli.lock_cmd",
+        "coordinator.cli.log_cmd",
     ):
         importlib.import_module(module)
     _accept_global_options_after_commands()

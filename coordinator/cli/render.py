@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from coordinator.core.history import Event
 from coordinator.core.state import Problem, State
 from coordinator.models import Attempt, GitHubLink, Runner, Task, TaskStatus
 from coordinator.text import table, terminal_safe
@@ -209,6 +210,22 @@ def status_text(state: State, now: datetime) -> str:
     if state.problems:
         lines += ["", problems_text(state.problems.values())]
     return "\n".join(lines)
+
+
+def event_rows(found: Iterable[Event]) -> str:
+    """The completion log as a table: when, what, which task (or lock), who, the rest, the commit."""
+    rows = [
+        (
+            e.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            e.kind,
+            terminal_safe(e.task or (f"lock {e.lock}" if e.lock else "")),
+            terminal_safe(e.who or ""),
+            _clip(e.detail or ("" if e.kind != "other" else e.line), 80),
+            e.commit[:10],
+        )
+        for e in found
+    ]
+    return table(("WHEN (UTC)", "EVENT", "TASK", "WHO", "DETAIL", "COMMIT"), rows)
 
 
 def lock_rows(state: State, now: datetime) -> str:

@@ -310,6 +310,27 @@ class StateStore:
                     else:
                         self.skew.pop(who, None)
 
+    def history(self, *, since: datetime | None = None, limit: int | None = None) -> list[FileChange]:
+        """The branch's commits as this store last read it, newest first (``since``: not older; ``limit``: at
+        most that many): who wrote each, when (their clock) and its whole audit message."""
+        with self._lock:
+            if self._tip is None:
+                return []
+            args = ["log", "--format=%H%x1f%an%x1f%aI%x1f%B%x1e", self._tip]
+            if since is not None:
+                args.insert(1, f"--since={since.isoformat()}")
+            if limit is not None:
+                args.insert(1, f"--max-count={limit}")
+            done = run_git(args, cwd=self._objects.path)
+        if not done.ok:
+            raise RemoteError(f"cannot read the history of {self.branch}: {done.stderr.strip()[-300:]}")
+        found = []
+        for record in done.stdout.split("\x1e"):
+            fields = record.strip("\n").split("\x1f")
+            if len(fields) == 4:
+                found.append(FileChange(commit=fields[0], author=fields[1], at=fields[2], message=fields[3].strip()))
+        return found
+
     def last_change(self, path: str) -> FileChange | None:
         """The latest commit (of those this store has read) that changed ``path`` on the branch, or None."""
         with self._lock:
