@@ -40,6 +40,11 @@ PRIORITIES = ("critical", "high", "medium", "low")
     "--lock", "locks", multiple=True, metavar="NAME", help="A named lock the task holds while it runs (repeat)."
 )
 @click.option(
+    "--non-critical",
+    is_flag=True,
+    help="If it fails for good, the tasks that depend on it run anyway (default: they are cancelled).",
+)
+@click.option(
     "--allow-failed-dependency",
     is_flag=True,
     help="Accept a --depends-on task that failed or was cancelled (this task waits until it is retried and succeeds).",
@@ -58,6 +63,7 @@ def submit(
     requires: tuple[str, ...],
     depends_on: tuple[str, ...],
     locks: tuple[str, ...],
+    non_critical: bool,
     allow_failed_dependency: bool,
     deadline: str | None,
     max_attempts: int,
@@ -81,6 +87,7 @@ def submit(
         requires=requires,
         depends_on=depends_on,
         locks=locks,
+        critical=not non_critical,
         deadline=_deadline(deadline),
         max_attempts=max_attempts,
         source=Source(kind="cli", actor=actor(), permission="local", event="cli.submit"),

@@ -32,6 +32,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("lease expired", rf"^requeue {_TASK} \(lease of {_WHO} expired\)$"),
         ("failed", rf"^fail {_TASK} \((?P<detail>.*)\)$"),
         ("cancelled", rf"^cancel {_TASK} by (?P<who>.+)$"),
+        ("cancelled", rf"^cancel {_TASK} \((?P<detail>dependency .*)\)$"),
+        ("waits again", rf"^wait again {_TASK} \((?P<detail>.*)\)$"),
         ("retried", rf"^retry {_TASK} by {_WHO}, round (?P<detail>\d+)$"),
         ("retriggered", rf"^retrigger {_TASK} by {_WHO}, round (?P<detail>\d+)"),
         ("unblocked", rf"^unblock {_TASK}$"),

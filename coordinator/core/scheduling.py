@@ -96,7 +96,7 @@ def why_not_claimable(
         return refusal
     for dep_id in task.depends_on:
         dep = lookup.get(dep_id)
-        if dep is None or dep.status != TaskStatus.SUCCEEDED:
+        if dep is None or not dep.frees_dependents:
             return f"waits for {dep_id}"
     if task.attempts_left() <= 0:
         return "no attempts left"

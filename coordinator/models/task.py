@@ -188,6 +188,11 @@ class Task(StateModel):
     requested_mode: str | None = Field(default=None, description="The mode asked for at submission.")
     requires: list[Capability] = Field(default_factory=list, description="Capabilities a runner must have.")
     depends_on: list[str] = Field(default_factory=list, description="Tasks that must succeed first.")
+    critical: bool = Field(
+        default=True,
+        description="When it fails for good or is cancelled, its waiting dependents are cancelled; when false, "
+        "they go on as if it had succeeded (a pipeline's optional phase).",
+    )
     locks: list[LockName] = Field(
         default_factory=list, description="Named locks the task holds while it runs (never two holders at once)."
     )
@@ -212,6 +217,17 @@ class Task(StateModel):
     def is_terminal(self) -> bool:
         """True once the task succeeded, failed or was cancelled."""
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def frees_dependents(self) -> bool:
+        """It no longer holds its dependents back: it succeeded, or it is not critical and ended."""
+        ended_badly = self.status in (TaskStatus.FAILED, TaskStatus.CANCELLED)
+        return self.status == TaskStatus.SUCCEEDED or (not self.critical and ended_badly)
+
+    @property
+    def stops_dependents(self) -> bool:
+        """It ended so that its dependents cannot run: critical, and failed or cancelled."""
+        return self.critical and self.status in (TaskStatus.FAILED, TaskStatus.CANCELLED)
 
     def counted_attempts(self) -> int:
         """Attempts that used up this round's budget."""

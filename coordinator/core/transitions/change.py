@@ -60,6 +60,11 @@ class Draft:
     def change(self, *, task: Task | None = None, runners: tuple[Runner, ...] = (), meta: Meta | None = None) -> Change:
         """The change, with the GitHub deliveries each changed task now needs marked pending on it (so every
         transition, whoever runs it, leaves GitHub something to be told)."""
+        ended = [t for t in self.changed.values() if t.is_terminal]
+        if ended:  # a task that ended may let its dependents go on, or stop them for good
+            from coordinator.core.transitions.dependencies import settle_dependents
+
+            settle_dependents(self, max(t.updated_at for t in ended))
         config = self.state.github
         tasks = tuple(mark_deliveries(self.state.tasks.get(t.id), t, config) for t in self.changed.values())
         if task is not None:

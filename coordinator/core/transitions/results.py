@@ -7,7 +7,6 @@ from datetime import datetime
 from coordinator.core.state import State
 from coordinator.core.transitions.attempts import finish_attempt, reported_attempt, superseded
 from coordinator.core.transitions.change import Change, Draft, require_mode, short
-from coordinator.core.transitions.tasks import unblock_dependents
 from coordinator.models import AttemptOutcome, AttemptResult, Task, TaskStatus
 
 
@@ -40,8 +39,7 @@ def complete(
         }
     )
     draft.put(updated)
-    draft.lines.append(f"complete {task_id} by {runner}, attempt {number}")
-    unblock_dependents(draft, now)
+    draft.lines.append(f"complete {task_id} by {runner}, attempt {number}")  # dependents: see Draft.change
     return draft.change(task=updated)
 
 

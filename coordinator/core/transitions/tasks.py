@@ -9,6 +9,7 @@ from functools import partial
 from coordinator.core.state import State
 from coordinator.core.transitions.attempts import finish_attempt
 from coordinator.core.transitions.change import Change, Draft, require_mode, short, validated
+from coordinator.core.transitions.dependencies import revive_dependents
 from coordinator.errors import InvalidTransition, UsageError
 from coordinator.ids import check_name
 from coordinator.models import (
@@ -41,6 +42,8 @@ class SubmitRequest:
     depends_on: tuple[str, ...] = ()
     #: Named locks the task holds while it runs (two tasks holding one never run at once).
     locks: tuple[str, ...] = ()
+    #: False: when it fails for good, its dependents go on anyway (see ``Task.critical``).
+    critical: bool = True
     deadline: datetime | None = None
     max_attempts: int = 3
     source: Source = field(default_factory=Source)
@@ -89,6 +92,7 @@ def submit(state: State, request: SubmitRequest, now: datetime) -> Change:
         requested_mode=mode,
         requires=sorted(set(request.requires)),
         locks=sorted(set(request.locks)),
+        critical=request.critical,
         depends_on=depends_on,
         max_attempts=request.max_attempts,
         github=request.github,
@@ -178,19 +182,6 @@ def _highest_task_number(state: State) -> int:
     return max(numbers, default=0)
 
 
-def unblock_dependents(draft: Draft, now: datetime) -> None:
-    for blocked in draft.state.blocked_tasks():
-        task = draft.get(blocked.id)
-        if task.status != TaskStatus.BLOCKED:
-            continue
-        if all(
-            draft.changed.get(d, draft.state.tasks.get(d)) is not None and draft.get(d).status == TaskStatus.SUCCEEDED
-            for d in task.depends_on
-        ):
-            draft.put(task.model_copy(update={"status": TaskStatus.QUEUED, "status_reason": None, "updated_at": now}))
-            draft.lines.append(f"unblock {task.id}")
-
-
 def cancel(state: State, *, task_id: str, now: datetime, by: str = "unknown", reason: str | None = None) -> Change:
     """Cancel a task that has not ended; a running agent is stopped when its runner next renews the lease."""
     draft = Draft(state)
@@ -248,4 +239,5 @@ def retry(state: State, *, task_id: str, now: datetime, by: str = "unknown", mod
     )
     draft.put(updated)
     draft.lines.append(f"retry {task_id} by {by}, round {updated.round}")
+    revive_dependents(draft, task_id, now)
     return draft.change(task=updated)

@@ -1,0 +1,66 @@
+"""What a task's end means for the tasks that depend on it, for ``--depends-on`` and pipelines alike:
+
+- a dependency that succeeded, or that ended without success but is not critical (``critical: false``, e.g. a
+  pipeline's optional phase), lets its dependents go on once all their dependencies are done;
+- a critical dependency that failed for good or was cancelled cancels its waiting dependents, and theirs, with
+  the reason: nothing waits forever for a task that will not succeed on its own;
+- a retry of that dependency brings the dependents it cancelled back (waiting for it again).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from coordinator.models import TaskStatus
+
+if TYPE_CHECKING:
+    from coordinator.core.transitions.change import Draft
+
+
+def settle_dependents(draft: Draft, now: datetime) -> None:
+    """Unblock the waiting tasks whose dependencies are all done, and cancel those a critical dependency will
+    never let run (repeated, so a cancellation reaches the dependents of the dependents)."""
+    changed = True
+    while changed:
+        changed = False
+        waiting = {t.id for t in draft.state.blocked_tasks()} | {
+            t.id for t in draft.changed.values() if t.status == TaskStatus.BLOCKED
+        }
+        for task_id in sorted(waiting):
+            task = draft.get(task_id)
+            if task.status != TaskStatus.BLOCKED:
+                continue
+            deps = [draft.changed.get(d) or draft.state.tasks.get(d) for d in task.depends_on]
+            stopper = next((d for d in deps if d is not None and d.stops_dependents), None)
+            if stopper is not None:
+                why = f"dependency {stopper.id} {stopper.status.value}: retry it with 'coordinator retry {stopper.id}'"
+                draft.put(
+                    task.model_copy(update={"status": TaskStatus.CANCELLED, "status_reason": why, "updated_at": now})
+                )
+                draft.lines.append(f"cancel {task.id} (dependency {stopper.id} {stopper.status.value})")
+                changed = True
+            elif all(d is not None and d.frees_dependents for d in deps):
+                draft.put(
+                    task.model_copy(update={"status": TaskStatus.QUEUED, "status_reason": None, "updated_at": now})
+                )
+                draft.lines.append(f"unblock {task.id}")
+                changed = True
+
+
+def revive_dependents(draft: Draft, task_id: str, now: datetime) -> None:
+    """The tasks that were cancelled because ``task_id`` ended badly wait for it again (it was retried); and
+    theirs, in turn."""
+    queue = [task_id]
+    while queue:
+        current = queue.pop()
+        mark = f"dependency {current} "
+        for task in list(draft.state.tasks.values()):
+            task = draft.get(task.id)
+            if task.status == TaskStatus.CANCELLED and (task.status_reason or "").startswith(mark):
+                reason = f"waiting for {current} (retried)"
+                draft.put(
+                    task.model_copy(update={"status": TaskStatus.BLOCKED, "status_reason": reason, "updated_at": now})
+                )
+                draft.lines.append(f"wait again {task.id} (dependency {current} retried)")
+                queue.append(task.id)
