@@ -11,13 +11,14 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from coordinator.models import AttemptResult, BranchConfig, Meta, NamedLock, Runner, Task
+from coordinator.models import AttemptResult, BranchConfig, Meta, NamedLock, Pipeline, Runner, Task
 
 #: file name -> (model, which state-branch file it describes)
 SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "task.schema.json": (Task, "tasks/<2 hex>/<task-id>.json"),
     "runner.schema.json": (Runner, "runners/<name>.json"),
     "lock.schema.json": (NamedLock, "locks/<name>.json"),
+    "pipeline.schema.json": (Pipeline, "pipelines/<name>.json"),
     "meta.schema.json": (Meta, "meta.json"),
     "config.schema.json": (BranchConfig, "config.json"),
     "attempt-result.schema.json": (AttemptResult, "the --result-file of 'coordinator complete' and 'fail'"),

@@ -370,6 +370,7 @@ def _register_more_commands() -> None:
         "coordinator.cli.webhook_cmd",
         "coordinator.cli.lock_cmd",
         "coordinator.cli.log_cmd",
+        "coordinator.cli.pipeline_cmd",
     ):
         importlib.import_module(module)
     _accept_global_options_after_commands()

@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from coordinator.core.history import Event
+from coordinator.core.pipeline_runs import RunSummary
 from coordinator.core.state import Problem, State
-from coordinator.models import Attempt, GitHubLink, Runner, Task, TaskStatus
+from coordinator.models import Attempt, GitHubLink, Pipeline, Runner, Task, TaskStatus
 from coordinator.text import table, terminal_safe
 from coordinator.timeutil import format_duration
 
@@ -226,6 +227,38 @@ def event_rows(found: Iterable[Event]) -> str:
         for e in found
     ]
     return table(("WHEN (UTC)", "EVENT", "TASK", "WHO", "DETAIL", "COMMIT"), rows)
+
+
+def run_summary_text(pipeline: Pipeline, summary: RunSummary | None) -> str:
+    """``pipeline show``: the phases, then the run's record (each phase's outcome, attempts, time and cost)."""
+    lines = [f"pipeline {pipeline.name}: {len(pipeline.phases)} phases, {pipeline.runs} run(s)"]
+    if pipeline.description:
+        lines.append(f"  {terminal_safe(pipeline.description)}")
+    for phase in pipeline.phases:
+        needs = phase.needs if phase.needs is not None else None
+        after = f" after {', '.join(needs)}" if needs else ""
+        flag = "" if phase.critical else " (not critical)"
+        lines.append(f"  - {phase.name}: {terminal_safe(phase.title)}{after}{flag}")
+    if summary is None:
+        lines.append(f"no run yet: start one with 'coordinator pipeline run {pipeline.name}'")
+        return "\n".join(lines)
+    lines += [
+        "",
+        f"run {summary.run}: {summary.status}, ${summary.cost_usd:.4f}, {format_duration(summary.seconds)} of work",
+    ]
+    rows = [
+        (
+            p.task.id,
+            p.task.status.value,
+            str(p.attempts),
+            format_duration(p.seconds),
+            f"${p.cost_usd:.4f}",
+            _clip(p.task.status_reason or "", 70),
+        )
+        for p in summary.phases
+    ]
+    lines.append(table(("PHASE", "STATUS", "ATTEMPTS", "TIME", "COST", "WHY"), rows))
+    return "\n".join(lines)
 
 
 def lock_rows(state: State, now: datetime) -> str:

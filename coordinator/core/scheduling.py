@@ -102,6 +102,8 @@ def why_not_claimable(
         return "no attempts left"
     if task.group and task.group in busy_groups:
         return f"another task of {task.group} is running"
+    if task.runner is not None and runner is not None and task.runner != runner:
+        return f"is for runner {task.runner}"
     taken = [name for name in task.locks if name in locks]
     if taken:
         return f"waits for lock {', '.join(taken)} (see 'coordinator lock list')"

@@ -35,6 +35,7 @@ from coordinator.models.github import (
     Trigger,
 )
 from coordinator.models.lock import NamedLock
+from coordinator.models.pipeline import Phase, Pipeline
 from coordinator.models.runner import Runner, RunnerState
 from coordinator.models.task import (
     PRIORITY_WEIGHT,
@@ -78,6 +79,8 @@ __all__ = [
     "Limits",
     "Meta",
     "NamedLock",
+    "Phase",
+    "Pipeline",
     "PrPolicy",
     "Priority",
     "Question",

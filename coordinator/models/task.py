@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from coordinator.models.base import Capability, LockName, StateModel, TaskId, Title, UtcDateTime
+from coordinator.models.base import Capability, LockName, RunnerName, StateModel, TaskId, Title, UtcDateTime
 from coordinator.models.github import FollowUp, GitHubLink
 
 
@@ -188,6 +188,11 @@ class Task(StateModel):
     requested_mode: str | None = Field(default=None, description="The mode asked for at submission.")
     requires: list[Capability] = Field(default_factory=list, description="Capabilities a runner must have.")
     depends_on: list[str] = Field(default_factory=list, description="Tasks that must succeed first.")
+    run: str | None = Field(
+        default=None, description="The pipeline run it is a phase of (pipe-<name>-<n>): a critical failure ends it."
+    )
+    runner: RunnerName | None = Field(default=None, description="Only this runner may run it.")
+    timeout_seconds: int | None = Field(default=None, ge=1, le=24 * 3600, description="Overrides its mode's.")
     critical: bool = Field(
         default=True,
         description="When it fails for good or is cancelled, its waiting dependents are cancelled; when false, "

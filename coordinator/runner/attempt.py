@@ -133,6 +133,8 @@ class AttemptRunner:
         is removed (the result lands a worktree removal sooner), and what it returns is returned."""
         task = slot.task
         mode_name, mode = self.mode(task.mode)
+        if task.timeout_seconds is not None:  # a pipeline phase's own timeout
+            mode = mode.model_copy(update={"timeout_seconds": task.timeout_seconds})
         started = self._clock.now()
         refusal = self.ceiling.refusal(mode)
         if refusal is not None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from coordinator.models import BranchConfig, Meta, NamedLock, Runner, Task
+from coordinator.models import BranchConfig, Meta, NamedLock, Pipeline, Runner, Task
 
 #: Fan-out of sharded collections: a claim rewrites one small shard tree, never one huge directory.
 SHARD_HEX_DIGITS = 2
@@ -58,9 +58,10 @@ class SingleFile:
 TASKS = Collection("tasks", Task, key_field="id", kind="task", sharded=True)
 RUNNERS = Collection("runners", Runner, key_field="name", kind="runner")
 LOCKS = Collection("locks", NamedLock, key_field="name", kind="lock")
+PIPELINES = Collection("pipelines", Pipeline, key_field="name", kind="pipeline")
 
 #: Every collection on the branch.
-COLLECTIONS: tuple[Collection, ...] = (TASKS, RUNNERS, LOCKS)
+COLLECTIONS: tuple[Collection, ...] = (TASKS, RUNNERS, LOCKS, PIPELINES)
 _BY_DIRECTORY = {c.directory: c for c in COLLECTIONS}
 _BY_MODEL = {c.model: c for c in COLLECTIONS}
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from coordinator.models import TaskStatus
+from coordinator.core.transitions.attempts import finish_attempt
+from coordinator.models import AttemptOutcome, Task, TaskStatus
 
 if TYPE_CHECKING:
     from coordinator.core.transitions.change import Draft
@@ -20,7 +21,10 @@ if TYPE_CHECKING:
 
 def settle_dependents(draft: Draft, now: datetime) -> None:
     """Unblock the waiting tasks whose dependencies are all done, and cancel those a critical dependency will
-    never let run (repeated, so a cancellation reaches the dependents of the dependents)."""
+    never let run (repeated, so a cancellation reaches the dependents of the dependents); a critical phase of a
+    pipeline run that ended badly ends the whole run."""
+    for ended in [t for t in draft.changed.values() if t.run is not None and t.stops_dependents]:
+        _end_run(draft, ended, now)
     changed = True
     while changed:
         changed = False
@@ -46,6 +50,21 @@ def settle_dependents(draft: Draft, now: datetime) -> None:
                 )
                 draft.lines.append(f"unblock {task.id}")
                 changed = True
+
+
+def _end_run(draft: Draft, failed: Task, now: datetime) -> None:
+    """Cancel every phase of ``failed``'s run that has not ended, running ones included (their agents stop)."""
+    why = f"phase {failed.id} {failed.status.value} (critical): the run stops; a person must look"
+    for task in [draft.get(t.id) for t in draft.state.tasks.values() if t.run == failed.run and t.id != failed.id]:
+        if task.is_terminal:
+            continue
+        attempts = list(task.attempts)
+        if task.status == TaskStatus.RUNNING and task.lease is not None:
+            number = task.lease.attempt
+            attempts = finish_attempt(task, number, now, outcome=AttemptOutcome.CANCELLED, counted=True, reason=why)
+        update = {"status": TaskStatus.CANCELLED, "status_reason": why, "lease": None, "attempts": attempts}
+        draft.put(task.model_copy(update={**update, "updated_at": now}))
+        draft.lines.append(f"cancel {task.id} (run {failed.run} stops: {failed.id} {failed.status.value})")
 
 
 def revive_dependents(draft: Draft, task_id: str, now: datetime) -> None:
