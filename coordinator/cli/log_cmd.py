@@ -11,7 +11,7 @@ import click
 from coordinator.cli.app import check_id, cli, echo_json, now, store_for, usage_error
 
 if TYPE_CHECKING:
-    from coordinator.core.history import Event
+    from coordinator.core.completion_log import Event
 
 
 @cli.command(name="log")
@@ -24,7 +24,7 @@ def log_cmd(ctx: click.Context, task_id: str | None, since: str | None, limit: i
     """What happened, newest first: submitted, claimed by, attempt outcomes, escalations, cancellations, locks,
     deliveries, with who, when and the commit. Derived from the branch's history, never edited."""
     from coordinator.cli.render import event_rows
-    from coordinator.core.history import Commit, about, events
+    from coordinator.core.completion_log import Commit, about, events
     from coordinator.timeutil import parse_since
 
     if task_id is not None:

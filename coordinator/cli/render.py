@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from coordinator.core.history import Event
+from coordinator.core.completion_log import Event
 from coordinator.core.pipeline_runs import RunSummary
 from coordinator.core.state import Problem, State
 from coordinator.models import Attempt, GitHubLink, Pipeline, Runner, Task, TaskStatus

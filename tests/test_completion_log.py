@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from coordinator.core import transitions as T
-from coordinator.core.history import Commit, events
+from coordinator.core.completion_log import Commit, events
 from coordinator.core.transitions.locks import acquire, release
 from coordinator.models import AttemptResult
 from tests.runner_helpers import Project
