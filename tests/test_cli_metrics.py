@@ -80,8 +80,8 @@ def test_metrics_text_shows_the_saving_with_its_method(history: Path) -> None:
         "saving from escalation: 60%: spent $1.72 where running every task directly in expert would have cost "
         "about $4.30 ($2.58 saved)"
     ) in text
-    assert "  measured: 1 tasks that reached expert count the recorded cost of their expert attempts" in text
-    assert "  unpriced: 1 tasks recorded a cost without tokens and count it on both sides ($0.10)" in text
+    assert "  measured: 1 task that reached expert count the recorded cost of their expert attempts" in text
+    assert "  unpriced: 1 task recorded a cost without tokens and count it on both sides ($0.10)" in text
     assert "price check: the table prices the tokens of 9 recorded attempts at $1.62, they recorded $1.62" in text
     assert "MODE     ATTEMPTS  SUCCEEDED" in text
     assert "simple   6         50% (3/6)" in text
@@ -106,7 +106,11 @@ def test_a_price_file_overrides_the_table_and_a_bad_one_is_one_line(history: Pat
     data = json.loads(run(history, "metrics", "--prices", str(prices), "--json").output)
     # repriced tasks double (0.6 + 1.2 + 0.6 + 1.2 -> 7.2); the measured expert attempt stays 0.60; unpriced 0.10
     assert data["counterfactual_usd"] == pytest.approx(7.90)
-    assert data["counterfactual"]["price_check"]["doubtful"] is True  # the expert attempt recorded half of that
+    # the expert attempt recorded half of what the file says opus costs: the table prices the 9 at $2.22, not $1.62
+    assert data["counterfactual"]["price_check"]["doubtful"] is True
+    text = run(history, "metrics", "--prices", str(prices)).output
+    assert "; doubtful: the price table is far from the recorded costs (see the price check)" in text
+    assert "recorded $1.62 (+" in text and "the table may be out of date: pass --prices FILE.json" in text
     prices.write_text('{"models": {"claude-opus-5-5": {"input": "cheap"}}}')
     bad = run(history, "metrics", "--prices", str(prices))
     assert bad.exit_code == 2

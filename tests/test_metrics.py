@@ -41,7 +41,7 @@ def test_the_recorded_week_gives_the_figures_computed_by_hand() -> None:
     assert data["open_cost_usd"] == pytest.approx(0.015)
     counterfactual = data["counterfactual"]
     assert (counterfactual["top_mode"], counterfactual["top_model"]) == ("expert", "claude-opus-5-5")
-    assert counterfactual["top_model_from"] == "recorded by 1 attempt in mode expert"
+    assert counterfactual["top_model_from"] == "as recorded by 1 attempt in mode expert"
     assert (counterfactual["tasks_measured"], counterfactual["tasks_repriced"], counterfactual["tasks_unpriced"]) == (
         1,
         4,

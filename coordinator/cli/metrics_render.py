@@ -91,6 +91,8 @@ def _saving_text(saving: SavingEstimate) -> str:
             f"directly in {saving.top_mode} would have cost about {_usd(saving.counterfactual_usd)} "
             f"({_usd(saved)} {'saved' if saved >= 0 else 'more'})"
         )
+        if saving.price_check.doubtful:  # the counterfactual is priced on another scale than the spend
+            headline += "; doubtful: the price table is far from the recorded costs (see the price check)"
     method = "\n".join("  " + line for line in describe_method(saving))
     return terminal_safe(headline) + "\nhow:\n" + terminal_safe(method, keep_newlines=True)
 

@@ -16,8 +16,8 @@ from coordinator.models import Tokens
 #: When the built-in table was taken, and from where.
 PRICES_AS_OF = "2026-11-29"
 PRICES_SOURCE = (
-    "https://platform.claude.com/docs/en/about-claude/pricing (standard API list prices, 5-minute cache writes); "
-    "aliases as the claude CLI 2.1.332 resolved them, its own costUSD agreeing with these prices"
+    "https://platform.claude.com/docs/en/about-claude/pricing (standard API list prices, 5-minute cache writes), "
+    "every row and alias checked against the costUSD of the claude CLI 2.1.332"
 )
 
 
@@ -45,7 +45,12 @@ def _price(input_: float, output: float, cache_write: float, cache_read: float) 
     return ModelPrice(input=input_, output=output, cache_write=cache_write, cache_read=cache_read)
 
 
+# Checked on 2026-11-29 by running the claude CLI 2.1.332 against a local fake of the API that reported 1M input,
+# 2M cache-write and 4M cache-read tokens for each model: its costUSD matched every row (tests/test_prices_cli.py
+# repeats the check for the aliases whenever the real CLI is installed).
 _BUILT_IN_MODELS: dict[str, ModelPrice] = {
+    "claude-fable-5-2": _price(8, 40, 10, 0.20),
+    "claude-mythos-5-2": _price(8, 40, 10, 0.20),
     "claude-fable-5-1": _price(10, 50, 12.5, 0.25),
     "claude-mythos-5-1": _price(10, 50, 12.5, 0.25),
     "claude-fable-5": _price(10, 50, 12.5, 1.0),
@@ -64,8 +69,8 @@ _BUILT_IN_MODELS: dict[str, ModelPrice] = {
     "claude-sonnet-4-5": _price(3, 15, 3.75, 0.30),
     "claude-sonnet-4": _price(3, 15, 3.75, 0.30),
     "claude-3-7-sonnet": _price(3, 15, 3.75, 0.30),
-    # Haiku 5.5 costs five times more on requests whose prompt exceeds 100,000 tokens; an attempt records only
-    # its total tokens, so its tokens are priced at the lower band (an underestimate for very long prompts).
+    # Haiku 5.5 costs five times more on a request whose prompt (input and cache tokens) exceeds 100,000 tokens; an
+    # attempt records only its total tokens, so they are priced at the lower band (low for very long prompts).
     "claude-haiku-5-5": _price(0.10, 0.50, 0.125, 0.01),
     "claude-haiku-4-5": _price(1, 5, 1.25, 0.10),
     "claude-3-5-haiku": _price(0.80, 4, 1, 0.08),

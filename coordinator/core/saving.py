@@ -182,13 +182,12 @@ def _top_model(
         model, count = seen.most_common(1)[0]
         found = prices.lookup(model)
         assert found is not None  # only priced models were counted
-        return found[0], found[1], f"recorded by {count} attempt{'s' if count != 1 else ''} in mode {top}"
+        return found[0], found[1], f"as recorded by {plural(count, 'attempt')} in mode {top}"
     configured = modes.modes[top].model if top in modes.modes else None
     found = prices.lookup(configured)
     if found is None:
         return configured, None, f"mode {top}'s model {configured!r}"
-    resolved = f" ({found[0]})" if configured != found[0] else ""
-    return found[0], found[1], f"mode {top}'s model {configured!r}{resolved}"
+    return found[0], found[1], f"as mode {top} is configured: model {configured!r}"
 
 
 def _price_check(attempts: Iterable[Attempt], prices: PriceTable) -> PriceCheck:
@@ -221,8 +220,7 @@ def _not_enough(
     with_spend = [e for e in estimates if e.how != "no spend"]
     if len(with_spend) < MIN_TASKS_FOR_SAVING:
         return (
-            f"{len(with_spend)} ended task{'s' if len(with_spend) != 1 else ''} with recorded spend, "
-            f"at least {MIN_TASKS_FOR_SAVING} are needed"
+            f"{plural(len(with_spend), 'ended task')} with recorded spend, at least {MIN_TASKS_FOR_SAVING} are needed"
         )
     unpriced = sum(e.actual_usd for e in estimates if e.how == "unpriced")
     if cost > 0 and unpriced / cost > MAX_UNPRICED_SHARE:
@@ -240,25 +238,25 @@ def describe_method(estimate: SavingEstimate) -> list[str]:
     top, model = estimate.top_mode, estimate.top_model or "?"
     price = estimate.top_price
     shown = (
-        f"${price.input:g}/${price.output:g} per million input/output tokens, "
-        f"${price.cache_write:g} cache write, ${price.cache_read:g} cache read"
+        f"{_usd(price.input)}/{_usd(price.output)} per million input/output tokens, "
+        f"{_usd(price.cache_write)} cache write, {_usd(price.cache_read)} cache read"
         if price is not None
         else "no price"
     )
     lines = [
         f"actual: the recorded cost of every attempt of these tasks, failed and escalated ones included "
         f"(${estimate.cost_usd:.2f})",
-        f"counterfactual: every task run directly in the top mode {top}, priced at {model} ({shown}; the model "
-        f"{estimate.top_model_from})",
+        f"counterfactual: every task run directly in the top mode {top}, priced at {model} "
+        f"({estimate.top_model_from}; {shown})",
     ]
     if estimate.estimates:
         lines += [
-            f"  measured: {estimate.count('measured')} tasks that reached {top} count the recorded cost of their "
-            f"{top} attempts (actual ${estimate.actual_of('measured'):.2f})",
-            f"  repriced: {estimate.count('repriced')} tasks count the tokens of the attempt that succeeded (or of "
-            f"every attempt, when none did) at {model}'s prices (actual ${estimate.actual_of('repriced'):.2f})",
-            f"  unpriced: {estimate.count('unpriced')} tasks recorded a cost without tokens and count it on both "
-            f"sides (${estimate.actual_of('unpriced'):.2f})",
+            f"  measured: {plural(estimate.count('measured'), 'task')} that reached {top} count the recorded cost "
+            f"of their {top} attempts (actual ${estimate.actual_of('measured'):.2f})",
+            f"  repriced: {plural(estimate.count('repriced'), 'task')} count the tokens of the attempt that succeeded "
+            f"(or of every attempt, when none did) at {model}'s prices (actual ${estimate.actual_of('repriced'):.2f})",
+            f"  unpriced: {plural(estimate.count('unpriced'), 'task')} recorded a cost without tokens and count it on "
+            f"both sides (${estimate.actual_of('unpriced'):.2f})",
             f"assumes: a task a cheaper mode solved would have succeeded at its first try in {top}, with the same "
             "tokens (a stronger model may need fewer or more)",
         ]
@@ -275,6 +273,17 @@ def _check_line(check: PriceCheck) -> str:
         "the table may be out of date: pass --prices FILE.json" if check.doubtful else "the table agrees with them"
     )
     return (
-        f"price check: the table prices the tokens of {check.attempts} recorded attempts at ${check.table_usd:.2f}, "
+        f"price check: the table prices the tokens of {plural(check.attempts, 'recorded attempt')} at "
+        f"${check.table_usd:.2f}, "
         f"they recorded ${check.recorded_usd:.2f} ({deviation:+.0%}): {verdict}"
     )
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 task``, ``2 tasks``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _usd(per_mtok: float) -> str:
+    """A price per million tokens: ``$4.00``, ``$0.20``, and ``$0.125`` kept exact."""
+    return f"${per_mtok:.2f}" if round(per_mtok, 2) == per_mtok else f"${per_mtok:g}"
