@@ -125,7 +125,7 @@ def test_plot_draws_a_png(history: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"wrote {target}\n")
     assert target.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".plot-")] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
     wrong = run(history, "metrics", "--plot", str(tmp_path / "nowhere" / "cost.png"))
     assert (wrong.exit_code, wrong.output.count("\n")) == (2, 1)
     assert "no folder" in wrong.output
@@ -195,3 +195,10 @@ def test_the_commands_a_user_types(history: Path, tmp_path: Path) -> None:
     assert wrong.returncode == 2
     assert wrong.stderr.startswith("error: invalid value for '--min-samples'")
     assert "Traceback" not in wrong.stderr
+
+
+def test_the_cli_default_sample_size_is_the_cores() -> None:
+    from coordinator.cli import metrics_cmd
+    from coordinator.core import tuning
+
+    assert metrics_cmd.DEFAULT_MIN_SAMPLES == tuning.DEFAULT_MIN_SAMPLES

@@ -14,6 +14,10 @@ from coordinator.cli.app import actor, cli, echo_json, now, read_text_option, st
 if TYPE_CHECKING:
     from coordinator.core.prices import PriceTable
 
+#: coordinator.core.tuning.DEFAULT_MIN_SAMPLES, written out so that importing this module stays cheap (every
+#: ``coordinator`` command imports it); tests/test_cli_metrics.py checks the two agree.
+DEFAULT_MIN_SAMPLES = 20
+
 _SINCE_HELP = "Window: a span before now (7d, 24h, 2w), a date (2026-11-01), or 'all'."
 
 
@@ -81,7 +85,7 @@ def metrics(
 @click.option(
     "--min-samples",
     type=click.IntRange(1, 1_000_000),
-    default=20,
+    default=DEFAULT_MIN_SAMPLES,
     show_default=True,
     help="Successful attempts a mode needs in the window before its limits are proposed.",
 )
@@ -118,7 +122,9 @@ def tune(ctx: click.Context, apply_: bool, since: str, min_samples: int, as_json
     elif apply_:
         click.echo("the modes already hold these values: nothing to commit")
     else:
-        again = "" if since == "30d" else f" --since {since}"
+        again = ("" if since == "30d" else f" --since {since}") + (
+            "" if min_samples == DEFAULT_MIN_SAMPLES else f" --min-samples {min_samples}"
+        )
         click.echo(f"to commit these changes: coordinator tune --apply{again}")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,9 +69,10 @@ def _folder(path: Path) -> Path:
 def _save(figure: Figure, path: Path) -> None:
     check_plot_target(path)
     # Written beside the target and renamed over it: a reader never sees half a PNG, a failure leaves no litter.
-    handle, temporary = tempfile.mkstemp(prefix=".plot-", suffix=".png", dir=_folder(path))
+    # (opened like any new file, so it gets the user's usual permissions, unlike a mkstemp file's 0600)
+    temporary = _folder(path) / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
-        with os.fdopen(handle, "wb") as stream:
+        with open(temporary, "xb") as stream:
             figure.savefig(stream, format="png", dpi=100)
         os.replace(temporary, path)
     except OSError as exc:

@@ -20,6 +20,7 @@ from typing import Literal
 
 from coordinator.core.history import all_tasks, attempt_time, finished_attempts
 from coordinator.core.metrics import DECISIVE_OUTCOMES, duration_of
+from coordinator.core.saving import plural
 from coordinator.core.state import State
 from coordinator.core.stats import percentile
 from coordinator.core.transitions import Change, set_modes
@@ -129,7 +130,7 @@ def _propose(mode: str, setting: Setting, current: int, attempts: Sequence[Attem
         return Proposal(mode, setting, current, None, why, evidence)
 
     if evidence.p95 is None or evidence.samples < min_samples:
-        return keep(f"{evidence.samples} successful attempts recorded it, {min_samples} needed: no proposal")
+        return keep(f"{plural(evidence.samples, 'successful attempt')} recorded it, {min_samples} needed: no proposal")
     target = _rounded(setting, evidence.p95 * HEADROOM)
     formula = f"p95 {shown(setting, evidence.p95)} x {HEADROOM:g} = {shown(setting, target)}"
     if target < current and evidence.hits > MAX_HIT_SHARE_TO_LOWER * evidence.decisive:
