@@ -126,6 +126,12 @@ def test_plot_draws_a_png(history: Path, tmp_path: Path) -> None:
     assert result.output.startswith(f"wrote {target}\n")
     assert target.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    month = run(history, "metrics", "--since", "30d", "--plot", str(target))  # ten days apart: the quiet ones too
+    assert month.exit_code == 0, month.output
+    assert target.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    from coordinator.cli.metrics_plot import _every_day
+
+    assert _every_day(["2026-02-27", "2026-03-02"]) == ["2026-02-27", "2026-02-28", "2026-03-01", "2026-03-02"]
     wrong = run(history, "metrics", "--plot", str(tmp_path / "nowhere" / "cost.png"))
     assert (wrong.exit_code, wrong.output.count("\n")) == (2, 1)
     assert "no folder" in wrong.output

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,9 +43,9 @@ def draw(report: MetricsReport, path: Path, title: str) -> None:
     exists is replaced only by a complete new one."""
     from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend needed
 
-    days = list(report.days)
-    costs = [report.days[d].cost_usd for d in days]
-    rates = [_percent(report.days[d].task_success_rate) for d in days]
+    days = _every_day(list(report.days))
+    costs = [report.days[d].cost_usd if d in report.days else 0.0 for d in days]
+    rates = [_percent(report.days[d].task_success_rate) if d in report.days else float("nan") for d in days]
     figure = Figure(figsize=(9, 4.5), layout="constrained")
     cost_axis = figure.add_subplot()
     cost_axis.bar(days, costs, color="#4c72b0", label="cost (USD)")
@@ -56,6 +57,14 @@ def draw(report: MetricsReport, path: Path, title: str) -> None:
     rate_axis.set_ylabel("tasks succeeded (% of succeeded + failed)")
     cost_axis.set_title(title if days else f"{title}: no task ended in the window")
     _save(figure, path)
+
+
+def _every_day(days: list[str]) -> list[str]:
+    """Every day from the first to the last (ISO dates), so that a quiet day shows as a gap, not as nothing."""
+    if not days:
+        return []
+    first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
 def _percent(value: float | None) -> float:
