@@ -13,6 +13,7 @@ from coordinator.cli.app import actor, cli, echo_json, now, read_text_option, st
 
 if TYPE_CHECKING:
     from coordinator.core.prices import PriceTable
+    from coordinator.core.state import State
 
 #: coordinator.core.tuning.DEFAULT_MIN_SAMPLES, written out so that importing this module stays cheap (every
 #: ``coordinator`` command imports it); tests/test_cli_metrics.py checks the two agree.
@@ -65,6 +66,7 @@ def metrics(
     start = _since(since, at)
     with store_for(ctx) as store:
         state = store.read()
+    _warn_problems(state)
     if top_mode is not None and top_mode not in state.modes.modes:
         usage_error(f"--top-mode: unknown mode '{top_mode}': use one of {', '.join(sorted(state.modes.modes))}")
     report = compute_metrics(all_tasks(state), modes=state.modes, prices=prices, since=start, now=at, top=top_mode)
@@ -103,6 +105,7 @@ def tune(ctx: click.Context, apply_: bool, since: str, min_samples: int, as_json
     committed: str | None = None
     with store_for(ctx) as store:
         state = store.read()
+        _warn_problems(state)
         report = propose_tuning(all_tasks(state), modes=state.modes, since=start, now=at, min_samples=min_samples)
         if apply_ and report.changes:
             who = actor()
@@ -145,6 +148,14 @@ def _tuning_json(report: Any, committed: str | None) -> dict[str, Any]:
         ],
         "applied": committed,
     }
+
+
+def _warn_problems(state: State) -> None:
+    """Unreadable task files are left out of the figures: say so (as list and status do), on stderr."""
+    if state.problems:
+        from coordinator.cli.render import problems_text
+
+        click.echo(problems_text(state.problems.values()), err=True)
 
 
 def _since(text: str, at: datetime) -> datetime | None:
