@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 
@@ -34,20 +35,27 @@ def parse_when(text: str, *, now: datetime) -> datetime:
         ) from None
 
 
-def parse_since(text: str, *, now: datetime) -> datetime:
-    """The start of a look back: an age like ``7d`` / ``12h`` / ``30m`` before ``now``, or an ISO 8601 instant.
+_WINDOW = re.compile(r"^(\d{1,6})([mhdw])$")
+_WINDOW_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
-    Raises ``ValueError`` naming the accepted forms.
-    """
+
+def parse_since(text: str, now: datetime) -> datetime | None:
+    """The start of a look back: ``7d``, ``24h``, ``90m``, ``2w`` before ``now``, a date or instant (ISO 8601), or
+    ``all`` (None: the whole history). Raises ``ValueError`` naming the accepted forms."""
     from datetime import timedelta
 
     text = text.strip()
-    if len(text) > 1 and text[-1] in _UNIT_SECONDS and text[:-1].isdigit() and len(text) <= 12:
-        return now - timedelta(seconds=int(text[:-1]) * _UNIT_SECONDS[text[-1]])
-    try:
-        return parse_when(text, now=now)
-    except ValueError:
-        raise ValueError(f"'{text}' is not a time to look back to: use an age like 7d, 12h or 30m, or a date") from None
+    if text.lower() == "all":
+        return None
+    span = _WINDOW.match(text.lower())
+    if span:
+        return now - timedelta(seconds=int(span.group(1)) * _WINDOW_SECONDS[span.group(2)])
+    if not text.startswith("+"):  # parse_when reads "+4h" as ahead of now: a window never starts in the future
+        try:
+            return parse_when(text, now=now)
+        except ValueError:
+            pass
+    raise ValueError(f"'{text}' is not a window: use a span like 7d, 24h, 2w, a date like 2026-11-01, or all")
 
 
 #: The furthest a relative time may reach: far enough for any real deadline, near enough to stay a valid date.

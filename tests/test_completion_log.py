@@ -112,4 +112,4 @@ def test_the_log_of_a_scripted_history_as_the_command_shows_it(project: Project,
     assert "simple -> complex" in table
     assert run(["log", "--since", "1d", "--limit", "2", "--json"], env).stdout.count('"kind"') == 2
     bad = run(["log", "--since", "yesterday"], env)
-    assert bad.returncode == 2 and "--since: 'yesterday' is not a time to look back to" in bad.stderr
+    assert bad.returncode == 2 and "--since: 'yesterday' is not a window" in bad.stderr

@@ -371,6 +371,7 @@ def _register_more_commands() -> None:
         "coordinator.cli.lock_cmd",
         "coordinator.cli.log_cmd",
         "coordinator.cli.pipeline_cmd",
+        "coordinator.cli.metrics_cmd",
     ):
         importlib.import_module(module)
     _accept_global_options_after_commands()

@@ -32,7 +32,7 @@ def log_cmd(ctx: click.Context, task_id: str | None, since: str | None, limit: i
     start = None
     if since is not None:
         try:
-            start = parse_since(since, now=now())
+            start = parse_since(since, now())
         except ValueError as exc:
             usage_error(f"--since: {exc}")
     with store_for(ctx) as store:
