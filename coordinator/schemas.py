@@ -11,12 +11,13 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from coordinator.models import AttemptResult, BranchConfig, Meta, Runner, Task
+from coordinator.models import AttemptResult, BranchConfig, Meta, Runner, Schedule, Task
 
 #: file name -> (model, which state-branch file it describes)
 SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "task.schema.json": (Task, "tasks/<2 hex>/<task-id>.json"),
     "runner.schema.json": (Runner, "runners/<name>.json"),
+    "schedule.schema.json": (Schedule, "schedules/<name>.json"),
     "meta.schema.json": (Meta, "meta.json"),
     "config.schema.json": (BranchConfig, "config.json"),
     "attempt-result.schema.json": (AttemptResult, "the --result-file of 'coordinator complete' and 'fail'"),

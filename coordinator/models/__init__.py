@@ -35,6 +35,7 @@ from coordinator.models.github import (
     Trigger,
 )
 from coordinator.models.runner import Runner, RunnerState
+from coordinator.models.schedule import Schedule, schedule_task_id
 from coordinator.models.task import (
     PRIORITY_WEIGHT,
     TERMINAL_STATUSES,
@@ -84,6 +85,7 @@ __all__ = [
     "Runner",
     "RunnerName",
     "RunnerState",
+    "Schedule",
     "Source",
     "StateModel",
     "Task",
@@ -95,4 +97,5 @@ __all__ = [
     "UtcDateTime",
     "check_title",
     "dump",
+    "schedule_task_id",
 ]
