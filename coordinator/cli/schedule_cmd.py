@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -78,14 +79,17 @@ def _schedule(
     from pydantic import ValidationError
 
     from coordinator.cron import check_cron, check_zone_name
+    from coordinator.ids import check_name
     from coordinator.models import Priority, Schedule
     from coordinator.models.schedule import check_schedule_name
 
-    for option, check, value in (
+    checks = [
         ("NAME", check_schedule_name, name),
         ("--cron", check_cron, cron),
         ("--timezone", check_zone_name, timezone),
-    ):
+    ]
+    checks += [("--requires", partial(check_name, "capability"), cap) for cap in requires]
+    for option, check, value in checks:
         try:
             check(value)
         except ValueError as exc:
