@@ -307,3 +307,10 @@ def test_cron_expressions_are_kept_normalised() -> None:
     assert check_cron("  0   3 * *  1-5 ") == "0 3 * * 1-5"
     assert check_cron("@DAILY") == "@daily"
     assert make_schedule(cron="@Hourly").cron == "@hourly"
+
+
+def test_the_next_slot_skips_slots_enqueued_by_a_tick_run_ahead() -> None:
+    state = state_with(make_schedule("hourly", "0 * * * *"))
+    apply(state, tick(state, utc("2026-03-01T02:10")))
+    assert next_slot(schedules_of(state)["hourly"], utc("2026-03-01T00:30")) == utc("2026-03-01T01:00")
+    assert next_slot(schedules_of(state)["hourly"], utc("2026-03-01T01:30")) == utc("2026-03-01T03:00")

@@ -70,11 +70,18 @@ def due_occurrences(schedules: Iterable[Schedule], now: datetime) -> DuePlan:
 
 
 def next_slot(schedule: Schedule, now: datetime) -> datetime | None:
-    """When the schedule next comes due after ``now`` (None when it never does, or its zone is unknown here)."""
+    """When the schedule next comes due after ``now``, skipping slots enqueued already (by a tick run as of a later
+    time); None when it never does, or its zone is unknown here."""
     try:
-        return next_occurrence(schedule.cron, zone(schedule.timezone), max(now, schedule.created_at))
+        tz = zone(schedule.timezone)
     except ValueError:
         return None
+    slot: datetime | None = max(now, schedule.created_at)
+    for _ in range(len(schedule.enqueued) + 1):
+        slot = next_occurrence(schedule.cron, tz, slot) if slot is not None else None
+        if slot is None or not schedule.remembers(slot):
+            return slot
+    return None
 
 
 def last_slot(schedule: Schedule) -> datetime | None:
