@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from coordinator.models import AttemptResult, BranchConfig, Meta, NamedLock, Pipeline, Runner, Task
+from coordinator.models import AttemptResult, BranchConfig, Meta, NamedLock, Pipeline, Runner, Schedule, Task
 
 #: file name -> (model, which state-branch file it describes)
 SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
@@ -19,6 +19,7 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "runner.schema.json": (Runner, "runners/<name>.json"),
     "lock.schema.json": (NamedLock, "locks/<name>.json"),
     "pipeline.schema.json": (Pipeline, "pipelines/<name>.json"),
+    "schedule.schema.json": (Schedule, "schedules/<name>.json"),
     "meta.schema.json": (Meta, "meta.json"),
     "config.schema.json": (BranchConfig, "config.json"),
     "attempt-result.schema.json": (AttemptResult, "the --result-file of 'coordinator complete' and 'fail'"),

@@ -372,6 +372,7 @@ def _register_more_commands() -> None:
         "coordinator.cli.log_cmd",
         "coordinator.cli.pipeline_cmd",
         "coordinator.cli.metrics_cmd",
+        "coordinator.cli.schedule_cmd",
     ):
         importlib.import_module(module)
     _accept_global_options_after_commands()

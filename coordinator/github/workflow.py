@@ -57,9 +57,11 @@ on:
   pull_request_review:
     types: [submitted]
   workflow_dispatch:
-  # To also run the queue on a timer (with the self-hosted job below turned on), uncomment these two lines:
-  # schedule:
-  #   - cron: "*/30 * * * *"
+  # Recurring tasks (`coordinator schedule add`): the tick job enqueues the ones that are due. Runners tick every
+  # minute while they poll; this timer covers the hours when none runs (GitHub may start it some minutes late).
+  # With the self-hosted job turned on, it also runs the queue on this timer.
+  schedule:
+    - cron: "*/15 * * * *"
 
 # Nothing for the workflow as a whole: each job asks for what it needs.
 permissions: {}
@@ -105,6 +107,31 @@ jobs:
         run: |
           export COORDINATOR_REMOTE="https://x-access-token:${COORDINATOR_GITHUB_TOKEN}@${GITHUB_SERVER_URL#*://}/${GITHUB_REPOSITORY}.git"
           coordinator ingest
+
+  tick:
+    name: enqueue recurring tasks
+    # Its own job, not a step of ingest: it writes the state branch only, so it gets no issue or pull request
+    # permission, and its runs do not queue behind ingests. Any number of ticks at once make each task once.
+    if: github.event_name == 'schedule' || github.event_name == 'workflow_dispatch'
+    runs-on: ubuntu-latest
+    timeout-minutes: 5  # an install and one commit
+    concurrency:
+      group: coordinator-tick
+      cancel-in-progress: false
+    permissions:
+      contents: write  # push the state branch, which lives in this repository
+    steps:
+      - uses: actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97  # v7.0.0
+        with:
+          python-version: "3.12"
+      - name: install coordinator
+        run: python -m pip install --disable-pip-version-check --no-input "$COORDINATOR_PIP_SPEC"
+      - name: coordinator tick
+        env:
+          COORDINATOR_GITHUB_TOKEN: ${{ github.token }}
+        run: |
+          export COORDINATOR_REMOTE="https://x-access-token:${COORDINATOR_GITHUB_TOKEN}@${GITHUB_SERVER_URL#*://}/${GITHUB_REPOSITORY}.git"
+          coordinator tick
 
   run-tasks:
     name: run queued tasks (self-hosted)

@@ -37,6 +37,7 @@ from coordinator.models.github import (
 from coordinator.models.lock import NamedLock
 from coordinator.models.pipeline import Phase, Pipeline
 from coordinator.models.runner import Runner, RunnerState
+from coordinator.models.schedule import Schedule, schedule_task_id
 from coordinator.models.task import (
     PRIORITY_WEIGHT,
     TERMINAL_STATUSES,
@@ -89,6 +90,7 @@ __all__ = [
     "Runner",
     "RunnerName",
     "RunnerState",
+    "Schedule",
     "Source",
     "StateModel",
     "Task",
@@ -100,4 +102,5 @@ __all__ = [
     "UtcDateTime",
     "check_title",
     "dump",
+    "schedule_task_id",
 ]

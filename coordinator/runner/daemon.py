@@ -36,6 +36,7 @@ from coordinator.runner.outbox import Outbox, Report
 from coordinator.runner.permissions import Ceiling
 from coordinator.runner.policy import Decision
 from coordinator.runner.slot import Slot
+from coordinator.runner.ticker import Ticker
 from coordinator.runner.trouble import RemoteTrouble
 from coordinator.runner.worktree import WorktreeManager
 from coordinator.store.store import StateStore
@@ -127,6 +128,7 @@ class RunnerDaemon:
             give_up=self._give_up,
             trouble=self.trouble,
         )
+        self.ticker = Ticker(self.store, self.clock, self.echo)  # recurring tasks: `coordinator tick` while polling
         self.heartbeats = Heartbeats(
             config=self.config,
             store=self.store,
@@ -197,6 +199,7 @@ class RunnerDaemon:
 
     def _housekeeping(self) -> None:
         self.heartbeats.write_if_due()
+        self._dirty = self.ticker.tick_if_due() or self._dirty
         if self._outbox_waiting and self.trouble.may_try(self.clock.monotonic()):
             self._outbox_waiting = self.delivery.deliver_pending(self.heartbeats.model)
         if self._last_prune is None or self.clock.monotonic() - self._last_prune >= _PRUNE_EVERY_SECONDS:

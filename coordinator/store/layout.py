@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from coordinator.models import BranchConfig, Meta, NamedLock, Pipeline, Runner, Task
+from coordinator.models import BranchConfig, Meta, NamedLock, Pipeline, Runner, Schedule, Task
 
 #: Fan-out of sharded collections: a claim rewrites one small shard tree, never one huge directory.
 SHARD_HEX_DIGITS = 2
@@ -59,9 +59,10 @@ TASKS = Collection("tasks", Task, key_field="id", kind="task", sharded=True)
 RUNNERS = Collection("runners", Runner, key_field="name", kind="runner")
 LOCKS = Collection("locks", NamedLock, key_field="name", kind="lock")
 PIPELINES = Collection("pipelines", Pipeline, key_field="name", kind="pipeline")
+SCHEDULES = Collection("schedules", Schedule, key_field="name", kind="schedule")
 
 #: Every collection on the branch.
-COLLECTIONS: tuple[Collection, ...] = (TASKS, RUNNERS, LOCKS, PIPELINES)
+COLLECTIONS: tuple[Collection, ...] = (TASKS, RUNNERS, LOCKS, PIPELINES, SCHEDULES)
 _BY_DIRECTORY = {c.directory: c for c in COLLECTIONS}
 _BY_MODEL = {c.model: c for c in COLLECTIONS}
 
@@ -110,6 +111,7 @@ are active: change it with the `coordinator` CLI (`submit`, `cancel`, `retry`, .
 | `config.json` | shared settings: the modes (model, turns, timeout, budget, permissions, escalation) and limits |
 | `tasks/<2 hex>/<task-id>.json` | one file per task (sharded by the SHA-1 of its id) |
 | `runners/<name>.json` | one file per runner: capabilities, slots, last heartbeat |
+| `schedules/<name>.json` | one file per recurring task: cron expression, time zone, the task it enqueues |
 
 The history of this branch is the audit log: every commit message says what happened
 (`claim task-42 by runner-a, attempt 2 (simple)`). JSON Schemas of every file are in the `state/` folder of
