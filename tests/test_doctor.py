@@ -145,6 +145,7 @@ def test_a_log_folder_that_cannot_be_made_fails(project: Project, tmp_path: Path
     checks = by_name(run_doctor(runner_setup(project, tmp_path, agent="command", log_dir=blocker / "logs")))
     assert checks["logs folder"].status is Status.FAIL
     assert f"{blocker} is a file, not a folder" in checks["logs folder"].detail
+    assert checks["logs folder"].fix == f"move the file {blocker} away, or set log_dir (--log-dir) to another folder"
     assert checks["worktrees folder"].status is Status.OK
 
 

@@ -111,6 +111,14 @@ class TestPlans:
             "gui/501/dev.coordinator.runner.box-1",
         )
 
+    def test_a_service_is_stopped_before_its_file_goes(self) -> None:
+        linux = uninstall_plan("box-1", places("linux"))
+        assert [c.argv[2] for c in linux.commands] == ["disable"]
+        assert [c.argv[2] for c in linux.after] == ["daemon-reload"]
+        for platform in ("macos", "windows"):
+            plan = uninstall_plan("box-1", places(platform))
+            assert plan.commands and plan.removes and not plan.after
+
     def test_status_answers_are_read_for_every_platform(self) -> None:
         show = "LoadState=loaded\nActiveState=active\nSubState=running\nMainPID=4242\nUnitFileState=enabled\n"
         assert read_status("linux", 0, show) == (True, "active (running), pid 4242, enabled at login")
@@ -120,6 +128,16 @@ class TestPlans:
         assert read_status("macos", 113, "Could not find service") == (False, "not loaded")
         query = "Folder: \\\nTaskName:      \\coordinator-runner-box-1\nStatus:        Ready\nLast Result:   1\n"
         assert read_status("windows", 0, query) == (False, "Ready (last result 1)")
+
+
+def test_secrets_the_service_would_miss_are_named(tmp_path: Path) -> None:
+    from coordinator.ops.service_manager import missing_secrets
+
+    shell = {"GITHUB_TOKEN": "ghp_x", "ANTHROPIC_API_KEY": "sk-ant-x", "HOME": "/home/ada"}
+    assert missing_secrets(None, shell) == ["GITHUB_TOKEN", "ANTHROPIC_API_KEY"]
+    env_file = tmp_path / "box.env"
+    env_file.write_text("COORDINATOR_GITHUB_TOKEN=ghp_y\n", encoding="utf-8")
+    assert missing_secrets(env_file, shell) == ["ANTHROPIC_API_KEY"]  # one GitHub token is enough
 
 
 class TestEnvFile:

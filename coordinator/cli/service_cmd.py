@@ -182,12 +182,14 @@ def _print_plan(plan: Plan) -> None:
     for write in plan.writes:
         click.echo(f"# {write.path}" + ("" if write.encoding == "utf-8" else f" (written as {write.encoding})"))
         click.echo(write.text.rstrip("\n"))
-    for path in plan.removes:
-        click.echo(f"# remove {path}")
     if plan.commands:
         click.echo("# then run:")
     for command in plan.commands:
         click.echo(f"{command}" + ("    # may fail: nothing to stop" if command.may_fail else ""))
+    for path in plan.removes:
+        click.echo(f"# remove {path}")
+    for command in plan.after:
+        click.echo(str(command))
 
 
 def _after_install(places: Places, name: str) -> list[str]:

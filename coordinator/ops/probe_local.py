@@ -126,13 +126,24 @@ def probe_folders(setup: DoctorSetup) -> list[Check]:
     for what, path in setup.folders:
         problem, existing = writable(path)
         name = f"{what} folder"
-        if problem:
-            checks.append(fail(name, problem, f"make {path} writable for this user, or set another folder"))
+        setting = _SETTINGS.get(what, "the runner config")
+        if problem and existing is not None and not existing.is_dir():
+            checks.append(fail(name, problem, f"move the file {existing} away, or set {setting} to another folder"))
+        elif problem:
+            fix = f"make {existing or path} writable for this user, or set {setting} to another folder"
+            checks.append(fail(name, problem, fix))
         else:
             checks.append(ok(name, f"{path} is writable" + ("" if existing == path else " (will be created)")))
         if existing is not None:
-            places.append((what, shutil.disk_usage(existing).free))
+            places.append((what, shutil.disk_usage(existing if existing.is_dir() else existing.parent).free))
     return [*checks, judge_free_disk(places)]
+
+
+_SETTINGS = {
+    "worktrees": "worktree_root (runner config)",
+    "logs": "log_dir (--log-dir)",
+    "cache": "cache_dir (COORDINATOR_CACHE_DIR)",
+}
 
 
 def writable(path: Path) -> tuple[str, Path | None]:
@@ -144,7 +155,7 @@ def writable(path: Path) -> tuple[str, Path | None]:
             return f"no part of {path} exists", None
         existing = existing.parent
     if not existing.is_dir():
-        return f"{existing} is a file, not a folder", existing.parent if existing.parent.exists() else None
+        return f"{existing} is a file, not a folder", existing
     try:
         handle, name = tempfile.mkstemp(prefix=".coordinator-doctor-", dir=existing)
     except OSError as error:

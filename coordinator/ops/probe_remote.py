@@ -31,7 +31,7 @@ class StateReport:
 
     checks: list[Check]
     skew: list[tuple[str, float]] = field(default_factory=list)
-    unmeasured: str = "the remote was not reached"
+    unmeasured: str = "not measured: the remote was not reached"
 
 
 def probe_state(setup: DoctorSetup, now: Callable[[], datetime]) -> StateReport:

@@ -135,7 +135,13 @@ def _log_folder(name: str) -> Path:
 
 def missing_secrets(env_file: Path | None, env: Mapping[str, str] = os.environ) -> list[str]:
     """Variables set in this shell that the runner uses but the service will not see (not in the env file)."""
+    from coordinator.github.settings import TOKEN_VARIABLES
+
     given = set(read_env_file(env_file)) if env_file is not None else set()
+    # One variable of a kind is enough: a GitHub token in the file covers GITHUB_TOKEN in the shell.
+    for kind in (TOKEN_VARIABLES, ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")):
+        if given & set(kind):
+            given |= set(kind)
     return [name for name in RUNNER_SECRETS if env.get(name, "").strip() and name not in given]
 
 
@@ -149,11 +155,17 @@ def execute(plan: Plan) -> list[str]:
         write.path.parent.mkdir(parents=True, exist_ok=True)
         write.path.write_text(write.text, encoding=write.encoding)
         done.append(f"wrote {write.path}")
+    done += _run_all(plan, plan.commands)
     for path in plan.removes:
         if path.exists():
             path.unlink()
             done.append(f"removed {path}")
-    for command in plan.commands:
+    return done + _run_all(plan, plan.after)
+
+
+def _run_all(plan: Plan, commands: tuple[Command, ...]) -> list[str]:
+    done: list[str] = []
+    for command in commands:
         try:
             code, output = run_command(command)
         except CoordinatorError:

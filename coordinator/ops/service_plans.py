@@ -59,12 +59,14 @@ class FileWrite:
 
 @dataclass(frozen=True)
 class Plan:
-    """Folders to make, files to write, files to remove and commands to run, in that order."""
+    """Folders to make, files to write, commands to run, files to remove, and commands to run ``after`` that, in
+    that order (a unit is stopped before its file goes, and systemd reloaded after)."""
 
     folders: tuple[Path, ...] = ()
     writes: tuple[FileWrite, ...] = ()
-    removes: tuple[Path, ...] = ()
     commands: tuple[Command, ...] = ()
+    removes: tuple[Path, ...] = ()
+    after: tuple[Command, ...] = ()
 
 
 def service_file(name: str, places: Places) -> Path:
@@ -117,24 +119,22 @@ def uninstall_plan(name: str, places: Places) -> Plan:
     path = service_file(name, places)
     if places.platform == "linux":
         return Plan(
+            commands=(Command(("systemctl", "--user", "disable", "--now", unit_name(name)), may_fail=True),),
             removes=(path,),
-            commands=(
-                Command(("systemctl", "--user", "disable", "--now", unit_name(name)), may_fail=True),
-                Command(("systemctl", "--user", "daemon-reload")),
-            ),
+            after=(Command(("systemctl", "--user", "daemon-reload")),),
         )
     if places.platform == "macos":
         return Plan(
-            removes=(path,),
             commands=(Command(("launchctl", "bootout", f"gui/{places.uid}/{launchd_label(name)}"), may_fail=True),),
+            removes=(path,),
         )
     task = task_name(name)
     return Plan(
-        removes=(path,),
         commands=(
             Command(("schtasks", "/End", "/TN", task), may_fail=True),
             Command(("schtasks", "/Delete", "/TN", task, "/F"), may_fail=True),
         ),
+        removes=(path,),
     )
 
 
