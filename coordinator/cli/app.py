@@ -347,7 +347,7 @@ def _accept_global_options_after_commands() -> None:
 
 
 #: The demo builds its own remote: it takes neither option.
-_COMMANDS_WITHOUT_STATE_OPTIONS = frozenset({"demo"})
+_COMMANDS_WITHOUT_STATE_OPTIONS = frozenset({"demo", "service"})
 
 
 def runner_name(name: str) -> str:
@@ -373,6 +373,8 @@ def _register_more_commands() -> None:
         "coordinator.cli.pipeline_cmd",
         "coordinator.cli.metrics_cmd",
         "coordinator.cli.schedule_cmd",
+        "coordinator.cli.doctor_cmd",
+        "coordinator.cli.service_cmd",
     ):
         importlib.import_module(module)
     _accept_global_options_after_commands()
