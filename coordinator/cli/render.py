@@ -141,6 +141,7 @@ def _conversation_lines(task: Task) -> list[str]:
 
 def _attempt_lines(attempt: Attempt) -> list[str]:
     cost = f"${attempt.cost_usd:.4f}" if attempt.cost_usd is not None else "-"
+    cost += " (partial: cut short)" if attempt.cost_partial else ""
     took = format_duration(attempt.duration_seconds) if attempt.duration_seconds is not None else "-"
     lines = [
         f"  attempt {attempt.number}: {attempt.outcome.value} by {terminal_safe(attempt.runner)} in "
