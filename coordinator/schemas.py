@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from coordinator.models import AttemptResult, BranchConfig, Meta, Runner, Task
+from coordinator.models import AttemptResult, BranchConfig, DailySpend, Meta, Runner, Task
 
 #: file name -> (model, which state-branch file it describes)
 SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
@@ -20,6 +20,7 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "meta.schema.json": (Meta, "meta.json"),
     "config.schema.json": (BranchConfig, "config.json"),
     "attempt-result.schema.json": (AttemptResult, "the --result-file of 'coordinator complete' and 'fail'"),
+    "spend.schema.json": (DailySpend, "spend/<YYYY-MM-DD>.json"),
 }
 
 

@@ -202,6 +202,7 @@ def status_text(state: State, now: datetime) -> str:
     total = sum(counts.values())
     parts = [f"{counts[s]} {s.value}" for s in TaskStatus if counts[s]]
     lines = [f"tasks: {total}" + (f" ({', '.join(parts)})" if parts else "")]
+    lines.append(budget_line(state, now, queued=counts[TaskStatus.QUEUED]))
     if state.runners:
         lines += ["", runner_rows(state.runners.values(), now)]
     else:
@@ -209,6 +210,23 @@ def status_text(state: State, now: datetime) -> str:
     if state.problems:
         lines += ["", problems_text(state.problems.values())]
     return "\n".join(lines)
+
+
+def budget_line(state: State, now: datetime, *, queued: int | None = None) -> str:
+    """Today's spend against the daily cap, on one line; when the cap is reached, why nothing is claimed."""
+    from coordinator.core.spend import budget_status
+
+    status = budget_status(state, now)
+    spent = f"spend today: ${status.spent_usd:.4f}"
+    if status.cap_usd is None:
+        return f"{spent} ({status.day} UTC), no daily cap"
+    if not status.reached:
+        return f"{spent} of ${status.cap_usd:.2f} ({status.day} UTC), ${status.left_usd or 0:.2f} left"
+    waiting = f" ({queued} queued task{'s' if queued != 1 else ''} wait for it)" if queued else ""
+    return (
+        f"{spent} of ${status.cap_usd:.2f} ({status.day} UTC): the daily budget is spent; runners claim no task "
+        f"until {status.resumes_at:%Y-%m-%d %H:%M} UTC{waiting}; raise the cap with 'coordinator budget --daily USD'"
+    )
 
 
 def problems_text(problems: Iterable[Problem]) -> str:

@@ -35,6 +35,7 @@ from coordinator.models.github import (
     Trigger,
 )
 from coordinator.models.runner import Runner, RunnerState
+from coordinator.models.spend import Budget, DailySpend
 from coordinator.models.task import (
     PRIORITY_WEIGHT,
     TERMINAL_STATUSES,
@@ -67,7 +68,9 @@ __all__ = [
     "AttemptOutcome",
     "AttemptResult",
     "BranchConfig",
+    "Budget",
     "Capability",
+    "DailySpend",
     "Denial",
     "Feedback",
     "FollowUp",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from coordinator.models import BranchConfig, Meta, Runner, Task
+from coordinator.models import BranchConfig, DailySpend, Meta, Runner, Task
 
 #: Fan-out of sharded collections: a claim rewrites one small shard tree, never one huge directory.
 SHARD_HEX_DIGITS = 2
@@ -57,9 +57,11 @@ class SingleFile:
 
 TASKS = Collection("tasks", Task, key_field="id", kind="task", sharded=True)
 RUNNERS = Collection("runners", Runner, key_field="name", kind="runner")
+#: One small file per UTC day: what the attempts recorded that day cost (see coordinator.core.spend).
+SPEND = Collection("spend", DailySpend, key_field="day", kind="spend")
 
 #: Every collection on the branch.
-COLLECTIONS: tuple[Collection, ...] = (TASKS, RUNNERS)
+COLLECTIONS: tuple[Collection, ...] = (TASKS, RUNNERS, SPEND)
 _BY_DIRECTORY = {c.directory: c for c in COLLECTIONS}
 _BY_MODEL = {c.model: c for c in COLLECTIONS}
 
@@ -108,6 +110,7 @@ are active: change it with the `coordinator` CLI (`submit`, `cancel`, `retry`, .
 | `config.json` | shared settings: the modes (model, turns, timeout, budget, permissions, escalation) and limits |
 | `tasks/<2 hex>/<task-id>.json` | one file per task (sharded by the SHA-1 of its id) |
 | `runners/<name>.json` | one file per runner: capabilities, slots, last heartbeat |
+| `spend/<YYYY-MM-DD>.json` | what the attempts recorded on that UTC day cost (checked against the daily cap) |
 
 The history of this branch is the audit log: every commit message says what happened
 (`claim task-42 by runner-a, attempt 2 (simple)`). JSON Schemas of every file are in the `state/` folder of
