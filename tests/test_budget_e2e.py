@@ -61,7 +61,7 @@ def test_a_daily_cap_stops_the_runner_and_every_command_says_why(project: Projec
     assert log.count("not claiming:") == 1
 
     status = _ok(run([*remote, "status"], env))
-    assert "spend today: $1.2000 of $1.00" in status and "(1 queued task wait for it)" in status
+    assert "spend today: $1.2000 of $1.00" in status and "(1 queued task waits for it)" in status
     shown = _ok(run([*remote, "show", "task-3"], env))
     assert "  waiting:   the daily budget is spent: $1.20 of $1.00" in shown
     claim = run([*remote, "claim", "--runner", "by-hand"], env)

@@ -222,7 +222,7 @@ def budget_line(state: State, now: datetime, *, queued: int | None = None) -> st
         return f"{spent} ({status.day} UTC), no daily cap"
     if not status.reached:
         return f"{spent} of ${status.cap_usd:.2f} ({status.day} UTC), ${status.left_usd or 0:.2f} left"
-    waiting = f" ({queued} queued task{'s' if queued != 1 else ''} wait for it)" if queued else ""
+    waiting = f" ({queued} queued task{'s wait' if queued != 1 else ' waits'} for it)" if queued else ""
     return (
         f"{spent} of ${status.cap_usd:.2f} ({status.day} UTC): the daily budget is spent; runners claim no task "
         f"until {status.resumes_at:%Y-%m-%d %H:%M} UTC{waiting}; raise the cap with 'coordinator budget --daily USD'"
