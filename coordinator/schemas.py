@@ -11,7 +11,17 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from coordinator.models import AttemptResult, BranchConfig, Meta, NamedLock, Pipeline, Runner, Schedule, Task
+from coordinator.models import (
+    AttemptResult,
+    BranchConfig,
+    DailySpend,
+    Meta,
+    NamedLock,
+    Pipeline,
+    Runner,
+    Schedule,
+    Task,
+)
 
 #: file name -> (model, which state-branch file it describes)
 SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
@@ -23,6 +33,7 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "meta.schema.json": (Meta, "meta.json"),
     "config.schema.json": (BranchConfig, "config.json"),
     "attempt-result.schema.json": (AttemptResult, "the --result-file of 'coordinator complete' and 'fail'"),
+    "spend.schema.json": (DailySpend, "spend/<YYYY-MM-DD>.json"),
 }
 
 

@@ -294,7 +294,8 @@ def test_command_line_has_every_flag(tmp_path: Path) -> None:
     )
     argv = ClaudeAgent("claude").command_line(_request(tmp_path, mode, prompt="-starts with a dash"))
     assert argv == [
-        "claude", "-p", "--output-format", "json", "--model", "haiku", "--max-turns", "7",
+        "claude", "-p", "--output-format", "stream-json", "--verbose", "--include-partial-messages",
+        "--model", "haiku", "--max-turns", "7",
         "--permission-mode", "acceptEdits", "--max-budget-usd", "0.5", "--append-system-prompt", "Be brief.",
         "--allowedTools", "Bash(git *)", "Edit", "--disallowedTools", "WebFetch", "--", "-starts with a dash",
     ]  # fmt: skip
@@ -304,7 +305,8 @@ def test_command_line_minimal_and_long_prompt_on_stdin(tmp_path: Path) -> None:
     agent = ClaudeAgent("/opt/claude")
     argv = agent.command_line(_request(tmp_path, Mode(model="sonnet")))
     assert argv == [
-        "/opt/claude", "-p", "--output-format", "json", "--model", "sonnet", "--max-turns", "30",
+        "/opt/claude", "-p", "--output-format", "stream-json", "--verbose", "--include-partial-messages",
+        "--model", "sonnet", "--max-turns", "30",
         "--permission-mode", "acceptEdits", "--", "Do the task.",
     ]  # fmt: skip
     long_request = _request(tmp_path, Mode(model="sonnet"), prompt="x" * 200_000)
@@ -340,7 +342,9 @@ def test_run_with_fake_executable_succeeds_and_logs(tmp_path: Path) -> None:
     assert (result.turns, result.exit_code, result.summary) == (2, 0, "DONE")
     assert (request.workdir / "hello.txt").read_text(encoding="utf-8") == "hi"
     [call] = _argv_log(tmp_path)
-    assert call["argv"][:3] == ["-p", "--output-format", "json"]  # type: ignore[index]
+    assert call["argv"][:5] == [  # type: ignore[index]
+        "-p", "--output-format", "stream-json", "--verbose", "--include-partial-messages"
+    ]  # fmt: skip
     assert call["argv"][-2:] == ["--", "Do the task."]  # type: ignore[index]
     assert Path(str(call["cwd"])).resolve() == request.workdir.resolve()
     log = request.log_path.read_text(encoding="utf-8")

@@ -151,7 +151,8 @@ def test_claude_command_line_comes_from_the_mode(
     argv = json.loads((tmp_path / "argv.jsonl").read_text().splitlines()[0])["argv"]
     assert argv[argv.index("--model") + 1] == "sonnet"
     assert argv[argv.index("--max-turns") + 1] == "50"
-    assert argv[argv.index("--output-format") + 1] == "json"
+    assert argv[argv.index("--output-format") + 1] == "stream-json"  # read as it streams: spend is never lost
+    assert "--verbose" in argv and "--include-partial-messages" in argv
     assert "--max-budget-usd" in argv
     task = project.state().tasks["task-1"]
     assert task.status == TaskStatus.SUCCEEDED

@@ -67,6 +67,9 @@ class AgentResult:
     model: str | None = None
     cost_usd: float | None = None
     tokens: Tokens = field(default_factory=Tokens)
+    #: The run ended before the agent reported its total (timeout, stop, kill): ``cost_usd`` and ``tokens`` are
+    #: what it showed so far.
+    cost_partial: bool = False
     #: Tool calls the agent's permissions refused (tool and target).
     denials: tuple[Denial, ...] = ()
     turns: int | None = None

@@ -1,6 +1,7 @@
 """The Claude Code CLI as an agent: build the headless command line and run it in the work tree.
 
-The command is ``claude -p --output-format json --model M --max-turns N --permission-mode P [...] -- PROMPT``.
+The command is ``claude -p --output-format stream-json --verbose --include-partial-messages --model M --max-turns N
+--permission-mode P [...] -- PROMPT``.
 The prompt goes last, after ``--``, because the CLI's option parser would otherwise take a prompt starting with
 ``-`` for an unknown option (rc=1) and ``--allowedTools``/``--disallowedTools`` take a variable number of values
 that would swallow a positional prompt placed after them. A prompt too long for a command line (and, on Windows,
@@ -66,8 +67,11 @@ class ClaudeAgent:
         argv = [
             resolve_executable(self.executable),
             "-p",
+            # Events as they happen, so a run cut short still shows what it spent (see claude_output).
             "--output-format",
-            "json",
+            "stream-json",
+            "--verbose",
+            "--include-partial-messages",
             "--model",
             mode.model,
             "--max-turns",

@@ -1,5 +1,9 @@
 """Reading what the ``claude`` CLI printed: its JSON events, the result object, and how the run ended.
 
+The CLI runs with ``--output-format stream-json --verbose --include-partial-messages``: one JSON event a line,
+the final ``result`` object last. A run that ended without one (timed out, stopped, killed) still reports the
+tokens and the estimated cost of what it streamed, marked ``cost_partial`` (:mod:`coordinator.agents.claude_usage`).
+
 Classification (:func:`classify`) is a pure function of the exit code and output so it can be tested against
 captured outputs. The rule from observing the CLI: a run failed if rc != 0, or ``is_error`` is true, or
 ``subtype`` is not ``success``. API-level failures (auth, limits, 5xx, unreachable) arrive as
@@ -18,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from coordinator.agents.base import AgentOutcome, AgentResult
+from coordinator.agents.claude_usage import usage_so_far
 from coordinator.agents.launch import DEFAULT_COOLDOWN, ERROR_LIMIT, SUMMARY_LIMIT, number, tail, whole
 from coordinator.agents.usage_limits import USAGE_LIMIT_TEXT, parse_reset_text, rejected_reset
 from coordinator.models import Denial, Tokens
@@ -161,6 +166,24 @@ def _with_figures(base: AgentResult, result: Mapping[str, Any], text: str) -> Ag
     )
 
 
+def _with_figures_so_far(base: AgentResult, events: list[dict[str, Any]]) -> AgentResult:
+    """``base`` with what a run that printed no result object showed before it ended: its session, and the
+    tokens and estimated cost of the API messages it streamed (marked partial), so that spend is never lost."""
+    sessions = [e["session_id"] for e in events if isinstance(e.get("session_id"), str)]
+    base = replace(base, session_id=sessions[-1] if sessions else None)
+    seen = usage_so_far(events)
+    if seen is None:
+        return base
+    return replace(
+        base,
+        cost_usd=seen.cost_usd,
+        tokens=seen.tokens,
+        turns=seen.turns,
+        model=seen.model or base.model,
+        cost_partial=True,
+    )
+
+
 def _truncate(text: str, limit: int) -> str:
     text = text.strip()
     return text if len(text) <= limit else text[: limit - 15].rstrip() + " … [truncated]"
@@ -210,11 +233,7 @@ def classify(
         model=_model(result, events, default_model),
     )
     text = _result_text(result) if result is not None else ""
-    if result is not None:
-        base = _with_figures(base, result, text)
-    else:
-        sessions = [e["session_id"] for e in events if isinstance(e.get("session_id"), str)]
-        base = replace(base, session_id=sessions[-1] if sessions else None)
+    base = _with_figures(base, result, text) if result is not None else _with_figures_so_far(base, events)
 
     if stopped:
         return replace(base, outcome=AgentOutcome.STOPPED, error="stopped before it finished")

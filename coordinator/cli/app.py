@@ -375,6 +375,7 @@ def _register_more_commands() -> None:
         "coordinator.cli.schedule_cmd",
         "coordinator.cli.doctor_cmd",
         "coordinator.cli.service_cmd",
+        "coordinator.cli.budget_cmd",
     ):
         importlib.import_module(module)
     _accept_global_options_after_commands()

@@ -143,6 +143,7 @@ def _conversation_lines(task: Task) -> list[str]:
 
 def _attempt_lines(attempt: Attempt) -> list[str]:
     cost = f"${attempt.cost_usd:.4f}" if attempt.cost_usd is not None else "-"
+    cost += " (partial: cut short)" if attempt.cost_partial else ""
     took = format_duration(attempt.duration_seconds) if attempt.duration_seconds is not None else "-"
     lines = [
         f"  attempt {attempt.number}: {attempt.outcome.value} by {terminal_safe(attempt.runner)} in "
@@ -203,6 +204,7 @@ def status_text(state: State, now: datetime) -> str:
     total = sum(counts.values())
     parts = [f"{counts[s]} {s.value}" for s in TaskStatus if counts[s]]
     lines = [f"tasks: {total}" + (f" ({', '.join(parts)})" if parts else "")]
+    lines.append(budget_line(state, now, queued=counts[TaskStatus.QUEUED]))
     if state.runners:
         lines += ["", runner_rows(state.runners.values(), now)]
     else:
@@ -306,6 +308,23 @@ def attention_lines(state: State) -> list[str]:
         why = _clip(runner.message or runner.state.value, 120)
         lines.append(f"  runner {terminal_safe(runner.name)} stopped claiming: {why} (fix it, then restart the runner)")
     return lines
+
+
+def budget_line(state: State, now: datetime, *, queued: int | None = None) -> str:
+    """Today's spend against the daily cap, on one line; when the cap is reached, why nothing is claimed."""
+    from coordinator.core.spend import budget_status
+
+    status = budget_status(state, now)
+    spent = f"spend today: ${status.spent_usd:.4f}"
+    if status.cap_usd is None:
+        return f"{spent} ({status.day} UTC), no daily cap"
+    if not status.reached:
+        return f"{spent} of ${status.cap_usd:.2f} ({status.day} UTC), ${status.left_usd or 0:.2f} left"
+    waiting = f" ({queued} queued task{'s wait' if queued != 1 else ' waits'} for it)" if queued else ""
+    return (
+        f"{spent} of ${status.cap_usd:.2f} ({status.day} UTC): the daily budget is spent; runners claim no task "
+        f"until {status.resumes_at:%Y-%m-%d %H:%M} UTC{waiting}; raise the cap with 'coordinator budget --daily USD'"
+    )
 
 
 def problems_text(problems: Iterable[Problem]) -> str:

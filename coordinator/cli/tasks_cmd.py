@@ -182,6 +182,16 @@ def show(ctx: click.Context, task_id: str, as_json: bool) -> None:
         echo_json(dump(task))
     else:
         click.echo(task_details(task, now()))
+        _say_what_it_waits_for(state, task)
+
+
+def _say_what_it_waits_for(state: State, task: Task) -> None:
+    """A queued task that waits for the budget says so (runners claim nothing until the next UTC day)."""
+    from coordinator.core.spend import waiting_reason
+
+    waiting = waiting_reason(state, task, now())
+    if waiting is not None:
+        click.echo(f"  waiting:   {waiting}")
 
 
 @cli.command()
@@ -189,6 +199,7 @@ def show(ctx: click.Context, task_id: str, as_json: bool) -> None:
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Counts of tasks by status, and every runner with its last heartbeat."""
+    from coordinator.cli.budget_cmd import budget_json
     from coordinator.cli.render import status_text
     from coordinator.models import dump
 
@@ -200,6 +211,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
                 "counts": {s.value: n for s, n in state.counts().items()},
                 "runners": [dump(r) for r in sorted(state.runners.values(), key=lambda r: r.name)],
                 "problems": [{"path": p.path, "reason": p.reason} for p in state.problems.values()],
+                "budget": budget_json(state, now(), 1),
             }
         )
     else:

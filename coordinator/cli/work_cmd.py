@@ -60,7 +60,7 @@ def claim(ctx: click.Context, runner: str, capabilities: tuple[str, ...], lease_
     if change.task is None:
         if as_json:
             echo_json(None)  # a script reading stdout gets JSON either way: null, and exit code 3
-        click.echo("nothing to claim", err=True)
+        click.echo(f"nothing to claim: {change.refused}" if change.refused else "nothing to claim", err=True)
         ctx.exit(EXIT_NOTHING_TO_CLAIM)
     if as_json:
         echo_json(dump(change.task))

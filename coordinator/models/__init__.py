@@ -38,6 +38,7 @@ from coordinator.models.lock import NamedLock
 from coordinator.models.pipeline import Phase, Pipeline
 from coordinator.models.runner import Runner, RunnerState
 from coordinator.models.schedule import Schedule, schedule_task_id
+from coordinator.models.spend import Budget, DailySpend
 from coordinator.models.task import (
     PRIORITY_WEIGHT,
     TERMINAL_STATUSES,
@@ -70,7 +71,9 @@ __all__ = [
     "AttemptOutcome",
     "AttemptResult",
     "BranchConfig",
+    "Budget",
     "Capability",
+    "DailySpend",
     "Denial",
     "Feedback",
     "FollowUp",

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from coordinator.models.base import MAX_TITLE_CHARS, SCHEMA_VERSION, StateModel, UtcDateTime
 from coordinator.models.github import GitHubConfig
+from coordinator.models.spend import Budget
 from coordinator.modes import ModesConfig
 
 #: The largest task number: a billion tasks is far beyond what one branch can hold.
@@ -49,3 +50,4 @@ class BranchConfig(StateModel):
     modes: ModesConfig = Field(default_factory=ModesConfig)
     limits: Limits = Field(default_factory=Limits)
     github: GitHubConfig = Field(default_factory=GitHubConfig)
+    budget: Budget = Field(default_factory=Budget)

@@ -103,6 +103,11 @@ class AttemptResult(StateModel):
     finished_at: UtcDateTime | None = None
     duration_seconds: float | None = None
     cost_usd: float | None = None
+    cost_partial: bool | None = Field(
+        default=None,
+        description="True when the run was cut short (timeout, cancel, kill) before the agent reported its total: "
+        "cost_usd and tokens are what it showed so far, the cost estimated from list prices.",
+    )
     tokens: Tokens | None = None
     denials: list[Denial] = Field(default_factory=list, description="Tool calls the permissions refused.")
     turns: int | None = None

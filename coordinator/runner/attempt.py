@@ -318,6 +318,7 @@ class AttemptRunner:
             finished_at=self._clock.now(),
             duration_seconds=round(result.duration_seconds, 3),
             cost_usd=result.cost_usd,
+            cost_partial=result.cost_partial or None,
             tokens=result.tokens,
             denials=list(result.denials),
             turns=result.turns,

@@ -25,6 +25,7 @@ from coordinator.models import GITHUB_CAPABILITY, AttemptResult, Runner, RunnerS
 from coordinator.modes import ModesConfig, modes_diff
 from coordinator.redaction import Redactor
 from coordinator.runner.attempt import AttemptRunner
+from coordinator.runner.budget import BudgetWatch
 from coordinator.runner.clock import Clock
 from coordinator.runner.config import RunnerConfig
 from coordinator.runner.delivery import ClaimSpec, Delivery
@@ -96,6 +97,7 @@ class RunnerDaemon:
         self._modes_seen: ModesConfig | None = None
         self._skew_told: set[str] = set()
         self._dirty = True  # the next claim must look at the branch even if ls-remote says nothing moved
+        self.budget = BudgetWatch(echo)  # the daily cap: said once, claims tried again when the UTC day turns
 
     def _wire_parts(self) -> None:
         """The runner's parts: lease keeping, attempts, result delivery, heartbeats."""
@@ -289,6 +291,7 @@ class RunnerDaemon:
         if self.health.cooldown_over(now):
             self.echo("usage limit reset: claiming again")
             self._dirty = True
+        self._dirty |= self.budget.due(now)
         return not self._stopping.is_set() and self.health.may_claim(now, self.clock.monotonic())
 
     def _fill_a_slot(self, moved: bool | None) -> bool:
@@ -322,6 +325,7 @@ class RunnerDaemon:
             return None
         self.trouble.ok()
         self._dirty = False
+        self.budget.saw(change, self.clock.now())
         self._note_mode_changes()
         if change.tasks and change.task is None:
             self.echo(f"branch updated: {change.message}")

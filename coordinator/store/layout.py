@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from coordinator.models import BranchConfig, Meta, NamedLock, Pipeline, Runner, Schedule, Task
+from coordinator.models import BranchConfig, DailySpend, Meta, NamedLock, Pipeline, Runner, Schedule, Task
 
 #: Fan-out of sharded collections: a claim rewrites one small shard tree, never one huge directory.
 SHARD_HEX_DIGITS = 2
@@ -60,9 +60,11 @@ RUNNERS = Collection("runners", Runner, key_field="name", kind="runner")
 LOCKS = Collection("locks", NamedLock, key_field="name", kind="lock")
 PIPELINES = Collection("pipelines", Pipeline, key_field="name", kind="pipeline")
 SCHEDULES = Collection("schedules", Schedule, key_field="name", kind="schedule")
+#: One small file per UTC day: what the attempts recorded that day cost (see coordinator.core.spend).
+SPEND = Collection("spend", DailySpend, key_field="day", kind="spend")
 
 #: Every collection on the branch.
-COLLECTIONS: tuple[Collection, ...] = (TASKS, RUNNERS, LOCKS, PIPELINES, SCHEDULES)
+COLLECTIONS: tuple[Collection, ...] = (TASKS, RUNNERS, LOCKS, PIPELINES, SCHEDULES, SPEND)
 _BY_DIRECTORY = {c.directory: c for c in COLLECTIONS}
 _BY_MODEL = {c.model: c for c in COLLECTIONS}
 
@@ -112,6 +114,7 @@ are active: change it with the `coordinator` CLI (`submit`, `cancel`, `retry`, .
 | `tasks/<2 hex>/<task-id>.json` | one file per task (sharded by the SHA-1 of its id) |
 | `runners/<name>.json` | one file per runner: capabilities, slots, last heartbeat |
 | `schedules/<name>.json` | one file per recurring task: cron expression, time zone, the task it enqueues |
+| `spend/<YYYY-MM-DD>.json` | what the attempts recorded on that UTC day cost (checked against the daily cap) |
 
 The history of this branch is the audit log: every commit message says what happened
 (`claim task-42 by runner-a, attempt 2 (simple)`). JSON Schemas of every file are in the `state/` folder of

@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
+from coordinator.core.spend import with_spend
 from coordinator.core.state import State
 from coordinator.core.transitions import Change, Transition
 from coordinator.errors import (
@@ -397,7 +398,8 @@ class StateStore:
                     raise SchemaTooNew(state.meta.schema_version, SCHEMA_VERSION)
                 now = self._clock()
                 try:
-                    change = transition(state, now)
+                    # Whoever built the change, the day's spend record goes into the same commit as the costs.
+                    change = with_spend(state, transition(state, now), now)
                 except CoordinatorError:
                     if fresh:
                         raise

@@ -29,6 +29,8 @@ class Change:
     records: tuple[StateModel, ...] = ()
     #: Records to delete: (collection directory, key), e.g. ("tasks", "task-7").
     deletes: tuple[tuple[str, str], ...] = ()
+    #: Why a claim leased nothing although tasks may wait (the daily budget is spent); None otherwise.
+    refused: str | None = None
 
     @property
     def empty(self) -> bool:

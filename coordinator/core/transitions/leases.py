@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from coordinator.core.scheduling import permission_refusal, pick_next
+from coordinator.core.spend import budget_refusal
 from coordinator.core.state import State
 from coordinator.core.transitions.attempts import finish_attempt, held_by
 from coordinator.core.transitions.change import Change, Draft, short
@@ -87,23 +89,28 @@ def claim(
     and claims its next task at once): the claim sees its effects (the finished task, unblocked dependents).
     A runner allowing at most ``max_permission_mode`` is never given a task whose mode needs more; such a task
     that no live runner allows is failed with the reason, rather than left waiting forever. ``expired`` judges
-    leases (see :data:`ExpiryJudge`).
+    leases (see :data:`ExpiryJudge`). Once today's spend reached the daily cap nothing is leased and
+    ``change.refused`` says why (see :mod:`coordinator.core.spend`).
     """
     draft = Draft(state)
     if after is not None:
         draft.changed.update({t.id: t for t in after.tasks})
         draft.lines.append(after.message)
     expire_leases(draft, now, expired)
+    # The cost this very commit records (a result reported with the claim) counts against today's cap too.
+    over_budget = budget_refusal(state, now, pending=draft.changed.values())
     refused: list[Task] = []
-    task = pick_next(
-        state,
-        capabilities=capabilities,
-        now=now,
-        changed=draft.changed,
-        max_permission_mode=max_permission_mode,
-        refused=refused,
-        runner=runner,
-    )
+    task = None
+    if over_budget is None:
+        task = pick_next(
+            state,
+            capabilities=capabilities,
+            now=now,
+            changed=draft.changed,
+            max_permission_mode=max_permission_mode,
+            refused=refused,
+            runner=runner,
+        )
     _fail_unrunnable(draft, refused, now, claimer=runner)
     claimed: Task | None = None
     if task is not None:
@@ -118,7 +125,8 @@ def claim(
         running = sorted({*heartbeat.running, *([claimed.id] if claimed else [])})
         mine = heartbeat.model_copy(update={"last_heartbeat": now, "running": running})
         runners = (*[r for r in runners if r.name != mine.name], mine)
-    return draft.change(task=claimed, runners=runners, meta=after.meta if after is not None else None)
+    change = draft.change(task=claimed, runners=runners, meta=after.meta if after is not None else None)
+    return replace(change, refused=over_budget) if over_budget is not None else change
 
 
 def _leased(task: Task, runner: str, lease_ttl: timedelta, now: datetime) -> Task:
