@@ -193,7 +193,7 @@ def test_more_bad_input_names_what_to_do(remote_path: Path) -> None:
     bad_now = cli_run(*remote, "tick", "--now", "tomorrow")
     assert bad_now.exit_code == 2 and bad_now.stderr.startswith("error: --now: 'tomorrow' is not a date")
     no_title = cli_run(*remote, "schedule", "add", "z", "--cron", "@daily")
-    assert no_title.exit_code == 2 and "missing option '--title'" in no_title.stderr
+    assert no_title.exit_code == 2 and "give --title (a task at each occurrence) or --pipeline NAME" in no_title.stderr
 
 
 def test_the_state_options_work_after_the_subcommand_and_a_bad_file_is_reported(

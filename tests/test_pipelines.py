@@ -152,3 +152,21 @@ def test_the_daily_example_runs_from_the_command_line(project: Project, tmp_path
     bad.write_text('[[phases]]\nname = "a"\ntitle = "A"\nneeds = ["z"]\n')
     refused = run(["pipeline", "set", "broken", "--file", str(bad)], env)
     assert refused.returncode == 2 and "phase a needs z" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_a_schedule_that_names_a_pipeline_starts_a_run_once_per_slot(project: Project, tmp_path: Path) -> None:
+    env = user_env(tmp_path / "home", {"COORDINATOR_REMOTE": str(project.origin)})
+    assert run(["pipeline", "set", "daily", "--file", str(EXAMPLE)], env).returncode == 0
+    missing = run(["schedule", "add", "nightly", "--cron", "@hourly", "--pipeline", "weekly"], env)
+    assert missing.returncode == 2 and "--pipeline: no pipeline 'weekly'" in missing.stderr
+    both = run(["schedule", "add", "nightly", "--cron", "@hourly", "--pipeline", "daily", "--title", "x"], env)
+    assert both.returncode == 2 and "one of the two" in both.stderr
+    added = run(["schedule", "add", "nightly", "--cron", "@hourly", "--pipeline", "daily"], env)
+    assert added.returncode == 0, added.stderr
+    ticked = run(["tick", "--now", "+2h"], env)
+    assert ticked.returncode == 0 and "enqueued pipe-daily-1-diagnostic: daily #1" in ticked.stdout, ticked.stderr
+    assert run(["tick", "--now", "+2h"], env).stdout.strip() == "nothing due"
+    state = project.state()
+    assert sorted(t for t in state.tasks if t.startswith("pipe-daily-1-")) == sorted(
+        f"pipe-daily-1-{p}" for p in ("diagnostic", "sync", "tests", "cleanup", "improvement")
+    )

@@ -26,7 +26,8 @@ def schedule() -> None:
 @click.argument("name")
 @click.option("--cron", "cron", required=True, metavar="EXPR", help="e.g. '0 3 * * *' (daily at 03:00), '@hourly'.")
 @click.option("--timezone", default="UTC", show_default=True, metavar="TZ", help="IANA zone, e.g. Europe/Berlin.")
-@click.option("--title", required=True, help="The title of every task it enqueues.")
+@click.option("--title", help="The title of every task it enqueues (not with --pipeline).")
+@click.option("--pipeline", help="Run this pipeline at each occurrence instead of enqueueing one task.")
 @click.option("--body", help="The body (the prompt) of its tasks.")
 @click.option("--body-file", type=click.File("rb"), help="Read the body from a UTF-8 file ('-' = stdin).")
 @click.option("--mode", help="Mode of its tasks (default: the branch's default mode when each is enqueued).")
@@ -39,7 +40,8 @@ def add(
     name: str,
     cron: str,
     timezone: str,
-    title: str,
+    title: str | None,
+    pipeline: str | None,
     body: str | None,
     body_file: Any,
     mode: str | None,
@@ -55,7 +57,11 @@ def add(
     if body is not None and body_file is not None:
         usage_error("give either --body or --body-file, not both")
     text = read_text_option(body_file, "--body-file") if body_file is not None else (body or "")
-    made = _schedule(name, cron, timezone, title, text, mode, priority, requires)
+    if (title is None) == (pipeline is None):
+        usage_error("give --title (a task at each occurrence) or --pipeline NAME (a run of it), one of the two")
+    made = _schedule(name, cron, timezone, title or f"pipeline {pipeline}", text, mode, priority, requires)
+    if pipeline is not None:
+        made = made.model_copy(update={"pipeline": pipeline})
     with store_for(ctx) as store:
         store.update(lambda state, now: add_schedule(state, made, now))
     if as_json:

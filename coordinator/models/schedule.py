@@ -49,6 +49,9 @@ class Schedule(StateModel):
     mode: str | None = Field(default=None, description="Mode of its tasks; none: the branch's default mode then.")
     priority: Priority = Priority.MEDIUM
     requires: list[Capability] = Field(default_factory=list, description="Capabilities a runner must have.")
+    pipeline: str | None = Field(
+        default=None, description="A pipeline to run at each occurrence instead of one task (its phases' tasks)."
+    )
     created_at: UtcDateTime = Field(description="Occurrences before this are never enqueued.")
     created_by: str = Field(default="unknown", description="Who added it (its tasks' source actor).")
     enqueued: list[UtcDateTime] = Field(

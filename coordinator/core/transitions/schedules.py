@@ -16,7 +16,7 @@ from coordinator.core.transitions.change import Change, require_mode
 from coordinator.core.transitions.tasks import SubmitRequest, submit
 from coordinator.cron import zone
 from coordinator.errors import CoordinatorError, UsageError
-from coordinator.models import Schedule, Source, Task, schedule_task_id
+from coordinator.models import Schedule, Source, StateModel, Task, schedule_task_id
 from coordinator.models.schedule import REMEMBERED_SLOTS
 
 
@@ -41,8 +41,15 @@ def add_schedule(state: State, schedule: Schedule, now: datetime) -> Change:
             require_mode(state.modes, schedule.mode)
         except UsageError as exc:
             raise UsageError(f"--mode: {exc} (coordinator modes shows them)") from None
-    # Its tasks must pass what submit checks (title and body limits, capabilities): try one now, not at 3 a.m.
-    submit(state, _request(schedule, state, task_id=schedule_task_id(schedule.name, "00000000t0000")), now)
+    if schedule.pipeline is not None:  # the pipeline must exist now, not at 3 a.m.
+        from coordinator.core.transitions.pipelines import pipeline_of
+
+        try:
+            pipeline_of(state, schedule.pipeline)
+        except CoordinatorError as exc:
+            raise UsageError(f"--pipeline: {exc}") from None
+    else:  # its tasks must pass what submit checks (title and body limits, capabilities): try one now
+        submit(state, _request(schedule, state, task_id=schedule_task_id(schedule.name, "00000000t0000")), now)
     where = f" ({schedule.timezone})" if schedule.timezone != "UTC" else ""
     return Change(message=f"schedule add {schedule.name}: '{schedule.cron}'{where}", records=(schedule,))
 
@@ -70,6 +77,8 @@ class TickOutcome:
     schedules: tuple[Schedule, ...] = ()
     lines: tuple[str, ...] = ()
     skipped: tuple[Skipped, ...] = ()
+    #: Other records the occurrences change (a pipeline's run counter).
+    records: tuple[StateModel, ...] = ()
 
 
 def tick_outcome(state: State, now: datetime) -> TickOutcome:
@@ -78,6 +87,7 @@ def tick_outcome(state: State, now: datetime) -> TickOutcome:
     tasks: list[Task] = []
     schedules: list[Schedule] = []
     lines: list[str] = []
+    records: list[StateModel] = []
     skipped = list(plan.skipped)
     for occurrence in plan.due:
         schedule = _remembering(occurrence)
@@ -87,22 +97,39 @@ def tick_outcome(state: State, now: datetime) -> TickOutcome:
             lines.append(f"tick {occurrence.schedule.name}: {occurrence.task_id} exists already")
             continue
         try:
-            made = submit(state, _request(occurrence.schedule, state, task_id=occurrence.task_id), now)
-        except UsageError as exc:
+            made = _occurrence_change(occurrence, state, now)
+        except (UsageError, CoordinatorError) as exc:
             skipped.append(Skipped(occurrence.schedule.name, f"its task {occurrence.task_id} is refused: {exc}"))
             continue
         tasks.extend(made.tasks)
+        records.extend(made.records)  # a pipeline's run counter
         schedules.append(schedule)
         gone = occurrence.schedule.mode not in (None, *state.modes.modes)
         note = f" (mode {occurrence.schedule.mode} is gone: the default mode)" if gone else ""
         lines.append(f"tick {occurrence.schedule.name}: {made.message}{note}")
-    return TickOutcome(tasks=tuple(tasks), schedules=tuple(schedules), lines=tuple(lines), skipped=tuple(skipped))
+    return TickOutcome(
+        tasks=tuple(tasks),
+        schedules=tuple(schedules),
+        lines=tuple(lines),
+        skipped=tuple(skipped),
+        records=tuple(records),
+    )
 
 
 def tick(state: State, now: datetime) -> Change:
     """Enqueue each due occurrence once (one commit for all of them); an empty change when nothing is due."""
     outcome = tick_outcome(state, now)
-    return Change(message="; ".join(outcome.lines), tasks=outcome.tasks, records=outcome.schedules)
+    return Change(message="; ".join(outcome.lines), tasks=outcome.tasks, records=(*outcome.schedules, *outcome.records))
+
+
+def _occurrence_change(occurrence: Occurrence, state: State, now: datetime) -> Change:
+    """One occurrence's task, or its pipeline's run (the phases' tasks; the pipeline's run counter with them)."""
+    schedule = occurrence.schedule
+    if schedule.pipeline is None:
+        return submit(state, _request(schedule, state, task_id=occurrence.task_id), now)
+    from coordinator.core.transitions.pipelines import run_pipeline
+
+    return run_pipeline(state, name=schedule.pipeline, by=f"schedule {schedule.name}", now=now)
 
 
 def _remembering(occurrence: Occurrence) -> Schedule:
