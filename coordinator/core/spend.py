@@ -165,3 +165,26 @@ def waiting_reason(state: State, task: Task, now: datetime) -> str | None:
     if task.status != TaskStatus.QUEUED:
         return None
     return budget_refusal(state, now)
+
+
+#: How a queued task of an issue says it waits for the budget (its tracking comment shows it).
+BUDGET_WAIT = "waits for the daily budget"
+
+
+def budget_notes(state: State, now: datetime, *, held: bool) -> list[Task]:
+    """Queued tasks of issues whose ``status_reason`` must change so their tracking comment tells people why
+    they wait: noted while the budget holds claims back (``held``), the note taken off once it does not. Only
+    with a daily cap set; the queue is read from its index, never every task."""
+    if state.config.budget.max_daily_usd is None and not held:
+        return []
+    note = f"{BUDGET_WAIT}: claims resume at {next_utc_day(now):%Y-%m-%d %H:%M} UTC"
+    changed: list[Task] = []
+    for _, task in [*state.queued_without_deadline(), *state.queued_with_deadline()]:
+        if task.github is None:
+            continue
+        noted = (task.status_reason or "").startswith(BUDGET_WAIT)
+        if held and task.status_reason != note:
+            changed.append(task.model_copy(update={"status_reason": note, "updated_at": now}))
+        elif not held and noted:
+            changed.append(task.model_copy(update={"status_reason": None, "updated_at": now}))
+    return changed

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from coordinator.core.deliveries import needs_person
+from coordinator.core.spend import BUDGET_WAIT
 from coordinator.github.sanitize import clip, quoted, sanitize
 from coordinator.models import Attempt, AttemptOutcome, GitHubConfig, GitHubLink, Task, TaskStatus
 
@@ -149,7 +150,8 @@ def _headline(task: Task) -> str:
         then = f"escalating to mode `{task.mode}`" if task.mode != last.mode else f"trying again in mode `{task.mode}`"
         return f"🔁 **{what}**{_reason(last)}: {then}; waiting for a runner"
     if task.status == TaskStatus.QUEUED:
-        why = f"; {_one_line(task.status_reason)}" if task.status_reason and task.round else ""
+        waits = task.status_reason is not None and task.status_reason.startswith(BUDGET_WAIT)
+        why = f"; {_one_line(task.status_reason or '')}" if task.status_reason and (task.round or waits) else ""
         return f"{head} (mode `{task.mode}`, priority {task.priority.value}){why}"
     if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED) and task.status_reason:
         return f"{head}: {_one_line(task.status_reason)}"

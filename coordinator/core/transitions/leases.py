@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from coordinator.core.scheduling import permission_refusal, pick_next
-from coordinator.core.spend import budget_refusal
+from coordinator.core.spend import budget_notes, budget_refusal
 from coordinator.core.state import State
 from coordinator.core.transitions.attempts import finish_attempt, held_by
 from coordinator.core.transitions.change import Change, Draft, short
@@ -112,6 +112,9 @@ def claim(
             runner=runner,
         )
     _fail_unrunnable(draft, refused, now, claimer=runner)
+    for noted in budget_notes(state, now, held=over_budget is not None):
+        if noted.id not in draft.changed:
+            draft.put(noted)
     claimed: Task | None = None
     if task is not None:
         claimed = _leased(task, runner, lease_ttl, now)
