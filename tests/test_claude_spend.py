@@ -20,13 +20,19 @@ from coordinator.agents.base import AgentOutcome, AgentRequest, AgentResult
 from coordinator.agents.claude import ClaudeAgent
 from coordinator.agents.claude_output import classify
 from coordinator.agents.claude_usage import usage_so_far
-from coordinator.agents.pricing import UNKNOWN_MODEL_PRICE, Price, estimated_cost, price_of
+from coordinator.agents.pricing import UNKNOWN_MODEL_PRICE, estimated_cost, price_of
+from coordinator.core.prices import ModelPrice
 from coordinator.models import Tokens
 from coordinator.modes import Mode
 from tests.fakes.anthropic_api import FakeAnthropic, Reply, Text, ToolUse
 from tests.fakes.claude_env import claude_env, fixture_case
 
 NOW = datetime(2026, 11, 29, 20, 0, tzinfo=UTC)
+
+
+def Price(input_: float, output: float) -> ModelPrice:
+    """A list price with the cache prices the table derives: reads 0.1x, writes 1.25x the input price."""
+    return ModelPrice(input=input_, output=output, cache_write=input_ * 1.25, cache_read=input_ * 0.1)
 
 
 def _classify(stdout: str, rc: int | None = None, **flags: bool) -> AgentResult:

@@ -16,13 +16,13 @@ import time
 import uuid
 
 from coordinator.agents.base import AgentOutcome, AgentRequest, AgentResult
+from coordinator.agents.pricing import estimated_cost
 from coordinator.models import Tokens
 
 _FAIL_IN = re.compile(r"\[demo: fail-in ([a-z0-9_-]+)\]")
 _SECONDS = re.compile(r"\[demo: seconds ([0-9.]+)\]")
 
 #: Illustrative prices (USD per million input / output tokens) so the demo shows what escalation costs.
-_PRICES = {"haiku": (1.0, 5.0), "sonnet": (3.0, 15.0), "opus": (15.0, 75.0)}
 
 
 class ScriptedAgent:
@@ -43,8 +43,8 @@ class ScriptedAgent:
         failing_modes = set(_FAIL_IN.findall(request.prompt))
         turns = 2 + digest % 6
         input_tokens, output_tokens = 15_000 + digest % 20_000, 800 + digest % 700
-        price_in, price_out = _PRICES.get(request.mode.model, (3.0, 15.0))
-        cost = round((input_tokens * price_in + output_tokens * price_out) / 1_000_000, 6)
+        # The product's one price table, as for a real run cut short: the demo's costs read like real ones.
+        cost = round(estimated_cost(request.mode.model, Tokens(input=input_tokens, output=output_tokens)), 6)
         common = {
             "duration_seconds": time.monotonic() - started,
             "exit_code": 0,
