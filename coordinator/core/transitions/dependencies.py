@@ -25,6 +25,10 @@ def settle_dependents(draft: Draft, now: datetime) -> None:
     pipeline run that ended badly ends the whole run."""
     for ended in [t for t in draft.changed.values() if t.run is not None and t.stops_dependents]:
         _end_run(draft, ended, now)
+    for task in list(draft.changed.values()):  # a late success of a task that had failed: its dependents go on
+        before = draft.state.tasks.get(task.id)
+        if task.frees_dependents and before is not None and before.stops_dependents:
+            revive_dependents(draft, task.id, now, say=False)  # "unblock" follows at once
     changed = True
     while changed:
         changed = False
@@ -67,7 +71,7 @@ def _end_run(draft: Draft, failed: Task, now: datetime) -> None:
         draft.lines.append(f"cancel {task.id} (run {failed.run} stops: {failed.id} {failed.status.value})")
 
 
-def revive_dependents(draft: Draft, task_id: str, now: datetime) -> None:
+def revive_dependents(draft: Draft, task_id: str, now: datetime, *, say: bool = True) -> None:
     """The tasks that were cancelled because ``task_id`` ended badly wait for it again (it was retried); and
     theirs, in turn."""
     queue = [task_id]
@@ -81,5 +85,6 @@ def revive_dependents(draft: Draft, task_id: str, now: datetime) -> None:
                 draft.put(
                     task.model_copy(update={"status": TaskStatus.BLOCKED, "status_reason": reason, "updated_at": now})
                 )
-                draft.lines.append(f"wait again {task.id} (dependency {current} retried)")
+                if say:
+                    draft.lines.append(f"wait again {task.id} (dependency {current} retried)")
                 queue.append(task.id)
