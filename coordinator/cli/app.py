@@ -368,6 +368,7 @@ def _register_more_commands() -> None:
         "coordinator.cli.ingest_cmd",
         "coordinator.cli.github_cmd",
         "coordinator.cli.webhook_cmd",
+        "coordinator.cli.gc_cmd",
     ):
         importlib.import_module(module)
     _accept_global_options_after_commands()

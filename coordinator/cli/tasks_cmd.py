@@ -160,7 +160,7 @@ def show(ctx: click.Context, task_id: str, as_json: bool) -> None:
     check_id(task_id)
     with store_for(ctx) as store:
         state = store.read()
-    task = state.tasks.get(task_id)
+        task = state.tasks.get(task_id) or store.archived_task(task_id)
     if task is None:
         problem = state.problem_for("tasks", task_id)
         if problem is not None:
@@ -170,6 +170,8 @@ def show(ctx: click.Context, task_id: str, as_json: bool) -> None:
         echo_json(dump(task))
     else:
         click.echo(task_details(task, now()))
+        if task_id not in state.tasks and task_id in state.archived:
+            click.echo(f"archived by 'coordinator gc' in {state.archived[task_id].pack}")
 
 
 @cli.command()

@@ -29,12 +29,14 @@ class Change:
     records: tuple[StateModel, ...] = ()
     #: Records to delete: (collection directory, key), e.g. ("tasks", "task-7").
     deletes: tuple[tuple[str, str], ...] = ()
+    #: Files written as they are, by path (the archive's packs and index shards).
+    files: tuple[tuple[str, bytes], ...] = ()
 
     @property
     def empty(self) -> bool:
         """True when nothing needs committing."""
         return (
-            not (self.tasks or self.runners or self.records or self.deletes)
+            not (self.tasks or self.runners or self.records or self.deletes or self.files)
             and self.meta is None
             and (self.config is None)
         )
