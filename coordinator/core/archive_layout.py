@@ -3,13 +3,15 @@
 Layout (``coordinator gc`` writes it, one compare-and-swap commit per batch)::
 
     archive/<yyyy-mm>/<yyyymmddTHHMMSSZ>-<10 hex>.jsonl   one pack per batch: the archived tasks, one JSON per line
-    archive/index/<2 hex>.tsv                             <task id> TAB <status> TAB <pack path>, one line per task
+    archive/index/<1 hex>.tsv                             <task id> TAB <status> TAB <pack path>, one line per task
 
 Packs are written once and never rewritten, so the branch's history grows by what is archived and nothing more.
-The index is sharded like ``tasks/`` (two hex digits of the SHA-1 of the id): a batch rewrites only the shards of
-the ids it archives, and a reader re-reads only the shards whose blob ids changed. Every claim's push walks the
-old tree's entries (the remote's connectivity check): an archive of 10,000 tasks adds about 256 index files and
-one file per batch, instead of 10,000 task files.
+The index is sharded by the first hex digit of the SHA-1 of the id (16 files): a batch rewrites only the shards
+of the ids it archives, and a reader re-reads only the shards whose blob ids changed. Every claim's push walks
+every entry of the old tree (the remote's connectivity check marks it uninteresting recursively), so the archive
+is kept to few entries: 16 index files and one pack per batch, instead of one file per task (10,000 archived task
+files cost a claim as much as 10,000 live ones). 16 rather than 256 shards: 256 index files alone measured about
+half a millisecond of the remote's CPU per push; a shard holds about 25 KB of index per 10,000 archived tasks.
 
 Pure: no I/O; the store reads and writes these paths (:mod:`coordinator.store.archive`).
 """
@@ -24,7 +26,7 @@ ARCHIVE_DIR = "archive"
 INDEX_DIR = f"{ARCHIVE_DIR}/index"
 INDEX_SUFFIX = ".tsv"
 PACK_SUFFIX = ".jsonl"
-_SHARD_HEX_DIGITS = 2
+_SHARD_HEX_DIGITS = 1
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class Archived:
 
 
 def shard(task_id: str) -> str:
-    """The index shard of a task id (the same fan-out as ``tasks/``; the core does not import the store)."""
+    """The index shard of a task id: the first hex digit of the SHA-1 of the id."""
     data = task_id.encode("utf-8", "surrogateescape")
     return hashlib.sha1(data, usedforsecurity=False).hexdigest()[:_SHARD_HEX_DIGITS]
 

@@ -22,7 +22,7 @@ _PACKS_CACHED = 8
 
 
 class ArchiveIndex:
-    """``State.archived``, read incrementally from ``archive/index/<2 hex>.tsv``."""
+    """``State.archived``, read incrementally from ``archive/index/<hex digit>.tsv``."""
 
     def __init__(self, objects: ObjectCache) -> None:
         self._objects = objects
@@ -60,7 +60,8 @@ class ArchiveIndex:
     def _read(self, name: str, entry: Entry, state: State) -> None:
         path = f"{INDEX_DIR}/{name}"
         if not entry.is_file or not name.endswith(INDEX_SUFFIX):
-            state.problems[path] = Problem(path, f"is {entry.describe()}, not an index shard (<2 hex>{INDEX_SUFFIX})")
+            reason = f"is {entry.describe()}, not an index shard (<hex digit>{INDEX_SUFFIX})"
+            state.problems[path] = Problem(path, reason)
             return
         kind, data = self._objects.read(entry.sha)
         found, bad = parse_index(data if kind == "blob" else b"")
