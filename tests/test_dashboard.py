@@ -3,10 +3,14 @@ that change the branch (never one of its own), and that its incremental figures 
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import subprocess
+import threading
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +25,7 @@ from coordinator.models import AttemptResult, Runner, RunnerState, TaskStatus
 from coordinator.store.remote import Remote
 from coordinator.store.store import StateStore
 from tests.core_helpers import make_task
+from tests.user_machine import run, start, user_env
 
 BRANCH = "coordinator/state"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -148,3 +153,34 @@ def test_titles_stay_plain_text_in_status_md() -> None:
     state = State.build([make_task("task-1", title="ok", status=TaskStatus.SUCCEEDED)])
     text = status_markdown(dashboard(state, START))
     assert text.count("\n## ") == 5 and text.endswith("$0.00 recorded by 0 attempt(s).\n")
+
+
+@pytest.mark.skipif(os.name == "nt", reason="stops the watch with SIGINT (Ctrl-C), which Popen cannot send on Windows")
+def test_status_watch_shows_changes_live_until_ctrl_c(store: StateStore, remote_path: Path, tmp_path: Path) -> None:
+    env = user_env(tmp_path / "home")
+    assert run(["--remote", str(remote_path), "submit", "Watch me"], env).returncode == 0
+    watcher = start(["--remote", str(remote_path), "status", "--watch", "--interval", "0.2"], env)
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(iter(watcher.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        assert wait_for(lambda: "Latest results: none yet" in "".join(seen)), "".join(seen)
+        assert run(["--remote", str(remote_path), "cancel", "task-1"], env).returncode == 0
+        # The cancelled task shows up in a new view, without restarting the watch.
+        assert wait_for(lambda: "cancelled" in "".join(seen) and "Watch me" in "".join(seen)), "".join(seen)
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        watcher.wait(timeout=20)
+    reader.join(timeout=20)
+    assert watcher.returncode == 0, "".join(seen)
+    assert "Traceback" not in "".join(seen)
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 30) -> bool:
+    """Poll ``condition`` until it holds, for at most ``seconds`` (a bound, not a timed assertion)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
