@@ -108,6 +108,8 @@ are active: change it with the `coordinator` CLI (`submit`, `cancel`, `retry`, .
 | `config.json` | shared settings: the modes (model, turns, timeout, budget, permissions, escalation) and limits |
 | `tasks/<2 hex>/<task-id>.json` | one file per task (sharded by the SHA-1 of its id) |
 | `runners/<name>.json` | one file per runner: capabilities, slots, last heartbeat |
+| `STATUS.md` | the queue at a glance, rewritten by every change |
+| `archive/` | ended tasks moved off the live tree by `coordinator gc` (packs, and an index by id) |
 
 The history of this branch is the audit log: every commit message says what happened
 (`claim task-42 by runner-a, attempt 2 (simple)`). JSON Schemas of every file are in the `state/` folder of
