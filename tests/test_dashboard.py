@@ -184,3 +184,12 @@ def wait_for(condition: Callable[[], bool], seconds: float = 30) -> bool:
             return True
         time.sleep(0.05)
     return condition()
+
+
+def test_the_running_table_is_bounded() -> None:
+    from tests.core_helpers import make_running
+
+    state = State.build([make_running(f"task-{i}") for i in range(45)])
+    text = status_markdown(dashboard(state, START))
+    assert "## Running (45)" in text and "… and 15 more (`coordinator list --status running`)." in text
+    assert text.count("| runner-x | simple | 1 |") == 30

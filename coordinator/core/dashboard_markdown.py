@@ -16,6 +16,8 @@ from coordinator.text import terminal_safe
 #: What could make a cell more than text: emphasis, code, links and images, HTML and entities, a table's bar.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
 _CELL_CHARS = 80
+#: The running table stops here: rendering is part of every commit, so its cost must not grow with the fleet.
+RUNNING_ROWS = 30
 
 
 def cell(text: str, width: int = _CELL_CHARS) -> str:
@@ -94,8 +96,10 @@ def status_markdown(board: Dashboard, branch: str | None = None) -> str:
         f"## Running ({len(board.running)})",
         "",
     ]
-    running = [_running_row(t, board) for t in board.running]
+    running = [_running_row(t, board) for t in board.running[:RUNNING_ROWS]]
     lines += _table(["task", "title", "runner", "mode", "attempt", "elapsed"], running) if running else ["None."]
+    if len(board.running) > RUNNING_ROWS:
+        lines += ["", f"… and {len(board.running) - RUNNING_ROWS} more (`coordinator list --status running`)."]
     lines += ["", f"## Runners ({len(board.runners)})", ""]
     runners = [_runner_row(r, board) for r in board.runners]
     headers = ["runner", "host", "state", "busy", "last heartbeat", "note"]
