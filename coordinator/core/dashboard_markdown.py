@@ -68,7 +68,8 @@ def _runner_row(runner: Runner, board: Dashboard) -> list[str]:
 
 def _result_row(task: Task, board: Dashboard) -> list[str]:
     last = task.attempts[-1] if task.attempts else None
-    detail = f" ({last.outcome_detail})" if last is not None and last.outcome_detail else ""
+    shown = last.outcome_detail if last is not None else None
+    detail = f" ({shown})" if shown and shown != task.status.value else ""
     return [
         cell(task.id),
         cell(task.title, 60),
