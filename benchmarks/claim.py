@@ -10,9 +10,10 @@ Sections:
    from a local cache repository; fetch only after losing a race), at N=1 and N=4 processes.
 2. The store: ``StateStore.update(claim ...)`` in a loop until nothing is claimable, at N=1 and N=4 processes,
    then a check that every task was claimed exactly once.
-3. Growth: in-process claim p50 with 200 vs 10,000 tasks on the branch, with a per-phase breakdown.
+3. Growth: in-process claim p50 with 200 vs 10,000 tasks on the branch, and with 10,000 tasks ever submitted of
+   which 9,800 ended and were archived by ``coordinator gc`` (200 live), with a per-phase breakdown.
 4. The store's in-process p50 divided by the raw baseline's p50.
-Sections 3 and 4 take their claims in alternating blocks (raw, 200 tasks, 10,000 tasks), so both ratios compare
+Sections 3 and 4 take their claims in alternating blocks (raw, 200, 10,000, 10,000 archived), so all ratios compare
 figures from the same time window even when other work on the machine comes and goes.
 """
 
@@ -43,6 +44,7 @@ RAW_REF = "refs/heads/x"
 LEASE_TTL = timedelta(hours=1)  # long enough that no lease expires during a run
 
 GROWTH_TARGET = 1.3  # p50 at 10,000 tasks / p50 at 200 tasks
+ARCHIVE_TARGET = 1.1  # p50 at 10,000 ever submitted (9,800 archived) / p50 at 200 tasks
 BASELINE_TARGET = 2.0  # store in-process p50 / raw baseline p50
 
 #: Every way git says "another push landed first": the store's own list, so both loops judge races alike.
@@ -330,6 +332,24 @@ def raw_multi(sizes: Sizes) -> RunResult:
 # --- 2. the store ---
 
 
+def make_ended_tasks(count: int, first: int) -> tuple[Any, ...]:
+    """``count`` tasks that succeeded a month ago (what ``coordinator gc`` archives), numbered from ``first``."""
+    from coordinator.models import Task, TaskStatus
+    from coordinator.timeutil import utcnow
+
+    then = utcnow() - timedelta(days=30)
+    return tuple(
+        Task(
+            id=f"task-{i}",
+            title=f"benchmark task {i}",
+            created_at=then,
+            updated_at=then,
+            status=TaskStatus.SUCCEEDED,
+        )
+        for i in range(first, first + count)
+    )
+
+
 def make_tasks(count: int) -> tuple[Any, ...]:
     """``count`` queued tasks created at the same instant (a bulk import: the scheduler's hardest case)."""
     from coordinator.models import Task
@@ -349,17 +369,23 @@ def open_store(remote: Path, cache: Path) -> Any:
     return StateStore(Remote.parse(str(remote)), BRANCH, cache_dir=cache)
 
 
-def seed_branch(remote: Path, cache: Path, count: int) -> float:
-    """Create the remote, init the state branch and add ``count`` tasks in ONE commit; returns seconds taken."""
+def seed_branch(remote: Path, cache: Path, count: int, archived: int = 0) -> float:
+    """Create the remote, init the state branch and add ``count`` tasks in ONE commit, ``archived`` of them ended
+    a month ago and then archived by gc (its own commits, 500 tasks each); returns seconds taken."""
+    from coordinator.core.archive import GcRequest
     from coordinator.core.transitions import Change
+    from coordinator.store.gc import collect
 
     env = git_environment()
     git_ok(["init", "--bare", "--quiet", str(remote)], remote.parent, env)
     started = time.perf_counter()
     with open_store(remote, cache) as store:
         store.init()
-        tasks = make_tasks(count)
+        tasks = make_tasks(count - archived) + make_ended_tasks(archived, count - archived)
         store.update(lambda state, now: Change(message=f"seed {count} tasks", tasks=tasks))
+        if archived:
+            report = collect(store, GcRequest())
+            assert report.archived == archived and report.live == count - archived, report
     return time.perf_counter() - started
 
 
@@ -508,16 +534,26 @@ class Growth:
     first_read_seconds: float
     latencies: list[float]
     phases: dict[str, float]
+    archived: int = 0
+
+    @property
+    def label(self) -> str:
+        """``10000 tasks`` or ``10000 (9800 archived)``."""
+        return f"{self.tasks} ({self.archived} archived)" if self.archived else f"{self.tasks} tasks"
+
+
+#: STATUS.md is rendered inside the commit build: shown apart, and not counted twice in the phases' sum.
+STATUS_PHASE = "  of which STATUS.md render"
 
 
 class StoreClaimer:
     """A warm in-process writer on a freshly seeded branch; claims in blocks, timing each claim and its phases."""
 
-    def __init__(self, scratch: Path, tasks: int) -> None:
+    def __init__(self, scratch: Path, tasks: int, archived: int = 0) -> None:
         scratch.mkdir()
         remote = scratch / "remote.git"
-        self.tasks = tasks
-        self.seed_seconds = seed_branch(remote, scratch / "seed-cache", tasks)
+        self.tasks, self.archived = tasks, archived
+        self.seed_seconds = seed_branch(remote, scratch / "seed-cache", tasks, archived)
         # A different cache than the seeder's: this writer fetches and parses the branch like a new runner.
         self.store = open_store(remote, scratch / "cache")
         began = time.perf_counter()
@@ -540,6 +576,7 @@ class StoreClaimer:
         self.phases.wrap(self.store, "_commit", "commit build (blobs, trees, commit)")
         self.phases.wrap(self.store, "_push", "push")
         self.phases.wrap(self.store._snapshot, "advance", "snapshot advance")
+        self.phases.wrap(self.store, "_status", STATUS_PHASE)
 
     def warm_up(self, count: int) -> None:
         """Untimed claims (first commit built, helpers running)."""
@@ -562,15 +599,21 @@ class StoreClaimer:
     def result(self) -> Growth:
         """What this writer measured."""
         return Growth(
-            self.tasks, self.seed_seconds, self.first_read, self.latencies, self.phases.per_claim(len(self.latencies))
+            self.tasks,
+            self.seed_seconds,
+            self.first_read,
+            self.latencies,
+            self.phases.per_claim(len(self.latencies)),
+            self.archived,
         )
 
 
 def paired_run(sizes: Sizes) -> tuple[list[float], list[Growth]]:
-    """Raw baseline, store at the small size and store at the large size, claiming in alternating blocks.
+    """Raw baseline, store at the small size, at the large size and at the large size with all but the small size
+    archived, claiming in alternating blocks.
 
-    The two targets are ratios between these three, and other load on the machine drifts over a run: taking
-    blocks of 10 claims in turn (rotating who goes first) puts all three in the same time window.
+    The targets are ratios between these four, and other load on the machine drifts over a run: taking blocks of
+    10 claims in turn (rotating who goes first) puts all of them in the same time window.
     """
     block = 10
     with ExitStack() as stack:
@@ -578,8 +621,9 @@ def paired_run(sizes: Sizes) -> tuple[list[float], list[Growth]]:
         raw_seed(scratch / "raw-remote.git", scratch)
         raw = RawWriter(scratch / "raw-remote.git", scratch / "raw-cache.git", "w0")
         stores = []
-        for tasks in (sizes.growth_small, sizes.growth_large):
-            claimer = StoreClaimer(scratch / f"store{tasks}", tasks)
+        archived = sizes.growth_large - sizes.growth_small
+        for tasks, gone in ((sizes.growth_small, 0), (sizes.growth_large, 0), (sizes.growth_large, archived)):
+            claimer = StoreClaimer(scratch / f"store{tasks}-{gone}", tasks, gone)
             stack.callback(claimer.close)
             stores.append(claimer)
         raw_latencies: list[float] = []
@@ -676,26 +720,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         for g in growth:
             p50, p95 = percentiles(g.latencies)
             print(
-                f"  {g.tasks:6d} tasks: p50 {ms(p50)}  p95 {ms(p95)}   (seed commit+push {g.seed_seconds:5.2f} s, "
-                f"first read by a fresh writer {g.first_read_seconds:5.2f} s)"
+                f"  {g.label:>22}: p50 {ms(p50)}  p95 {ms(p95)}   (seed commit+push{' and gc' if g.archived else ''} "
+                f"{g.seed_seconds:5.2f} s, first read by a fresh writer {g.first_read_seconds:5.2f} s)"
             )
         labels = list(dict.fromkeys(label for g in growth for label in g.phases))
-        print(f"  mean per claim by phase:{'':<14}" + "".join(f"{g.tasks:>12d} tasks" for g in growth))
+        print(f"  mean per claim by phase:{'':<14}" + "".join(f"{g.label:>24}" for g in growth))
         for label in labels:
-            print(f"    {label:<36}" + "".join(f"{g.phases.get(label, 0.0) * 1000:>15.1f} ms" for g in growth))
+            print(f"    {label:<36}" + "".join(f"{g.phases.get(label, 0.0) * 1000:>21.1f} ms" for g in growth))
         for label, values in (
             (
                 "other (update loop, clock, checks)",
-                [statistics.fmean(g.latencies) - sum(g.phases.values()) for g in growth],
+                [
+                    statistics.fmean(g.latencies) - sum(v for k, v in g.phases.items() if k != STATUS_PHASE)
+                    for g in growth
+                ],
             ),
             ("total (mean of update() calls)", [statistics.fmean(g.latencies) for g in growth]),
         ):
-            print(f"    {label:<36}" + "".join(f"{value * 1000:>15.1f} ms" for value in values))
-        small, large = (percentiles(g.latencies)[0] for g in growth)
-        growth_ratio = large / small
+            print(f"    {label:<36}" + "".join(f"{value * 1000:>21.1f} ms" for value in values))
+        small, large, archived = (percentiles(g.latencies)[0] for g in growth)
+        growth_ratio, archive_ratio = large / small, archived / small
         print(
             f"  ratio p50 {sizes.growth_large} / {sizes.growth_small} tasks: {growth_ratio:.2f}x   "
             f"target <= {GROWTH_TARGET}x: {verdict(growth_ratio, GROWTH_TARGET)}"
+        )
+        print(
+            f"  ratio p50 {growth[2].label} / {sizes.growth_small} tasks: {archive_ratio:.2f}x   "
+            f"target <= {ARCHIVE_TARGET}x: {verdict(archive_ratio, ARCHIVE_TARGET)}"
         )
         print()
 
@@ -715,6 +766,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"  growth 200 -> 10,000 tasks  <= {GROWTH_TARGET}x   measured {growth_ratio:5.2f}x   "
             f"{verdict(growth_ratio, GROWTH_TARGET)}"
+        )
+        print(
+            f"  archive: 10,000 ever (9,800 archived) vs 200 <= {ARCHIVE_TARGET}x   measured {archive_ratio:5.2f}x   "
+            f"{verdict(archive_ratio, ARCHIVE_TARGET)}"
         )
         print(
             f"  store / raw baseline p50    <= {BASELINE_TARGET}x   measured {baseline_ratio:5.2f}x   "

@@ -376,6 +376,7 @@ def _register_more_commands() -> None:
         "coordinator.cli.doctor_cmd",
         "coordinator.cli.service_cmd",
         "coordinator.cli.budget_cmd",
+        "coordinator.cli.gc_cmd",
     ):
         importlib.import_module(module)
     _accept_global_options_after_commands()

@@ -14,6 +14,8 @@ from coordinator.cli.app import actor, cli, echo_json, now, read_text_option, st
 if TYPE_CHECKING:
     from coordinator.core.prices import PriceTable
     from coordinator.core.state import State
+    from coordinator.models import Task
+    from coordinator.store.store import StateStore
 
 #: coordinator.core.tuning.DEFAULT_MIN_SAMPLES, written out so that importing this module stays cheap (every
 #: ``coordinator`` command imports it); tests/test_cli_metrics.py checks the two agree.
@@ -53,7 +55,6 @@ def metrics(
     """Success rates, durations, escalation and retry rates, cost and tokens by mode, runner and day, and the saving
     from escalation against running every task directly in the top mode (with how it was estimated)."""
     from coordinator.cli.metrics_render import metrics_text
-    from coordinator.core.history import all_tasks
     from coordinator.core.metrics import compute_metrics
     from coordinator.core.metrics_json import metrics_json
 
@@ -66,10 +67,11 @@ def metrics(
     start = _since(since, at)
     with store_for(ctx) as store:
         state = store.read()
+        tasks = every_task(store)
     _warn_problems(state)
     if top_mode is not None and top_mode not in state.modes.modes:
         usage_error(f"--top-mode: unknown mode '{top_mode}': use one of {', '.join(sorted(state.modes.modes))}")
-    report = compute_metrics(all_tasks(state), modes=state.modes, prices=prices, since=start, now=at, top=top_mode)
+    report = compute_metrics(tasks, modes=state.modes, prices=prices, since=start, now=at, top=top_mode)
     if plot_file is not None:
         from coordinator.cli.metrics_plot import draw
 
@@ -97,7 +99,6 @@ def tune(ctx: click.Context, apply_: bool, since: str, min_samples: int, as_json
     """Propose each mode's timeout and max turns from history (p95 of what successful attempts needed x 1.25,
     with a minimum sample), show the diff and the evidence; --apply commits it."""
     from coordinator.cli.metrics_render import tuning_text
-    from coordinator.core.history import all_tasks
     from coordinator.core.tuning import apply_tuning, propose_tuning
 
     at = now()
@@ -106,7 +107,7 @@ def tune(ctx: click.Context, apply_: bool, since: str, min_samples: int, as_json
     with store_for(ctx) as store:
         state = store.read()
         _warn_problems(state)
-        report = propose_tuning(all_tasks(state), modes=state.modes, since=start, now=at, min_samples=min_samples)
+        report = propose_tuning(every_task(store), modes=state.modes, since=start, now=at, min_samples=min_samples)
         if apply_ and report.changes:
             who = actor()
             change = store.update(
@@ -186,3 +187,8 @@ def _prices(stream: Any) -> PriceTable:
     except ValidationError as exc:
         usage_error(f"--prices {stream.name}: {describe_error(exc)} (see 'coordinator metrics --help' for the shape)")
     return table.merged(override)
+
+
+def every_task(store: StateStore) -> list[Task]:
+    """Every task history is read from: the live ones and those ``coordinator gc`` archived, ordered by id."""
+    return sorted(store.all_tasks(), key=lambda task: task.id)

@@ -172,7 +172,7 @@ def show(ctx: click.Context, task_id: str, as_json: bool) -> None:
     check_id(task_id)
     with store_for(ctx) as store:
         state = store.read()
-    task = state.tasks.get(task_id)
+        task = state.tasks.get(task_id) or store.archived_task(task_id)
     if task is None:
         problem = state.problem_for("tasks", task_id)
         if problem is not None:
@@ -182,6 +182,8 @@ def show(ctx: click.Context, task_id: str, as_json: bool) -> None:
         echo_json(dump(task))
     else:
         click.echo(task_details(task, now()))
+        if task_id not in state.tasks and task_id in state.archived:
+            click.echo(f"archived by 'coordinator gc' in {state.archived[task_id].pack}")
         _say_what_it_waits_for(state, task)
 
 
@@ -196,12 +198,23 @@ def _say_what_it_waits_for(state: State, task: Task) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--watch", is_flag=True, help="Show STATUS.md's view live (queue, running, runners, results, spend).")
+@click.option("--interval", type=click.FloatRange(0.2, 3600), default=2.0, show_default=True, help="With --watch.")
 @click.pass_context
-def status(ctx: click.Context, as_json: bool) -> None:
-    """Counts of tasks by status, and every runner with its last heartbeat."""
+def status(ctx: click.Context, as_json: bool, watch: bool, interval: float) -> None:
+    """Counts of tasks by status, and every runner with its last heartbeat (--watch: live, until Ctrl-C)."""
     from coordinator.cli.budget_cmd import budget_json
     from coordinator.cli.render import status_text
     from coordinator.models import dump
+
+    if watch:
+        from coordinator.cli.watch import watch_status
+
+        if as_json:
+            usage_error("--watch shows a live view: drop --json (or drop --watch for one JSON snapshot)")
+        with store_for(ctx) as store:
+            watch_status(store, interval)
+        return
 
     with store_for(ctx) as store:
         state = store.read()

@@ -1,7 +1,7 @@
 """The tasks that history is read from: one function, so that every report sees the same tasks.
 
-Today these are the live tasks of the branch. When ended tasks move to an archive area of the branch, ``all_tasks``
-is the one place that adds them, and ``metrics`` and ``tune`` see them with no other change.
+``all_tasks`` is the live tasks of a state; the commands read ``StateStore.all_tasks()``, which adds the tasks
+``coordinator gc`` archived (kept in packs on the branch, not in the state every claim reads).
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ import bisect
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from coordinator.core.archive_layout import Archived
+from coordinator.core.dashboard_index import DashboardIndex
 from coordinator.models import PRIORITY_WEIGHT, BranchConfig, GitHubConfig, Limits, Meta, Runner, Task, TaskStatus
 from coordinator.modes import ModesConfig
 
@@ -59,6 +61,10 @@ class State:
     records: dict[str, dict[str, object]] = field(default_factory=dict)
     #: Unreadable entries by path.
     problems: dict[str, Problem] = field(default_factory=dict)
+    #: Tasks moved to the archive by ``coordinator gc``, by id (from ``archive/index/``): their ids stay taken.
+    archived: dict[str, Archived] = field(default_factory=dict)
+    #: Counts, latest results and daily spend for STATUS.md, kept up to date by put_task/remove_task.
+    dashboard: DashboardIndex = field(default_factory=DashboardIndex)
     # Indexes, maintained by put_task/remove_task only. Queued tasks without a deadline are kept in exactly the
     # scheduler's order, (-static_key, created, id), so the first claimable one is the best of them; tasks with a
     # deadline can gain urgency points over time, so they sit apart and are scanned with a bound.
@@ -115,6 +121,7 @@ class State:
         """Insert or replace a task, keeping the indexes right."""
         self.remove_task(task.id)
         self.tasks[task.id] = task
+        self.dashboard.add(task)
         if task.status == TaskStatus.QUEUED:
             entry = (-static_key(task), task.created_at.timestamp(), task.id)
             bisect.insort(self._queued_deadline if task.deadline else self._queued, entry)
@@ -129,6 +136,7 @@ class State:
         task = self.tasks.pop(task_id, None)
         if task is None:
             return
+        self.dashboard.remove(task)
         entry = self._queued_keys.pop(task_id, None)
         if entry is not None:
             queue = self._queued_deadline if task.deadline else self._queued

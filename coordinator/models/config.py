@@ -51,3 +51,9 @@ class BranchConfig(StateModel):
     limits: Limits = Field(default_factory=Limits)
     github: GitHubConfig = Field(default_factory=GitHubConfig)
     budget: Budget = Field(default_factory=Budget)
+    archive_after_days: int = Field(
+        default=7,
+        ge=0,
+        description="Runners move tasks that ended longer ago than this many days (at least 1) to the archive now "
+        "and then, like 'coordinator gc'; 0: runners never do.",
+    )

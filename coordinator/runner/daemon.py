@@ -32,6 +32,7 @@ from coordinator.runner.delivery import ClaimSpec, Delivery
 from coordinator.runner.github_side import RunnerGitHub
 from coordinator.runner.health import Backoff, Health
 from coordinator.runner.heartbeat import Heartbeats
+from coordinator.runner.housekeeping import Housekeeping
 from coordinator.runner.leases import LeaseKeeper
 from coordinator.runner.outbox import Outbox, Report
 from coordinator.runner.permissions import Ceiling
@@ -449,12 +450,4 @@ class RunnerDaemon:
 
     def _prune_logs(self) -> None:
         self._last_prune = self.clock.monotonic()
-        if self.config.log_retention_days <= 0 or not self.log_dir.is_dir():
-            return
-        cutoff = self.clock.now().timestamp() - self.config.log_retention_days * 86400
-        for path in self.log_dir.glob("*.log"):
-            try:
-                if path.stat().st_mtime < cutoff:
-                    path.unlink()
-            except OSError:
-                continue
+        Housekeeping.of(self).run()  # logs, idle worktrees, and gc of the state branch

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -231,6 +231,27 @@ class WorktreeManager:
                     continue
                 if held.branch:
                     self._salvage(held.path, held.branch, f"work in progress left by a crashed run of {self.runner}")
+                self._drop(held.path)
+                removed.append(held.path.name)
+            self.clone.git.run(["worktree", "prune"], check=False)
+        return sorted(removed)
+
+    def prune_idle(self, keep: Collection[str], older_than: float) -> list[str]:
+        """Now and then: remove this runner's worktrees of tasks it is not running (``keep``) that nothing has
+        touched since ``older_than`` (a timestamp), committing what they left first (a removal that failed, a
+        crash the start-up clean-up did not see). Returns the task ids whose worktrees went."""
+        removed: list[str] = []
+        with self._lock:
+            for held in self.clone.worktrees():
+                if held.path.parent != self.dir or held.path.name in keep:
+                    continue
+                try:
+                    if held.path.exists() and held.path.stat().st_mtime >= older_than:
+                        continue
+                except OSError:
+                    continue
+                if held.branch and held.path.exists():
+                    self._salvage(held.path, held.branch, f"work in progress left in an idle worktree of {self.runner}")
                 self._drop(held.path)
                 removed.append(held.path.name)
             self.clone.git.run(["worktree", "prune"], check=False)

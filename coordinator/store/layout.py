@@ -115,6 +115,8 @@ are active: change it with the `coordinator` CLI (`submit`, `cancel`, `retry`, .
 | `runners/<name>.json` | one file per runner: capabilities, slots, last heartbeat |
 | `schedules/<name>.json` | one file per recurring task: cron expression, time zone, the task it enqueues |
 | `spend/<YYYY-MM-DD>.json` | what the attempts recorded on that UTC day cost (checked against the daily cap) |
+| `STATUS.md` | the queue at a glance, rewritten by every change |
+| `archive/` | ended tasks moved off the live tree by `coordinator gc` (packs, and an index by id) |
 
 The history of this branch is the audit log: every commit message says what happened
 (`claim task-42 by runner-a, attempt 2 (simple)`). JSON Schemas of every file are in the `state/` folder of

@@ -20,9 +20,11 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from coordinator.core.archive_layout import ARCHIVE_DIR
 from coordinator.core.state import Problem, State
 from coordinator.ids import check_name
 from coordinator.models import BranchConfig, Meta
+from coordinator.store.archive import ArchiveIndex
 from coordinator.store.layout import COLLECTIONS, CONFIG, META, Collection, shard_of
 from coordinator.store.objects import FILE_MODE, TREE_MODE, Entry, ObjectCache
 
@@ -64,6 +66,7 @@ class Snapshot:
         self._dirs: dict[str, _Dir] = {"": _Dir()}
         # Parsed files by (blob id, model): one blob may be meant as different records in different places.
         self._parsed: OrderedDict[tuple[str, type[BaseModel]], BaseModel | Problem] = OrderedDict()
+        self._archive = ArchiveIndex(objects)
 
     # --- reading ---
 
@@ -129,6 +132,7 @@ class Snapshot:
             state.config = config if isinstance(config, BranchConfig) else BranchConfig()
         for collection in COLLECTIONS:
             self._advance_collection(collection, root.get(collection.directory))
+        self._archive.advance(root.get(ARCHIVE_DIR), state)
 
     def _read_single(self, entry: Entry | None, old: Entry | None, path: str, model: type[M]) -> M | Problem | None:
         """The parsed file when it changed (a default model when it is gone), None when unchanged."""
@@ -227,6 +231,14 @@ class Snapshot:
         key = name.removesuffix(".json")
         if path == collection.path(key):
             self.state.remove_record(collection.directory, key)
+
+    def entry(self, path: str) -> Entry | None:
+        """The entry at ``path`` in the current commit's tree (None when there is none)."""
+        entries = self._dirs[""].entries
+        parts = path.split("/")
+        for depth, name in enumerate(parts[:-1]):
+            entries = self._entries_of("/".join(parts[: depth + 1]), entries.get(name))
+        return entries.get(parts[-1])
 
     # --- building the next tree ---
 

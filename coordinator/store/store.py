@@ -15,12 +15,14 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
+from coordinator.core.dashboard import STATUS_PATH, dashboard
+from coordinator.core.dashboard_markdown import status_markdown
 from coordinator.core.spend import with_spend
 from coordinator.core.state import State
 from coordinator.core.transitions import Change, Transition
@@ -35,6 +37,7 @@ from coordinator.errors import (
 from coordinator.gitcmd import GitIdentity, last_lines, run_git
 from coordinator.ids import DEFAULT_STATE_BRANCH
 from coordinator.models import SCHEMA_VERSION, BranchConfig, Meta, StateModel, Task
+from coordinator.store.archive import ArchiveReader
 from coordinator.store.layout import CONFIG, META, README_FILE, branch_readme, collection, path_of
 from coordinator.store.leasewatch import LeaseWatch
 from coordinator.store.objects import ObjectCache
@@ -138,6 +141,7 @@ class StateStore:
         #: Commits seen dated in the future (a writer's clock is ahead, or ours behind): (author, seconds ahead).
         self.skew: dict[str, float] = {}
         self._snapshot = Snapshot(self._objects)
+        self._archive = ArchiveReader(self._objects, self._snapshot.entry)
         self._tip: str | None = None
         self._ref = f"{_PRIVATE_REFS}/{int(time.time())}-{os.getpid()}-{secrets.token_hex(4)}"
         self._drop_stale_refs()
@@ -332,6 +336,19 @@ class StateStore:
                 found.append(FileChange(commit=fields[0], author=fields[1], at=fields[2], message=fields[3].strip()))
         return found
 
+    def archived_task(self, task_id: str) -> Task | None:
+        """The task ``task_id`` from the archive, as of the last commit read (None when it is not archived)."""
+        with self._lock:
+            return self._archive.task(self.state, task_id)
+
+    def all_tasks(self) -> Iterator[Task]:
+        """Every task ever submitted and still on the branch, as of the last commit read: the live ones, then the
+        archived ones (read from their packs; for metrics and logs, not for every poll)."""
+        with self._lock:
+            state = self.state
+            found = [*state.tasks.values(), *self._archive.tasks(state)]
+        yield from found
+
     def last_change(self, path: str) -> FileChange | None:
         """The latest commit (of those this store has read) that changed ``path`` on the branch, or None."""
         with self._lock:
@@ -358,9 +375,12 @@ class StateStore:
         deletes = [collection(directory).path(key) for directory, key in change.deletes]
         if parent is None:
             self._snapshot.advance(None)
-        tree, blob_ids = self._snapshot.tree_with({path: m.to_json() for path, m in models.items()}, deletes)
-        for path, sha in blob_ids.items():
-            self._snapshot.remember(sha, models[path])
+        files = {path: m.to_json() for path, m in models.items()}
+        files.update(change.files)
+        files[STATUS_PATH] = self._status(change, now)
+        tree, blob_ids = self._snapshot.tree_with(files, deletes)
+        for path, model in models.items():
+            self._snapshot.remember(blob_ids[path], model)
         return self._objects.write_commit(
             tree=tree,
             parents=[parent] if parent else [],
@@ -368,6 +388,12 @@ class StateStore:
             author=self._author,
             timestamp=int(now.timestamp()),
         )
+
+    def _status(self, change: Change, now: datetime) -> bytes:
+        """STATUS.md as it will be after ``change``: folded into the change's own commit, never one of its own."""
+        deleted = [key for directory, key in change.deletes if directory == "tasks"]
+        board = dashboard(self.state, now, tasks=change.tasks, runners=change.runners, deleted=deleted)
+        return status_markdown(board, self.branch).encode()
 
     def _backoff(self, attempt: int) -> None:
         # A short full jitter spreads the losers out. It stays small on purpose: a long backoff would only

@@ -31,12 +31,14 @@ class Change:
     deletes: tuple[tuple[str, str], ...] = ()
     #: Why a claim leased nothing although tasks may wait (the daily budget is spent); None otherwise.
     refused: str | None = None
+    #: Files written as they are, by path (the archive's packs and index shards).
+    files: tuple[tuple[str, bytes], ...] = ()
 
     @property
     def empty(self) -> bool:
         """True when nothing needs committing."""
         return (
-            not (self.tasks or self.runners or self.records or self.deletes)
+            not (self.tasks or self.runners or self.records or self.deletes or self.files)
             and self.meta is None
             and (self.config is None)
         )

@@ -144,6 +144,13 @@ def _check_body(body: str, limits: Limits) -> None:
 def _checked_dependencies(state: State, request: SubmitRequest) -> list[str]:
     """The request's dependencies, once each: they exist, and have not failed for good unless allowed."""
     depends_on = list(dict.fromkeys(request.depends_on))
+    archived = [dep for dep in depends_on if dep not in state.tasks and dep in state.archived]
+    if archived:
+        gone = state.archived[archived[0]]
+        raise UsageError(
+            f"dependency {gone.task_id} ended ({gone.status}) and was archived by 'coordinator gc': a new task "
+            f"cannot wait for it; drop --depends-on {gone.task_id} (see 'coordinator show {gone.task_id}')"
+        )
     missing = [dep for dep in depends_on if dep not in state.tasks]
     if missing:
         raise UsageError(f"unknown dependency {', '.join(missing)}: run 'coordinator list' to see the task ids")
@@ -164,6 +171,11 @@ def _new_task_id(state: State, requested: str | None) -> tuple[str, Meta | None]
         task_id = validated(lambda: check_name("task id", requested))
         if task_id in state.tasks or state.problem_for("tasks", task_id) is not None:
             raise UsageError(f"task '{task_id}' exists already: run 'coordinator show {task_id}'")
+        if task_id in state.archived:
+            raise UsageError(
+                f"task '{task_id}' exists already in the archive (ids are never reused): run 'coordinator show "
+                f"{task_id}', and submit the new work under another id"
+            )
         return task_id, None
     meta = state.meta
     if META_PATH in state.problems:
@@ -171,13 +183,21 @@ def _new_task_id(state: State, requested: str | None) -> tuple[str, Meta | None]
         # (readable or not), so no id is reused, and write the repaired file with this task.
         meta = Meta(created_at=state.meta.created_at, next_task_number=_highest_task_number(state) + 1)
     number = meta.next_task_number
-    while f"task-{number}" in state.tasks or state.problem_for("tasks", f"task-{number}") is not None:
+    while (
+        f"task-{number}" in state.tasks
+        or f"task-{number}" in state.archived
+        or state.problem_for("tasks", f"task-{number}") is not None
+    ):
         number += 1
     return f"task-{number}", meta.model_copy(update={"next_task_number": number + 1})
 
 
 def _highest_task_number(state: State) -> int:
-    keys = [*state.tasks, *(p.key for p in state.problems.values() if p.collection == "tasks" and p.key)]
+    keys = [
+        *state.tasks,
+        *state.archived,
+        *(p.key for p in state.problems.values() if p.collection == "tasks" and p.key),
+    ]
     numbers = [int(k[5:]) for k in keys if k.startswith("task-") and k[5:].isdigit() and len(k) < 15]
     return max(numbers, default=0)
 
