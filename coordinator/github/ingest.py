@@ -62,8 +62,13 @@ def plan_for(state: State, event: IssuesEvent | PullEvent) -> Plan | CommentPlan
         return plan_pull_event(event, state)
     if isinstance(event, IssueCommentEvent):
         return plan_comment_for(state, event)
-    task = state.tasks.get(task_id_of(event.issue.number))
-    return plan(event, task, state.github, follow_ups_active=_follow_ups_active(state, event.issue.number))
+    tid = task_id_of(event.issue.number)
+    task = state.tasks.get(tid)
+    what = plan(event, task, state.github, follow_ups_active=_follow_ups_active(state, event.issue.number))
+    if task is None and tid in state.archived and what.action == "submit":
+        # Its id is taken for good (ids are never reused): say so rather than fail the workflow run.
+        return Plan("ignore", tid, f"{tid} ended and was archived by 'coordinator gc': it does not start again")
+    return what
 
 
 def _follow_ups_active(state: State, issue: int) -> bool:
@@ -218,7 +223,7 @@ class Ingest:
         """The trigger whose own event never reached ingest (see :mod:`coordinator.github.missed`), handled as
         that event; else ``event`` and ``what`` unchanged."""
         config, task = state.github, state.tasks.get(what.task_id)
-        if not may_have_missed(event, task, config):
+        if what.task_id in state.archived or not may_have_missed(event, task, config):
             return event, what
         found = latest_trigger(self.api.issue_events(event.repository, event.issue.number), task, config, _now())
         if found is None:
