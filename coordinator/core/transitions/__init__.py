@@ -3,7 +3,8 @@
 A transition never mutates the state and performs no I/O; the store commits the returned change atomically
 (one commit, compare-and-swap push) or, when another writer won the race, calls the transition again on the
 newer state. Invariants kept here: at most one live lease per task, attempts only grow, and no automatic
-transition leaves a terminal status (only an explicit ``retry`` revives a failed or cancelled task).
+transition leaves a terminal status (only an explicit ``retry`` revives a failed or cancelled task), except a task
+cancelled only because its dependency ended badly: it waits again once that dependency is retried or succeeds.
 """
 
 from coordinator.core.transitions.change import Change, Transition, require_mode
