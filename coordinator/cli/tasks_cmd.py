@@ -284,3 +284,28 @@ def answer(ctx: click.Context, task_id: str, text: str | None, answer_file: Any)
     )
     assert change.task is not None
     click.echo(f"{task_id} {change.task.status.value}: answered")
+
+
+@cli.command()
+@click.argument("title")
+@click.option("--body", help="The request to plan (the prompt's body).")
+@click.option("--body-file", type=click.File("rb"), help="Read the body from a UTF-8 file ('-' = stdin).")
+@click.option("--mode", help="Mode of the planning attempt and, by default, of the subtasks.")
+@click.option("--max-subtasks", type=click.IntRange(1, 50), default=10, show_default=True)
+@click.pass_context
+def plan(ctx: click.Context, title: str, body: str | None, body_file: Any, mode: str | None, max_subtasks: int) -> None:
+    """Add a plan: its first attempt splits the work into subtasks (written to .coordinator/plan.json), which are
+    queued as <plan-id>.<n> and run on any runner; the plan ends when they have."""
+    from coordinator.core.transitions import SubmitRequest
+    from coordinator.core.transitions import submit as submit_task
+    from coordinator.models import Source
+
+    if body is not None and body_file is not None:
+        usage_error("give either --body or --body-file, not both")
+    text = read_text_option(body_file, "--body-file") if body_file is not None else (body or "")
+    request = SubmitRequest(
+        title=title, body=text, mode=mode, kind="plan", max_subtasks=max_subtasks, source=Source(actor=actor())
+    )
+    change = apply(ctx, lambda state, now: submit_task(state, request, now))
+    assert change.task is not None
+    click.echo(change.task.id)

@@ -36,6 +36,7 @@ from coordinator.models.github import (
 )
 from coordinator.models.lock import NamedLock
 from coordinator.models.pipeline import Phase, Pipeline
+from coordinator.models.plan import PLAN_FILE, PlanFile, Subtask
 from coordinator.models.runner import Runner, RunnerState
 from coordinator.models.schedule import Schedule, schedule_task_id
 from coordinator.models.spend import Budget, DailySpend
@@ -64,6 +65,7 @@ __all__ = [
     "GITHUB_CAPABILITY",
     "MAX_TASK_NUMBER",
     "MAX_TITLE_CHARS",
+    "PLAN_FILE",
     "PRIORITY_WEIGHT",
     "SCHEMA_VERSION",
     "TERMINAL_STATUSES",
@@ -85,6 +87,7 @@ __all__ = [
     "NamedLock",
     "Phase",
     "Pipeline",
+    "PlanFile",
     "PrPolicy",
     "Priority",
     "Question",
@@ -96,6 +99,7 @@ __all__ = [
     "Schedule",
     "Source",
     "StateModel",
+    "Subtask",
     "Task",
     "TaskId",
     "TaskStatus",

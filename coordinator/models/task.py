@@ -193,6 +193,11 @@ class Task(StateModel):
     requested_mode: str | None = Field(default=None, description="The mode asked for at submission.")
     requires: list[Capability] = Field(default_factory=list, description="Capabilities a runner must have.")
     depends_on: list[str] = Field(default_factory=list, description="Tasks that must succeed first.")
+    kind: Literal["task", "plan", "verify", "fix"] = Field(
+        default="task", description="plan: its first attempt splits the work into subtasks (see plan.schema.json)."
+    )
+    parent: str | None = Field(default=None, description="The plan this task is a subtask of.")
+    max_subtasks: int | None = Field(default=None, ge=1, le=50, description="A plan's bound on its subtasks.")
     run: str | None = Field(
         default=None, description="The pipeline run it is a phase of (pipe-<name>-<n>): a critical failure ends it."
     )

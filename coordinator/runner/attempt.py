@@ -30,6 +30,7 @@ from coordinator.runner.github_side import Gate, RunnerGitHub
 from coordinator.runner.leases import LeaseKeeper
 from coordinator.runner.outbox import Report
 from coordinator.runner.permissions import Ceiling
+from coordinator.runner.plans import read_plan
 from coordinator.runner.policy import Decision, Situation, decide
 from coordinator.runner.prompt import build_prompt, build_resume_prompt
 from coordinator.runner.slot import Slot
@@ -99,7 +100,7 @@ class AttemptRunner:
         """What the agent gets for one attempt (also what ``--dry-run`` shows): the mode as this runner's owner
         allows it, and an environment without the runner's credentials. ``description``: the issue's part of
         the prompt for a GitHub task."""
-        env = {**self.identity.env()}
+        env = {**self.identity.env(), "COORDINATOR_TASK_KIND": task.kind}
         if not self.config.agent_git_credentials:
             env.update(agent_git_env())
         session, seen = self._session_to_resume(task)
@@ -215,7 +216,11 @@ class AttemptRunner:
             return replace(result, outcome=AgentOutcome.NEEDS_INPUT, error=question)
         verdict = failed_verdict(result.summary)
         if verdict is not None:
-            result = replace(result, outcome=AgentOutcome.EXECUTION_ERROR, error=f"agent's verdict: {verdict}")
+            return replace(result, outcome=AgentOutcome.EXECUTION_ERROR, error=f"agent's verdict: {verdict}")
+        if slot.task.kind == "plan":  # a plan that cannot be used is a failed attempt (it escalates like one)
+            slot.plan, why = read_plan(worktree.path, slot.task)
+            if why is not None:
+                return replace(result, outcome=AgentOutcome.EXECUTION_ERROR, error=why)
         return result
 
     def _resumed_or_fresh(self, slot: Slot, request: AgentRequest, branch: str, description: str | None) -> AgentResult:
@@ -342,6 +347,7 @@ class AttemptRunner:
             retryable=decision.retryable,
             counted=decision.counted,
             next_mode=decision.next_mode,
+            plan=slot.plan if decision.record == "complete" else None,
             question=self.redactor.redact(result.error or "") if decision.record == "ask" else None,
         )
 

@@ -13,6 +13,7 @@ from coordinator.core.state import State
 from coordinator.core.transitions import Change
 from coordinator.core.transitions.github import refuse
 from coordinator.core.transitions.leases import ExpiryJudge
+from coordinator.core.transitions.plans import complete_plan
 from coordinator.core.transitions.questions import ask
 from coordinator.errors import ContentionError, CoordinatorError, InvalidTransition, RemoteError, TaskNotFound
 from coordinator.models import Runner, Task
@@ -49,6 +50,16 @@ class ClaimSpec:
 
 def report_change(report: Report, state: State, now: datetime) -> Change:
     """The transition a report asks for: ``complete`` or ``fail`` (``counted=False`` hands the task back)."""
+    if report.kind == "complete" and report.plan is not None:
+        return complete_plan(
+            state,
+            task_id=report.task_id,
+            runner=report.runner,
+            result=report.result,
+            plan=report.plan,
+            now=now,
+            attempt=report.attempt,
+        )
     if report.kind == "complete":
         return transitions.complete(
             state, task_id=report.task_id, runner=report.runner, result=report.result, now=now, attempt=report.attempt

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
-from coordinator.models import AttemptResult
+from coordinator.models import AttemptResult, PlanFile
 
 
 class Report(BaseModel):
@@ -34,6 +34,8 @@ class Report(BaseModel):
     refuse: bool = False
     #: ``ask``: the agent's question (the task waits for an answer).
     question: str | None = None
+    #: ``complete`` of a plan task: the subtasks its planning attempt wrote (enqueued with the result).
+    plan: PlanFile | None = None
 
     @property
     def key(self) -> str:

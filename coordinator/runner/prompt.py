@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from coordinator.agents.base import NEEDS_INPUT_PREFIX, VERDICT_PREFIX
 from coordinator.github.sanitize import quoted
-from coordinator.models import Attempt, AttemptOutcome, Feedback, Task
+from coordinator.models import PLAN_FILE, Attempt, AttemptOutcome, Feedback, Task
 from coordinator.runner.review_prompt import follow_up_section
 
 _SUMMARY_CHARS = 600
@@ -29,6 +29,8 @@ def build_prompt(task: Task, *, branch: str, attempt: int, description: str | No
         for previous in earlier:
             lines += _describe(previous, branch)
         lines.append("")
+    if task.kind == "plan":
+        return "\n".join([*lines, *_plan_instructions(task)]) + "\n"
     lines += [
         "## How to work",
         f"You are in a git worktree on branch `{branch}`, created for this task. Make the change, keep it focused,",
@@ -37,6 +39,21 @@ def build_prompt(task: Task, *, branch: str, attempt: int, description: str | No
         *_VERDICTS,
     ]
     return "\n".join(lines) + "\n"
+
+
+def _plan_instructions(task: Task) -> list[str]:
+    """A planning attempt: split the work, write nothing else."""
+    bound = task.max_subtasks or 50
+    return [
+        "## How to work: plan, do not implement",
+        "Split the work above into at most " + str(bound) + " independent subtasks that other agents will do, in",
+        "parallel where they do not depend on each other. Read the repository as much as you need; change nothing.",
+        f"Write the plan as JSON to `{PLAN_FILE}` in this worktree:",
+        '`{"subtasks": [{"key": "api", "title": "...", "body": "what to do, precisely", "depends_on": [],',
+        '"requires": [], "mode": null, "priority": null}, ...]}` (keys: letters, digits, ".", "_", "-"; a subtask',
+        "may depend only on subtasks listed before it). End with a short summary of the plan.",
+        f"If you could not make a plan, make your last line `{VERDICT_PREFIX}: <why>`.",
+    ]
 
 
 _VERDICTS = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from coordinator.models import Task
+from coordinator.models import PlanFile, Task
 
 
 @dataclass
@@ -22,4 +22,6 @@ class Slot:
     lease_lost: bool = False
     #: Set once the attempt's result is being recorded: from then on a vanished lease is expected.
     recording: bool = False
+    #: The plan a planning attempt wrote (a ``plan`` task), read before its worktree goes.
+    plan: PlanFile | None = None
     thread: threading.Thread | None = None

@@ -40,6 +40,9 @@ def settle_dependents(draft: Draft, now: datetime) -> None:
             if task.status != TaskStatus.BLOCKED:
                 continue
             deps = [draft.changed.get(d) or draft.state.tasks.get(d) for d in task.depends_on]
+            if task.kind == "plan":
+                changed |= _end_plan(draft, task, deps, now)
+                continue
             stopper = next((d for d in deps if d is not None and d.stops_dependents), None)
             if stopper is not None:
                 why = f"dependency {stopper.id} {stopper.status.value}: retry it with 'coordinator retry {stopper.id}'"
@@ -56,6 +59,19 @@ def settle_dependents(draft: Draft, now: datetime) -> None:
                 changed = True
 
 
+def _end_plan(draft: Draft, plan: Task, children: list[Task | None], now: datetime) -> bool:
+    """A plan waiting for its subtasks ends once they all ended: succeeded when they all did, else failed with
+    which did not (a person looks, then retries the failed subtask: the plan waits again)."""
+    if any(c is None or not c.is_terminal for c in children):
+        return False
+    bad = [c for c in children if c is not None and c.status != TaskStatus.SUCCEEDED]
+    status = TaskStatus.FAILED if bad else TaskStatus.SUCCEEDED
+    why = f"subtasks that did not succeed: {', '.join(f'{c.id} ({c.status.value})' for c in bad)}" if bad else None
+    draft.put(plan.model_copy(update={"status": status, "status_reason": why, "updated_at": now}))
+    draft.lines.append(f"plan {plan.id} {status.value}" + (f": {why}" if why else ""))
+    return True
+
+
 def _end_run(draft: Draft, failed: Task, now: datetime) -> None:
     """Cancel every phase of ``failed``'s run that has not ended, running ones included (their agents stop)."""
     why = f"phase {failed.id} {failed.status.value} (critical): the run stops; a person must look"
@@ -69,6 +85,16 @@ def _end_run(draft: Draft, failed: Task, now: datetime) -> None:
         update = {"status": TaskStatus.CANCELLED, "status_reason": why, "lease": None, "attempts": attempts}
         draft.put(task.model_copy(update={**update, "updated_at": now}))
         draft.lines.append(f"cancel {task.id} (run {failed.run} stops: {failed.id} {failed.status.value})")
+
+
+def reopen_plan(draft: Draft, child_id: str, now: datetime) -> None:
+    """A retried subtask re-opens its plan, which ended failed because of it: the plan waits again."""
+    child = draft.get(child_id)
+    plan = draft.changed.get(child.parent) or draft.state.tasks.get(child.parent) if child.parent else None
+    if plan is not None and plan.kind == "plan" and plan.status == TaskStatus.FAILED:
+        update = {"status": TaskStatus.BLOCKED, "status_reason": f"waits for its subtasks ({child_id} retried)"}
+        draft.put(plan.model_copy(update={**update, "updated_at": now}))
+        draft.lines.append(f"reopen plan {plan.id} ({child_id} retried)")
 
 
 def revive_dependents(draft: Draft, task_id: str, now: datetime, *, say: bool = True) -> None:

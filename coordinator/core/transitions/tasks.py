@@ -9,7 +9,7 @@ from functools import partial
 from coordinator.core.state import State
 from coordinator.core.transitions.attempts import finish_attempt
 from coordinator.core.transitions.change import Change, Draft, require_mode, short, validated
-from coordinator.core.transitions.dependencies import revive_dependents
+from coordinator.core.transitions.dependencies import reopen_plan, revive_dependents
 from coordinator.errors import InvalidTransition, UsageError
 from coordinator.ids import check_name
 from coordinator.models import (
@@ -44,6 +44,9 @@ class SubmitRequest:
     locks: tuple[str, ...] = ()
     #: False: when it fails for good, its dependents go on anyway (see ``Task.critical``).
     critical: bool = True
+    #: ``plan``: its first attempt splits the work into subtasks (at most ``max_subtasks``).
+    kind: str = "task"
+    max_subtasks: int | None = None
     deadline: datetime | None = None
     max_attempts: int = 3
     source: Source = field(default_factory=Source)
@@ -93,6 +96,8 @@ def submit(state: State, request: SubmitRequest, now: datetime) -> Change:
         requires=sorted(set(request.requires)),
         locks=sorted(set(request.locks)),
         critical=request.critical,
+        kind=request.kind,
+        max_subtasks=request.max_subtasks,
         depends_on=depends_on,
         max_attempts=request.max_attempts,
         github=request.github,
@@ -260,4 +265,5 @@ def retry(state: State, *, task_id: str, now: datetime, by: str = "unknown", mod
     draft.put(updated)
     draft.lines.append(f"retry {task_id} by {by}, round {updated.round}")
     revive_dependents(draft, task_id, now)
+    reopen_plan(draft, task_id, now)
     return draft.change(task=updated)

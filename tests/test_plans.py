@@ -1,0 +1,86 @@
+"""Plans (issue 13, first part): a plan task's first attempt writes .coordinator/plan.json; its subtasks are
+queued as <plan>.<n> with their dependencies in the same commit as the planning result, run on any runner, and
+the plan ends as they did. A plan that cannot be used fails the attempt with the validation error."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from coordinator.models import PlanFile, TaskStatus
+from tests.runner_helpers import Project
+from tests.user_machine import run, user_env
+
+AGENT = """
+import json, os, pathlib, sys
+kind, task = os.environ["COORDINATOR_TASK_KIND"], os.environ["COORDINATOR_TASK_ID"]
+if kind == "plan":
+    plan = json.loads(pathlib.Path(sys.argv[1]).read_text())
+    pathlib.Path(".coordinator").mkdir(exist_ok=True)
+    pathlib.Path(".coordinator/plan.json").write_text(json.dumps(plan))
+    print("planned")
+else:
+    pathlib.Path(task + ".md").write_text("done by " + task + "\\n")
+    print("did " + task)
+"""
+
+GOOD = {
+    "subtasks": [
+        {"key": "api", "title": "Add the endpoint", "body": "GET /health"},
+        {"key": "docs", "title": "Document it", "depends_on": ["api"]},
+        {"key": "cli", "title": "Add a health command", "requires": []},
+    ]
+}
+
+
+def _run_plan(project: Project, tmp_path: Path, plan: dict[str, object]) -> tuple[str, str]:
+    env = user_env(tmp_path / "home", {"COORDINATOR_REMOTE": str(project.origin)})
+    made = run(["plan", "Add a health check", "--body", "an endpoint, a command and docs", "--max-subtasks", "5"], env)
+    assert made.returncode == 0, made.stderr
+    plan_file, agent = tmp_path / "plan.json", tmp_path / "agent.py"
+    plan_file.write_text(json.dumps(plan))
+    agent.write_text(AGENT)
+    runner = ["runner", "--name", "r1", "--repo", str(project.clone("box")), "--once", "--slots", "2"]
+    runner += ["--poll", "0.2", "--agent", "command", "--agent-command", f"{sys.executable} {agent} {plan_file}"]
+    done = run(runner, user_env(tmp_path / "home"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return made.stdout.strip(), done.stdout
+
+
+def test_the_plan_schema_refuses_cycles_and_unknown_keys() -> None:
+    with pytest.raises(ValueError, match="depends on b, which is not a subtask listed before it"):
+        PlanFile.model_validate(
+            {"subtasks": [{"key": "a", "title": "A", "depends_on": ["b"]}, {"key": "b", "title": "B"}]}
+        )
+    with pytest.raises(ValueError, match="two subtasks have the key 'a'"):
+        PlanFile.model_validate({"subtasks": [{"key": "a", "title": "A"}, {"key": "a", "title": "A"}]})
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name == "nt", reason="POSIX paths")
+def test_a_plan_queues_its_subtasks_which_run_and_the_plan_ends_with_them(project: Project, tmp_path: Path) -> None:
+    plan_id, _ = _run_plan(project, tmp_path, GOOD)
+    tasks = project.state().tasks
+    children = [f"{plan_id}.{n}" for n in (1, 2, 3)]
+    assert tasks[plan_id].kind == "plan" and tasks[plan_id].status == TaskStatus.SUCCEEDED, tasks[plan_id].status_reason
+    assert [tasks[c].title for c in children] == ["Add the endpoint", "Document it", "Add a health command"]
+    assert tasks[children[1]].depends_on == [children[0]] and tasks[children[0]].parent == plan_id
+    assert all(tasks[c].status == TaskStatus.SUCCEEDED and tasks[c].kind == "task" for c in children)
+    env = user_env(tmp_path / "home", {"COORDINATOR_REMOTE": str(project.origin)})
+    kinds = [e["kind"] for e in json.loads(run(["log", "--task", plan_id, "--json"], env).stdout)]
+    assert kinds[:3] == ["plan ended", "planned", "subtasks queued"], kinds
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name == "nt", reason="POSIX paths")
+def test_a_plan_that_cannot_be_used_fails_the_attempt_saying_why(project: Project, tmp_path: Path) -> None:
+    bad = {"subtasks": [{"key": "a", "title": "A", "depends_on": ["z"]}]}
+    plan_id, _ = _run_plan(project, tmp_path, bad)
+    task = project.state().tasks[plan_id]
+    assert task.status == TaskStatus.FAILED
+    assert "is not a valid plan" in (task.attempts[0].error or "") and "depends on z" in (task.attempts[0].error or "")
+    assert not [t for t in project.state().tasks if t.startswith(plan_id + ".")]
