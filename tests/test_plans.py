@@ -84,3 +84,33 @@ def test_a_plan_that_cannot_be_used_fails_the_attempt_saying_why(project: Projec
     assert task.status == TaskStatus.FAILED
     assert "is not a valid plan" in (task.attempts[0].error or "") and "depends on z" in (task.attempts[0].error or "")
     assert not [t for t in project.state().tasks if t.startswith(plan_id + ".")]
+
+
+def test_cancelling_a_plan_cancels_its_subtasks_that_have_not_ended() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from coordinator.core import transitions as T
+    from coordinator.core.state import State
+    from coordinator.core.transitions.plans import complete_plan
+    from coordinator.models import AttemptResult
+    from tests.core_helpers import apply
+
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    state = State()
+    made = apply(state, T.submit(state, T.SubmitRequest(title="Plan it", kind="plan"), now)).task
+    assert made is not None
+    apply(state, T.claim(state, runner="r1", capabilities=[], lease_ttl=timedelta(minutes=5), now=now))
+    plan = PlanFile.model_validate(GOOD)
+    apply(
+        state, complete_plan(state, task_id=made.id, runner="r1", result=AttemptResult(), plan=plan, now=now, attempt=1)
+    )
+    assert state.tasks[made.id].status == TaskStatus.BLOCKED
+    apply(state, T.claim(state, runner="r1", capabilities=[], lease_ttl=timedelta(minutes=5), now=now))
+    change = apply(state, T.cancel(state, task_id=made.id, now=now, by="alice"))
+    assert {t.id: t.status for t in change.tasks} == {
+        made.id: TaskStatus.CANCELLED,
+        f"{made.id}.1": TaskStatus.CANCELLED,
+        f"{made.id}.2": TaskStatus.CANCELLED,
+        f"{made.id}.3": TaskStatus.CANCELLED,
+    }
+    assert state.tasks[f"{made.id}.1"].lease is None  # the running one's agent stops at its next renewal

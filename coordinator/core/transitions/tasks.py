@@ -213,29 +213,27 @@ def cancel(state: State, *, task_id: str, now: datetime, by: str = "unknown", re
     task = draft.get(task_id)
     if task.is_terminal:
         raise InvalidTransition(task_id, f"is {task.status.value} already; nothing to cancel")
-    attempts = list(task.attempts)
-    if task.status == TaskStatus.RUNNING and task.lease is not None:
-        attempts = finish_attempt(
-            task,
-            task.lease.attempt,
-            now,
-            outcome=AttemptOutcome.CANCELLED,
-            counted=True,
-            reason=f"cancelled by {by}",
-        )
     why = f"cancelled by {by}" + (f": {reason}" if reason else "")
-    updated = task.model_copy(
-        update={
-            "status": TaskStatus.CANCELLED,
-            "lease": None,
-            "attempts": attempts,
-            "status_reason": why,
-            "updated_at": now,
-        }
-    )
+    updated = _cancelled(task, why, by, now)
     draft.put(updated)
     draft.lines.append(f"cancel {task_id} by {by}")
+    if task.kind == "plan":  # its subtasks have no purpose without it
+        for child in [t for t in state.tasks.values() if t.parent == task_id and not t.is_terminal]:
+            draft.put(_cancelled(draft.get(child.id), f"its plan {task_id} was {why}", by, now))
+            draft.lines.append(f"cancel {child.id} (its plan {task_id} was cancelled)")
     return draft.change(task=updated)
+
+
+def _cancelled(task: Task, why: str, by: str, now: datetime) -> Task:
+    """``task`` cancelled; a running attempt ends cancelled (its agent stops at the next lease renewal)."""
+    attempts = list(task.attempts)
+    if task.status == TaskStatus.RUNNING and task.lease is not None:
+        reason = f"cancelled by {by}"
+        attempts = finish_attempt(
+            task, task.lease.attempt, now, outcome=AttemptOutcome.CANCELLED, counted=True, reason=reason
+        )
+    update = {"status": TaskStatus.CANCELLED, "lease": None, "attempts": attempts, "status_reason": why}
+    return task.model_copy(update={**update, "updated_at": now})
 
 
 def retry(state: State, *, task_id: str, now: datetime, by: str = "unknown", mode: str | None = None) -> Change:
