@@ -73,6 +73,8 @@ def test_a_plan_queues_its_subtasks_which_run_and_the_plan_ends_with_them(projec
     env = user_env(tmp_path / "home", {"COORDINATOR_REMOTE": str(project.origin)})
     kinds = [e["kind"] for e in json.loads(run(["log", "--task", plan_id, "--json"], env).stdout)]
     assert kinds[:3] == ["plan ended", "planned", "subtasks queued"], kinds
+    listed = json.loads(run(["list", "--plan", plan_id, "--json"], env).stdout)
+    assert [t["id"] for t in listed] == children
 
 
 @pytest.mark.slow

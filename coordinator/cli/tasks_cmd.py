@@ -140,9 +140,10 @@ def _warn_problems(state: State) -> None:
 
 @cli.command(name="list")
 @click.option("--status", type=click.Choice(STATUSES), help="Only tasks in this status.")
+@click.option("--plan", "plan_id", metavar="ID", help="Only the subtasks of this plan.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def list_tasks(ctx: click.Context, status: str | None, as_json: bool) -> None:
+def list_tasks(ctx: click.Context, status: str | None, plan_id: str | None, as_json: bool) -> None:
     """List tasks, oldest first."""
     from coordinator.cli.render import task_rows
     from coordinator.models import dump
@@ -152,6 +153,9 @@ def list_tasks(ctx: click.Context, status: str | None, as_json: bool) -> None:
     tasks = sorted(state.tasks.values(), key=lambda t: (t.created_at, t.id))
     if status:
         tasks = [t for t in tasks if t.status.value == status]
+    if plan_id is not None:
+        check_id(plan_id)
+        tasks = [t for t in tasks if t.parent == plan_id]
     if as_json:
         echo_json([dump(t) for t in tasks])
     else:
