@@ -75,6 +75,10 @@ def test_a_plan_queues_its_subtasks_which_run_and_the_plan_ends_with_them(projec
     assert kinds[:3] == ["plan ended", "planned", "subtasks queued"], kinds
     listed = json.loads(run(["list", "--plan", plan_id, "--json"], env).stdout)
     assert [t["id"] for t in listed] == children
+    tree = run(["show", plan_id], env).stdout
+    assert "  subtasks:  3" in tree
+    assert f"     - {plan_id}.1 [succeeded on r1] Add the endpoint" in tree
+    assert f"        - {plan_id}.2 [succeeded on r1] Document it" in tree  # under what it waited for
 
 
 @pytest.mark.slow

@@ -263,6 +263,28 @@ def run_summary_text(pipeline: Pipeline, summary: RunSummary | None) -> str:
     return "\n".join(lines)
 
 
+def subtask_tree(plan: Task, state: State) -> str:
+    """A plan's subtasks as a tree: each under the subtasks it waits for, with its status and runner."""
+    children = {t.id: t for t in state.tasks.values() if t.parent == plan.id}
+    if not children:
+        return "  subtasks:  none yet (its planning attempt writes them)"
+    lines = [f"  subtasks:  {len(children)}"]
+
+    def add(task: Task, depth: int) -> None:
+        runner = next((a.runner for a in reversed(task.attempts)), None)
+        where = f" on {terminal_safe(runner)}" if runner else ""
+        lines.append(f"  {'   ' * depth}- {task.id} [{task.status.value}{where}] {terminal_safe(task.title)}")
+        for child in sorted(children.values(), key=lambda t: t.id):
+            if child.depends_on and child.depends_on[0] == task.id:
+                add(child, depth + 1)
+
+    for root in sorted(
+        (t for t in children.values() if not t.depends_on or t.depends_on[0] not in children), key=lambda t: t.id
+    ):
+        add(root, 1)
+    return "\n".join(lines)
+
+
 def lock_rows(state: State, now: datetime) -> str:
     """The locks held now: by people and scripts (with their expiry), and by running tasks."""
     from coordinator.models import NamedLock

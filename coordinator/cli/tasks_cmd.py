@@ -186,6 +186,10 @@ def show(ctx: click.Context, task_id: str, as_json: bool) -> None:
         echo_json(dump(task))
     else:
         click.echo(task_details(task, now()))
+        if task.kind == "plan":
+            from coordinator.cli.render import subtask_tree
+
+            click.echo(subtask_tree(task, state))
         if task_id not in state.tasks and task_id in state.archived:
             click.echo(f"archived by 'coordinator gc' in {state.archived[task_id].pack}")
         _say_what_it_waits_for(state, task)
