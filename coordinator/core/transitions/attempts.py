@@ -71,3 +71,14 @@ def reported_attempt(task: Task, runner: str, attempt: int | None = None) -> int
 def superseded(task: Task, attempt: int) -> bool:
     """True when the task is running under a newer attempt than the one reported on (late or stale report)."""
     return task.status == TaskStatus.RUNNING and (task.lease is None or task.lease.attempt != attempt)
+
+
+def cancelled(task: Task, *, why: str, attempt_reason: str, now: datetime) -> Task:
+    """``task`` cancelled with ``why``; a running attempt ends cancelled (counted) with ``attempt_reason``, and its
+    agent stops at the runner's next poll or lease renewal."""
+    attempts = list(task.attempts)
+    if task.status == TaskStatus.RUNNING and task.lease is not None:
+        ended = AttemptOutcome.CANCELLED
+        attempts = finish_attempt(task, task.lease.attempt, now, outcome=ended, counted=True, reason=attempt_reason)
+    update = {"status": TaskStatus.CANCELLED, "lease": None, "attempts": attempts, "status_reason": why}
+    return task.model_copy(update={**update, "updated_at": now})

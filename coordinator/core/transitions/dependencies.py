@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from coordinator.core.transitions.attempts import finish_attempt
-from coordinator.models import AttemptOutcome, Task, TaskStatus
+from coordinator.core.transitions.attempts import cancelled
+from coordinator.models import Task, TaskStatus
 
 if TYPE_CHECKING:
     from coordinator.core.transitions.change import Draft
@@ -46,9 +46,7 @@ def settle_dependents(draft: Draft, now: datetime) -> None:
             stopper = next((d for d in deps if d is not None and d.stops_dependents), None)
             if stopper is not None:
                 why = f"dependency {stopper.id} {stopper.status.value}: retry it with 'coordinator retry {stopper.id}'"
-                draft.put(
-                    task.model_copy(update={"status": TaskStatus.CANCELLED, "status_reason": why, "updated_at": now})
-                )
+                draft.put(cancelled(task, why=why, attempt_reason=why, now=now))
                 draft.lines.append(f"cancel {task.id} (dependency {stopper.id} {stopper.status.value})")
                 changed = True
             elif all(d is not None and d.frees_dependents for d in deps):
@@ -78,12 +76,7 @@ def _end_run(draft: Draft, failed: Task, now: datetime) -> None:
     for task in [draft.get(t.id) for t in draft.state.tasks.values() if t.run == failed.run and t.id != failed.id]:
         if task.is_terminal:
             continue
-        attempts = list(task.attempts)
-        if task.status == TaskStatus.RUNNING and task.lease is not None:
-            number = task.lease.attempt
-            attempts = finish_attempt(task, number, now, outcome=AttemptOutcome.CANCELLED, counted=True, reason=why)
-        update = {"status": TaskStatus.CANCELLED, "status_reason": why, "lease": None, "attempts": attempts}
-        draft.put(task.model_copy(update={**update, "updated_at": now}))
+        draft.put(cancelled(task, why=why, attempt_reason=why, now=now))
         draft.lines.append(f"cancel {task.id} (run {failed.run} stops: {failed.id} {failed.status.value})")
 
 

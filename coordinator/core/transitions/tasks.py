@@ -7,13 +7,12 @@ from datetime import datetime
 from functools import partial
 
 from coordinator.core.state import State
-from coordinator.core.transitions.attempts import finish_attempt
+from coordinator.core.transitions.attempts import cancelled
 from coordinator.core.transitions.change import Change, Draft, require_mode, short, validated
 from coordinator.core.transitions.dependencies import reopen_plan, revive_dependents
 from coordinator.errors import InvalidTransition, UsageError
 from coordinator.ids import check_name
 from coordinator.models import (
-    AttemptOutcome,
     GitHubLink,
     Limits,
     Meta,
@@ -225,15 +224,8 @@ def cancel(state: State, *, task_id: str, now: datetime, by: str = "unknown", re
 
 
 def _cancelled(task: Task, why: str, by: str, now: datetime) -> Task:
-    """``task`` cancelled; a running attempt ends cancelled (its agent stops at the next lease renewal)."""
-    attempts = list(task.attempts)
-    if task.status == TaskStatus.RUNNING and task.lease is not None:
-        reason = f"cancelled by {by}"
-        attempts = finish_attempt(
-            task, task.lease.attempt, now, outcome=AttemptOutcome.CANCELLED, counted=True, reason=reason
-        )
-    update = {"status": TaskStatus.CANCELLED, "lease": None, "attempts": attempts, "status_reason": why}
-    return task.model_copy(update={**update, "updated_at": now})
+    """``task`` cancelled by ``by`` (see :func:`cancelled`)."""
+    return cancelled(task, why=why, attempt_reason=f"cancelled by {by}", now=now)
 
 
 def retry(state: State, *, task_id: str, now: datetime, by: str = "unknown", mode: str | None = None) -> Change:
