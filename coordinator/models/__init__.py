@@ -37,11 +37,12 @@ from coordinator.models.github import (
 from coordinator.models.lock import NamedLock
 from coordinator.models.pipeline import Phase, Pipeline
 from coordinator.models.plan import PLAN_FILE, PlanFile, Subtask
+from coordinator.models.plan_state import ChildLine, PlanConfig, PlanReport, PlanState, Verification
+from coordinator.models.priority import PRIORITY_WEIGHT, Priority
 from coordinator.models.runner import Runner, RunnerState
 from coordinator.models.schedule import Schedule, schedule_task_id
 from coordinator.models.spend import Budget, DailySpend
 from coordinator.models.task import (
-    PRIORITY_WEIGHT,
     TERMINAL_STATUSES,
     Attempt,
     AttemptOutcome,
@@ -49,7 +50,6 @@ from coordinator.models.task import (
     Denial,
     Feedback,
     Lease,
-    Priority,
     Question,
     Resume,
     Source,
@@ -75,6 +75,7 @@ __all__ = [
     "BranchConfig",
     "Budget",
     "Capability",
+    "ChildLine",
     "DailySpend",
     "Denial",
     "Feedback",
@@ -87,7 +88,10 @@ __all__ = [
     "NamedLock",
     "Phase",
     "Pipeline",
+    "PlanConfig",
     "PlanFile",
+    "PlanReport",
+    "PlanState",
     "PrPolicy",
     "Priority",
     "Question",
@@ -107,6 +111,7 @@ __all__ = [
     "Tokens",
     "Trigger",
     "UtcDateTime",
+    "Verification",
     "check_title",
     "dump",
     "schedule_task_id",

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from coordinator.models.base import MAX_TITLE_CHARS, SCHEMA_VERSION, StateModel, UtcDateTime
 from coordinator.models.github import GitHubConfig
+from coordinator.models.plan_state import PlanConfig
 from coordinator.models.spend import Budget
 from coordinator.modes import ModesConfig
 
@@ -51,6 +52,7 @@ class BranchConfig(StateModel):
     limits: Limits = Field(default_factory=Limits)
     github: GitHubConfig = Field(default_factory=GitHubConfig)
     budget: Budget = Field(default_factory=Budget)
+    plans: PlanConfig = Field(default_factory=PlanConfig)
     archive_after_days: int = Field(
         default=7,
         ge=0,

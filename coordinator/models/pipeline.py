@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from coordinator.models.base import Capability, LockName, RunnerName, StateModel, TaskId, Title, UtcDateTime
-from coordinator.models.task import Priority
+from coordinator.models.priority import Priority
 
 
 class Phase(StateModel):

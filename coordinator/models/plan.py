@@ -8,7 +8,7 @@ import re
 from pydantic import Field, field_validator, model_validator
 
 from coordinator.models.base import Capability, StateModel, Title
-from coordinator.models.task import Priority
+from coordinator.models.priority import Priority
 
 #: Where the planning attempt writes its plan, relative to its worktree.
 PLAN_FILE = ".coordinator/plan.json"

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field
 from coordinator.cron import check_cron, check_zone_name
 from coordinator.ids import check_name
 from coordinator.models.base import Capability, StateModel, Title, UtcDateTime
-from coordinator.models.task import Priority
+from coordinator.models.priority import Priority
 
 #: The longest schedule name: its tasks are ``sched-<name>-<YYYYMMDDtHHMM>``, and a task id is at most 100
 #: characters.

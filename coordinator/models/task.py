@@ -9,23 +9,8 @@ from pydantic import Field
 
 from coordinator.models.base import Capability, LockName, RunnerName, StateModel, TaskId, Title, UtcDateTime
 from coordinator.models.github import FollowUp, GitHubLink
-
-
-class Priority(StrEnum):
-    """How urgent a task is; maps to a scheduling weight."""
-
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-
-
-PRIORITY_WEIGHT: dict[Priority, int] = {
-    Priority.CRITICAL: 100,
-    Priority.HIGH: 75,
-    Priority.MEDIUM: 50,
-    Priority.LOW: 25,
-}
+from coordinator.models.plan_state import PlanState, Verification
+from coordinator.models.priority import Priority
 
 
 class TaskStatus(StrEnum):
@@ -120,6 +105,7 @@ class AttemptResult(StateModel):
     resumed_session: str | None = Field(
         default=None, description="The earlier Claude session this attempt resumed (same runner, same worktree)."
     )
+    verification: Verification | None = Field(default=None, description="A verify attempt: what it found.")
     fresh_because: str | None = Field(
         default=None, description="Why an attempt that should have resumed a session started fresh instead."
     )
@@ -198,6 +184,10 @@ class Task(StateModel):
     )
     parent: str | None = Field(default=None, description="The plan this task is a subtask of.")
     max_subtasks: int | None = Field(default=None, ge=1, le=50, description="A plan's bound on its subtasks.")
+    plan: PlanState | None = Field(default=None, description="A plan: how it is verified and approved, its report.")
+    merge: str | None = Field(
+        default=None, description="A fix child: the subtask whose branch it merges into the plan's (a conflict)."
+    )
     run: str | None = Field(
         default=None, description="The pipeline run it is a phase of (pipe-<name>-<n>): a critical failure ends it."
     )
