@@ -300,19 +300,50 @@ def answer(ctx: click.Context, task_id: str, text: str | None, answer_file: Any)
 @click.option("--body-file", type=click.File("rb"), help="Read the body from a UTF-8 file ('-' = stdin).")
 @click.option("--mode", help="Mode of the planning attempt and, by default, of the subtasks.")
 @click.option("--max-subtasks", type=click.IntRange(1, 50), default=10, show_default=True)
+@click.option(
+    "--verify-command",
+    metavar="CMD",
+    help="Verifies the integrated branch (run without a shell; exit 0 = green). Default: the repository's "
+    "(coordinator plans), else an agent runs the project's tests.",
+)
+@click.option(
+    "--fix-cycles", type=click.IntRange(0, 10), help="Fix attempts after a red verify before the plan fails [3]."
+)
+@click.option("--approve", is_flag=True, default=None, help="Subtasks wait for 'coordinator approve PLAN'.")
 @click.pass_context
-def plan(ctx: click.Context, title: str, body: str | None, body_file: Any, mode: str | None, max_subtasks: int) -> None:
+def plan(
+    ctx: click.Context,
+    title: str,
+    body: str | None,
+    body_file: Any,
+    mode: str | None,
+    max_subtasks: int,
+    verify_command: str | None,
+    fix_cycles: int | None,
+    approve: bool | None,
+) -> None:
     """Add a plan: its first attempt splits the work into subtasks (written to .coordinator/plan.json), which are
-    queued as <plan-id>.<n> and run on any runner; the plan ends when they have."""
+    queued as <plan-id>.<n> and run on any runner; their branches are merged into the plan's, a verify child runs
+    the verify command there (a fix child mends a red one), and the plan ends with one report."""
     from coordinator.core.transitions import SubmitRequest
     from coordinator.core.transitions import submit as submit_task
     from coordinator.models import Source
 
     if body is not None and body_file is not None:
         usage_error("give either --body or --body-file, not both")
+    if verify_command is not None and not verify_command.strip():
+        usage_error("--verify-command is empty: name the command running the tests, e.g. --verify-command 'make test'")
     text = read_text_option(body_file, "--body-file") if body_file is not None else (body or "")
     request = SubmitRequest(
-        title=title, body=text, mode=mode, kind="plan", max_subtasks=max_subtasks, source=Source(actor=actor())
+        title=title,
+        body=text,
+        mode=mode,
+        kind="plan",
+        max_subtasks=max_subtasks,
+        verify_command=verify_command.strip() if verify_command else None,
+        fix_cycles=fix_cycles,
+        approve=approve,
+        source=Source(actor=actor()),
     )
     change = apply(ctx, lambda state, now: submit_task(state, request, now))
     assert change.task is not None

@@ -8,7 +8,7 @@ from datetime import datetime
 from coordinator.core.state import State
 from coordinator.core.transitions.change import Change, Draft, require_mode
 from coordinator.core.transitions.results import complete
-from coordinator.models import AttemptResult, PlanFile, Source, Task, TaskStatus
+from coordinator.models import AttemptResult, PlanFile, Source, Subtask, Task, TaskStatus
 
 
 def complete_plan(
@@ -20,27 +20,35 @@ def complete_plan(
     planned = done.task
     if planned is None or planned.status != TaskStatus.SUCCEEDED:
         return done
-    ids = {s.key: f"{task_id}.{n}" for n, s in enumerate(plan.subtasks, start=1)}
-    children = [_child(state, planned, subtask_id=ids[s.key], subtask=s, ids=ids, now=now) for s in plan.subtasks]
+    draft = Draft(state)
+    for task in done.tasks:
+        if task.id != task_id:
+            draft.put(task)
+    draft.lines.append(done.message.replace(f"complete {task_id}", f"plan {task_id}", 1))
+    waiting = enqueue_subtasks(draft, planned, plan, now)
+    return draft.change(task=waiting)
+
+
+def enqueue_subtasks(draft: Draft, planned: Task, plan: PlanFile, now: datetime) -> Task:
+    """Queue ``plan``'s subtasks as children of ``planned`` (``<plan-id>.<n>``, with their dependencies) in
+    ``draft``; returns the plan as it now waits for them (``blocked``)."""
+    ids = {s.key: f"{planned.id}.{n}" for n, s in enumerate(plan.subtasks, start=1)}
+    children = [_child(draft.state, planned, subtask_id=ids[s.key], subtask=s, ids=ids, now=now) for s in plan.subtasks]
     waiting = planned.model_copy(
         update={
             "status": TaskStatus.BLOCKED,
             "status_reason": f"waits for its {len(children)} subtasks",
             "depends_on": [c.id for c in children],
+            "updated_at": now,
         }
     )
-    draft = Draft(state)
-    for task in (*[t for t in done.tasks if t.id != task_id], waiting, *children):
+    for task in (waiting, *children):
         draft.put(task)
-    draft.lines.append(done.message.replace(f"complete {task_id}", f"plan {task_id}", 1))
-    draft.lines.append(f"enqueue {len(children)} subtasks of {task_id}: {', '.join(c.id for c in children)}")
-    return draft.change(task=waiting)
+    draft.lines.append(f"enqueue {len(children)} subtasks of {planned.id}: {', '.join(c.id for c in children)}")
+    return waiting
 
 
-def _child(state: State, plan: Task, *, subtask_id: str, subtask: object, ids: dict[str, str], now: datetime) -> Task:
-    from coordinator.models import Subtask
-
-    assert isinstance(subtask, Subtask)
+def _child(state: State, plan: Task, *, subtask_id: str, subtask: Subtask, ids: dict[str, str], now: datetime) -> Task:
     mode = subtask.mode if subtask.mode in state.modes.modes else plan.mode
     require_mode(state.modes, mode)
     needs = [ids[d] for d in subtask.depends_on]

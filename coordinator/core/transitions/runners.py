@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import BaseModel
+
 from coordinator.core.state import State
 from coordinator.core.transitions.change import Change
 from coordinator.errors import UsageError
-from coordinator.models import GitHubConfig, Runner
+from coordinator.models import GitHubConfig, PlanConfig, Runner
 from coordinator.modes import ModesConfig, modes_diff
 
 
@@ -48,12 +50,7 @@ def set_modes(state: State, *, modes: ModesConfig, by: str = "unknown") -> Chang
 def set_github(state: State, *, github: GitHubConfig, by: str = "unknown", now: datetime | None = None) -> Change:
     """Replace the GitHub settings in ``config.json`` (trigger label, who may trigger, branches, labels); with
     ``now``, deliveries waiting out a backoff are due again at once (the new settings may let them through)."""
-    old = state.config.github
-    changed = [
-        f"{name} {getattr(old, name)!r} -> {getattr(github, name)!r}"
-        for name in type(github).model_fields
-        if getattr(old, name) != getattr(github, name)
-    ]
+    changed = _differences(state.config.github, github)
     if not changed:
         return Change(message="github settings unchanged")
     # Deliveries that failed may succeed now (a push allowed, labels turned off): whoever passes next tries them
@@ -68,3 +65,23 @@ def set_github(state: State, *, github: GitHubConfig, by: str = "unknown", now: 
         config=state.config.model_copy(update={"github": github}),
         tasks=waiting,
     )
+
+
+def set_plans(state: State, *, plans: PlanConfig, by: str = "unknown") -> Change:
+    """Replace the repository's defaults for new plans (``plans`` in ``config.json``)."""
+    changed = _differences(state.config.plans, plans)
+    if not changed:
+        return Change(message="plan settings unchanged")
+    return Change(
+        message=f"set plan settings by {by}: {'; '.join(changed)}",
+        config=state.config.model_copy(update={"plans": plans}),
+    )
+
+
+def _differences(old: BaseModel, new: BaseModel) -> list[str]:
+    """``name 'old' -> 'new'`` for each setting that changes."""
+    return [
+        f"{name} {getattr(old, name)!r} -> {getattr(new, name)!r}"
+        for name in type(new).model_fields
+        if getattr(old, name) != getattr(new, name)
+    ]

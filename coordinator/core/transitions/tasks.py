@@ -16,6 +16,7 @@ from coordinator.models import (
     GitHubLink,
     Limits,
     Meta,
+    PlanState,
     Priority,
     Source,
     Task,
@@ -46,6 +47,10 @@ class SubmitRequest:
     #: ``plan``: its first attempt splits the work into subtasks (at most ``max_subtasks``).
     kind: str = "task"
     max_subtasks: int | None = None
+    #: A plan's verify command, fix cycles and approval; None: the repository's (``plans`` in config.json).
+    verify_command: str | None = None
+    fix_cycles: int | None = None
+    approve: bool | None = None
     deadline: datetime | None = None
     max_attempts: int = 3
     source: Source = field(default_factory=Source)
@@ -97,6 +102,7 @@ def submit(state: State, request: SubmitRequest, now: datetime) -> Change:
         critical=request.critical,
         kind=request.kind,
         max_subtasks=request.max_subtasks,
+        plan=_plan_state(state, request) if request.kind == "plan" else None,
         depends_on=depends_on,
         max_attempts=request.max_attempts,
         github=request.github,
@@ -109,6 +115,16 @@ def submit(state: State, request: SubmitRequest, now: datetime) -> Change:
     if META_PATH in state.problems and new_meta is not None:
         draft.lines.append(f"repair {META_PATH} (it was unreadable: {short(state.problems[META_PATH].reason)})")
     return draft.change(task=task, meta=new_meta)
+
+
+def _plan_state(state: State, request: SubmitRequest) -> PlanState:
+    """A new plan's settings: what the request says, else the repository's defaults."""
+    defaults = state.config.plans
+    return PlanState(
+        verify_command=request.verify_command if request.verify_command is not None else defaults.verify_command,
+        fix_cycles=request.fix_cycles if request.fix_cycles is not None else defaults.fix_cycles,
+        approve=request.approve if request.approve is not None else defaults.approve,
+    )
 
 
 def _waiting_for(dependency: Task) -> str:
