@@ -63,6 +63,7 @@ class PlanReport(StateModel):
     wall_seconds: float | None = Field(default=None, description="From the first child's start to the last end.")
     work_seconds: float = Field(default=0.0, description="The children's attempt durations, added up.")
     speedup: float | None = Field(default=None, description="work_seconds / wall_seconds.")
+    head: str | None = Field(default=None, description="The plan's integrated branch's commit, when verified.")
 
 
 class PlanState(StateModel):

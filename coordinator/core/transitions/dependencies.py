@@ -60,6 +60,8 @@ def settle_dependents(draft: Draft, now: datetime) -> None:
 def _end_plan(draft: Draft, plan: Task, children: list[Task | None], now: datetime) -> bool:
     """A plan waiting for its subtasks ends once they all ended: succeeded when they all did, else failed with
     which did not (a person looks, then retries the failed subtask: the plan waits again)."""
+    if not children:  # its subtasks wait for approval: they are not on the queue yet
+        return False
     if any(c is None or not c.is_terminal for c in children):
         return False
     bad = [c for c in children if c is not None and c.status != TaskStatus.SUCCEEDED]
