@@ -74,9 +74,11 @@ def test_a_plan_queues_its_subtasks_which_run_and_the_plan_ends_with_them(projec
     kinds = [e["kind"] for e in json.loads(run(["log", "--task", plan_id, "--json"], env).stdout)]
     assert kinds[:3] == ["plan ended", "planned", "subtasks queued"], kinds
     listed = json.loads(run(["list", "--plan", plan_id, "--json"], env).stdout)
-    assert [t["id"] for t in listed] == children
+    assert [t["id"] for t in listed] == [*children, f"{plan_id}.v1"]  # no verify command: an agent verified
+    verified = tasks[f"{plan_id}.v1"].attempts[0].verification
+    assert verified is not None and verified.passed and verified.command is None
     tree = run(["show", plan_id], env).stdout
-    assert "  subtasks:  3" in tree
+    assert "  subtasks:  4" in tree
     assert f"     - {plan_id}.1 [succeeded on r1] Add the endpoint" in tree
     assert f"        - {plan_id}.2 [succeeded on r1] Document it" in tree  # under what it waited for
 

@@ -269,19 +269,27 @@ def subtask_tree(plan: Task, state: State) -> str:
     if not children:
         return "  subtasks:  none yet (its planning attempt writes them)"
     lines = [f"  subtasks:  {len(children)}"]
+    made = {task_id: n for n, task_id in enumerate(plan.depends_on)}  # the order the plan made them in
+
+    def order(task: Task) -> tuple[int, str]:
+        return made.get(task.id, len(made)), task.id
 
     def add(task: Task, depth: int) -> None:
         runner = next((a.runner for a in reversed(task.attempts)), None)
         where = f" on {terminal_safe(runner)}" if runner else ""
         lines.append(f"  {'   ' * depth}- {task.id} [{task.status.value}{where}] {terminal_safe(task.title)}")
-        for child in sorted(children.values(), key=lambda t: t.id):
+        for child in sorted(children.values(), key=order):
             if child.depends_on and child.depends_on[0] == task.id:
                 add(child, depth + 1)
 
     for root in sorted(
-        (t for t in children.values() if not t.depends_on or t.depends_on[0] not in children), key=lambda t: t.id
+        (t for t in children.values() if not t.depends_on or t.depends_on[0] not in children), key=order
     ):
         add(root, 1)
+    if plan.plan is not None and plan.plan.report is not None:
+        from coordinator.core.plan_report import report_lines
+
+        lines += ["", "  report:", *(f"    {terminal_safe(line)}" for line in report_lines(plan.plan.report))]
     return "\n".join(lines)
 
 

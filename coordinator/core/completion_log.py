@@ -40,6 +40,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("unblocked", rf"^unblock {_TASK}$"),
         ("planned", rf"^plan {_TASK} by {_WHO}, attempt (?P<attempt>\d+)$"),
         ("subtasks queued", rf"^enqueue (?P<detail>\d+ subtasks) of {_TASK}: (?P<why>.*)$"),
+        ("checks queued", rf"^enqueue (?P<detail>\S+(?:, \S+)*) of plan {_TASK} \((?P<why>.*)\)$"),
         ("plan ended", rf"^plan {_TASK} (?P<detail>succeeded|failed)(?:: (?P<why>.*))?$"),
         ("plan reopened", rf"^reopen plan {_TASK} \((?P<detail>.*)\)$"),
         ("asked", rf"^question from {_TASK} attempt (?P<attempt>\d+) by {_WHO}: (?P<detail>.*)$"),

@@ -36,6 +36,7 @@ class Verification(StateModel):
         default=None, description="The subtask whose branch did not merge cleanly (nothing was run then)."
     )
     merged: list[str] = Field(default_factory=list, description="Subtasks merged into the plan's branch by it.")
+    head: str | None = Field(default=None, description="The commit of the plan's branch it verified.")
 
 
 class ChildLine(StateModel):

@@ -21,7 +21,7 @@ from coordinator.agents.base import (
 )
 from coordinator.errors import SecretsInChanges, WorktreeError
 from coordinator.gitcmd import GitIdentity, agent_git_env
-from coordinator.models import AttemptOutcome, AttemptResult, Denial, Task
+from coordinator.models import PLAN_FILE, AttemptOutcome, AttemptResult, Denial, Task
 from coordinator.modes import Mode, ModesConfig
 from coordinator.redaction import Redactor
 from coordinator.runner.clock import Clock
@@ -30,6 +30,7 @@ from coordinator.runner.github_side import Gate, RunnerGitHub
 from coordinator.runner.leases import LeaseKeeper
 from coordinator.runner.outbox import Report
 from coordinator.runner.permissions import Ceiling
+from coordinator.runner.plan_work import PlanWork, in_plan
 from coordinator.runner.plans import read_plan
 from coordinator.runner.policy import Decision, Situation, decide
 from coordinator.runner.prompt import build_prompt, build_resume_prompt
@@ -58,8 +59,10 @@ class AttemptRunner:
         clock: Clock,
         echo: Callable[[str], None],
         github: RunnerGitHub | None = None,
+        plan_work: PlanWork | None = None,
     ) -> None:
         self.config = config
+        self.plan_work = plan_work
         self.github = github
         self.redactor = redactor
         self.agent = agent
@@ -147,11 +150,12 @@ class AttemptRunner:
         try:
             self._fetch_base_if_due()
             base = self.worktrees.resolve_base(self.config.base)
+            plan_base = self.plan_work.base(task) if self.plan_work is not None else None
             worktree = self.worktrees.create(
                 task.id,
-                base,
+                plan_base or base,
                 takeover=_takeover_note(task, slot.attempt, self.config.name),
-                catch_up_to=gate.catch_up_to,
+                catch_up_to=gate.catch_up_to or plan_base,
             )
         except WorktreeError as exc:
             result = AgentResult(
@@ -163,6 +167,7 @@ class AttemptRunner:
             with self.leases.kept(slot):
                 result = self._run_agent(slot, worktree, mode_name, mode, gate.description)
                 commit, result, keep = self._keep_work(slot, worktree, mode_name, mode, result, gate.trailer)
+                result = self._plan_after(slot, worktree, commit, result)
                 report, decision = self._conclude(slot, mode_name, mode, result, started, worktree, commit)
                 slot.recording = True
                 return record(report, decision)
@@ -208,6 +213,13 @@ class AttemptRunner:
             mode=mode,
             description=description,
         )
+        if self.plan_work is not None and in_plan(slot.task):
+            try:
+                early = self.plan_work.before_agent(slot, worktree, request)
+            except WorktreeError as exc:
+                early = AgentResult(AgentOutcome.MACHINE_FAULT, 0.0, error=f"plan branches: {exc}")
+            if early is not None:
+                return early
         result = self._resumed_or_fresh(slot, request, worktree.branch, description)
         if result.outcome != AgentOutcome.SUCCEEDED:
             return result
@@ -221,6 +233,19 @@ class AttemptRunner:
             slot.plan, why = read_plan(worktree.path, slot.task)
             if why is not None:
                 return replace(result, outcome=AgentOutcome.EXECUTION_ERROR, error=why)
+            (worktree.path / PLAN_FILE).unlink(missing_ok=True)  # the plan is on the state branch, not the code
+        return result
+
+    def _plan_after(self, slot: Slot, worktree: Worktree, commit: str | None, result: AgentResult) -> AgentResult:
+        """A plan's or a child's attempt: its verdict as verification, and its work where the plan needs it."""
+        if self.plan_work is None or not in_plan(slot.task):
+            return result
+        result = self.plan_work.judge(slot, result)
+        if result.outcome == AgentOutcome.SUCCEEDED:
+            try:
+                self.plan_work.after_success(slot, worktree, commit)
+            except WorktreeError as exc:
+                return replace(result, outcome=AgentOutcome.MACHINE_FAULT, error=f"plan branches: {exc}")
         return result
 
     def _resumed_or_fresh(self, slot: Slot, request: AgentRequest, branch: str, description: str | None) -> AgentResult:
@@ -290,6 +315,8 @@ class AttemptRunner:
             api_give_up_after=timedelta(hours=self.config.api_error_give_up_hours),
         )
         decision = decide(result, situation)
+        if slot.for_good is not None and decision.record == "fail":
+            decision = Decision("fail", slot.for_good, retryable=False, reason=slot.for_good)
         return self._report(slot, mode, result, decision, started, worktree, commit), decision
 
     def _fetch_base_if_due(self) -> None:
@@ -335,6 +362,7 @@ class AttemptRunner:
             log=str(self.log_path(slot.task.id, slot.attempt)) if worktree is not None else None,
             resumed_session=result.resumed_session,
             fresh_because=result.fresh_because,
+            verification=slot.verification,
         )
         # Whatever reaches the state branch (git history, forever) is redacted once more, field by field.
         return Report(

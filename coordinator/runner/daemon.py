@@ -36,6 +36,7 @@ from coordinator.runner.housekeeping import Housekeeping
 from coordinator.runner.leases import LeaseKeeper
 from coordinator.runner.outbox import Outbox, Report
 from coordinator.runner.permissions import Ceiling
+from coordinator.runner.plan_work import plan_work_for
 from coordinator.runner.policy import Decision
 from coordinator.runner.slot import Slot
 from coordinator.runner.ticker import Ticker
@@ -121,6 +122,7 @@ class RunnerDaemon:
             clock=self.clock,
             echo=self.echo,
             github=self.github,
+            plan_work=plan_work_for(self.store, self.worktrees, self.containment, self.redactor),
         )
         outbox = Outbox(self.log_dir / "outbox")
         self.delivery = Delivery(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from coordinator.agents.base import NEEDS_INPUT_PREFIX, VERDICT_PREFIX
 from coordinator.github.sanitize import quoted
+from coordinator.ids import task_branch
 from coordinator.models import PLAN_FILE, Attempt, AttemptOutcome, Feedback, Task
 from coordinator.runner.review_prompt import follow_up_section
 
@@ -31,6 +32,15 @@ def build_prompt(task: Task, *, branch: str, attempt: int, description: str | No
         lines.append("")
     if task.kind == "plan":
         return "\n".join([*lines, *_plan_instructions(task)]) + "\n"
+    if task.kind == "verify":
+        return "\n".join([*lines, *_VERIFY_INSTRUCTIONS]) + "\n"
+    if task.kind == "fix" and task.merge is not None:
+        lines += [
+            "## The merge to finish",
+            f"`git merge` of `{task_branch(task.merge)}` stopped on conflicts in this worktree. Resolve each conflict",
+            "(no conflict markers may remain), keeping what both sides meant. Do not run `git merge --abort`.",
+            "",
+        ]
     lines += [
         "## How to work",
         f"You are in a git worktree on branch `{branch}`, created for this task. Make the change, keep it focused,",
@@ -55,6 +65,14 @@ def _plan_instructions(task: Task) -> list[str]:
         f"If you could not make a plan, make your last line `{VERDICT_PREFIX}: <why>`.",
     ]
 
+
+_VERIFY_INSTRUCTIONS = (
+    "## How to work: verify, do not change",
+    "This worktree holds the integrated work of a plan's subtasks. Find how this project runs its tests (README,",
+    "CI workflows, Makefile, package scripts) and run them. Do not change, add or delete any file.",
+    "If they all pass, end with a one-line summary of what you ran.",
+    f"If any fail, make your last line `{VERDICT_PREFIX}: <which tests fail and the error, briefly>`.",
+)
 
 _VERDICTS = (
     f"If you could not complete the task, make your last line `{VERDICT_PREFIX}: <why>`.",

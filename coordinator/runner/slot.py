@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from coordinator.models import PlanFile, Task
+from coordinator.models import PlanFile, Task, Verification
 
 
 @dataclass
@@ -24,4 +24,9 @@ class Slot:
     recording: bool = False
     #: The plan a planning attempt wrote (a ``plan`` task), read before its worktree goes.
     plan: PlanFile | None = None
+    #: What a verify child found (a plan's integrated branch: merged, verified green or red).
+    verification: Verification | None = None
+    #: Why the attempt failed in a way neither a retry nor a stronger mode mends (a red verification: a fix
+    #: child mends it; conflicting dependencies: a person does); the task fails without another attempt.
+    for_good: str | None = None
     thread: threading.Thread | None = None

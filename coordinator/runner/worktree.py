@@ -209,6 +209,12 @@ class WorktreeManager:
                 head = add_trailer(git, branch=wt.branch, since=wt.start_commit, trailer=trailer)
             return head
 
+    def git_in(self, wt: Worktree) -> RepoGit:
+        """Git in ``wt`` for the runner's own commands there (merges): hooks off, its git directory named."""
+        with self._lock:
+            self.clone.reset()
+            return self._in(wt.path, self.clone.admin_dir(wt.path))
+
     def publish(self, wt: Worktree) -> str | None:
         """Copy the task branch to the user's clone; returns why it could not (None when it did)."""
         with self._lock:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from coordinator.core.transitions.attempts import cancelled
+from coordinator.core.transitions.plan_verify import advance_plan
 from coordinator.models import Task, TaskStatus
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def settle_dependents(draft: Draft, now: datetime) -> None:
                 continue
             deps = [draft.changed.get(d) or draft.state.tasks.get(d) for d in task.depends_on]
             if task.kind == "plan":
-                changed |= _end_plan(draft, task, deps, now)
+                changed |= advance_plan(draft, task, now)
                 continue
             stopper = next((d for d in deps if d is not None and d.stops_dependents), None)
             if stopper is not None:
@@ -55,21 +56,6 @@ def settle_dependents(draft: Draft, now: datetime) -> None:
                 )
                 draft.lines.append(f"unblock {task.id}")
                 changed = True
-
-
-def _end_plan(draft: Draft, plan: Task, children: list[Task | None], now: datetime) -> bool:
-    """A plan waiting for its subtasks ends once they all ended: succeeded when they all did, else failed with
-    which did not (a person looks, then retries the failed subtask: the plan waits again)."""
-    if not children:  # its subtasks wait for approval: they are not on the queue yet
-        return False
-    if any(c is None or not c.is_terminal for c in children):
-        return False
-    bad = [c for c in children if c is not None and c.status != TaskStatus.SUCCEEDED]
-    status = TaskStatus.FAILED if bad else TaskStatus.SUCCEEDED
-    why = f"subtasks that did not succeed: {', '.join(f'{c.id} ({c.status.value})' for c in bad)}" if bad else None
-    draft.put(plan.model_copy(update={"status": status, "status_reason": why, "updated_at": now}))
-    draft.lines.append(f"plan {plan.id} {status.value}" + (f": {why}" if why else ""))
-    return True
 
 
 def _end_run(draft: Draft, failed: Task, now: datetime) -> None:
