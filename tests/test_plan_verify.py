@@ -29,6 +29,7 @@ if kind == "plan":
     pathlib.Path(".coordinator/plan.json").write_text(json.dumps(plan))
 elif kind == "task":
     key = plan["subtasks"][int(task.rsplit(".", 1)[1]) - 1]["key"]
+    pathlib.Path(sys.argv[1] + "." + task + ".pid").write_text(str(os.getpid()))
     time.sleep(float(sys.argv[2]))
     assert all(pathlib.Path(d + ".txt").is_file() for d in plan["subtasks"][ord(key) - ord("a")].get("depends_on", []))
     pathlib.Path(key + ".txt").write_text(key + " by " + task + "\\n")
@@ -45,9 +46,10 @@ print(json.dumps({"summary": kind + " " + task + " done", "cost_usd": cost}))
 
 CHECK = """
 import pathlib, sys
-missing = [n for n in ("a.txt", "b.txt", "c.txt", "fixed.txt") if not pathlib.Path(n).is_file()]
-print("missing " + ", ".join(missing) if missing else "all there")
-sys.exit(1 if missing else 0)
+missing = [n for n in sys.argv[1:] if not pathlib.Path(n).is_file()]
+marked = [p.name for p in pathlib.Path().glob("*.txt") if "<<<<<<<" in p.read_text()]
+print("missing " + ", ".join(missing) if missing else "all there", "conflict markers in", marked)
+sys.exit(1 if missing or marked else 0)
 """
 
 PLAN = {
@@ -95,6 +97,14 @@ def _wait_until_ended(project: Project, task_id: str, procs: list[subprocess.Pop
             assert proc.returncode == 0, out
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _overlap(x: Task, y: Task) -> bool:
     (xa,), (ya,) = x.attempts, y.attempts
     assert xa.started_at and xa.finished_at and ya.started_at and ya.finished_at
@@ -106,7 +116,7 @@ def _overlap(x: Task, y: Task) -> bool:
 def test_a_plan_runs_on_two_runners_verifies_fixes_once_and_reports(project: Project, tmp_path: Path) -> None:
     plan_file, agent, check = _write(tmp_path, PLAN)
     env = user_env(tmp_path / "home", {"COORDINATOR_REMOTE": str(project.origin)})
-    verify = f"{sys.executable} {check}"
+    verify = f"{sys.executable} {check} a.txt b.txt c.txt fixed.txt"
     made = run(["plan", "Build a, b and c", "--body", "three pieces", "--verify-command", verify], env)
     assert made.returncode == 0, made.stderr
     plan_id = made.stdout.strip()
@@ -149,3 +159,64 @@ def test_a_plan_runs_on_two_runners_verifies_fixes_once_and_reports(project: Pro
     shown = run(["show", plan_id], env).stdout
     assert "verify runs: 2, fixes: 1, total cost: $0.0800" in shown, shown
     assert f"{v1.id}" in shown and "red" in shown and "green" in shown
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals and paths")
+def test_a_merge_conflict_becomes_a_fix_child_that_resolves_it(project: Project, tmp_path: Path) -> None:
+    plan_file, agent, check = _write(tmp_path, PLAN)
+    env = user_env(tmp_path / "home", {"COORDINATOR_REMOTE": str(project.origin)})
+    made = run(["plan", "Build a, b and c", "--verify-command", f"{sys.executable} {check} a.txt b.txt c.txt"], env)
+    plan_id = made.stdout.strip()
+    # a and c both write shared.txt, differently: merging c after a conflicts.
+    procs = _runners(project, tmp_path, f"{sys.executable} {agent} {plan_file} 0 conflict", count=1)
+    plan = _wait_until_ended(project, plan_id, procs, timeout=240)
+    tasks = project.state().tasks
+    assert plan.status == TaskStatus.SUCCEEDED, plan.status_reason
+    v1, f1, v2 = tasks[f"{plan_id}.v1"], tasks[f"{plan_id}.f1"], tasks[f"{plan_id}.v2"]
+    found = v1.attempts[0].verification
+    assert found is not None and found.conflict == f"{plan_id}.3" and found.merged == [f"{plan_id}.1", f"{plan_id}.2"]
+    assert "shared.txt" in found.output and v1.status_reason and "conflicts" in v1.status_reason
+    assert f1.merge == f"{plan_id}.3" and f1.title == f"Resolve the merge of {plan_id}.3"
+    assert v2.attempts[0].verification and v2.attempts[0].verification.passed
+    head = f"refs/heads/coordinator/{plan_id}"
+    assert git("show", f"{head}:shared.txt", cwd=project.origin) == "a\nc\n"
+    assert f1.attempts[0].commit is not None
+    parents = git("log", "-1", "--format=%P", f1.attempts[0].commit, cwd=project.origin).split()
+    assert len(parents) == 2  # the fix finished the merge: c's branch is in the plan's history
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals and paths")
+def test_cancelling_a_plan_stops_its_running_subtasks(project: Project, tmp_path: Path) -> None:
+    plan_file, agent, _ = _write(tmp_path, PLAN)
+    env = user_env(tmp_path / "home", {"COORDINATOR_REMOTE": str(project.origin)})
+    plan_id = run(["plan", "Build a, b and c", "--verify-command", "true"], env).stdout.strip()
+    args = ["runner", "--name", "r1", "--repo", str(project.clone("box")), "--poll", "0.2", "--slots", "3"]
+    args += ["--agent", "command", "--agent-command", f"{sys.executable} {agent} {plan_file} 120"]
+    proc = start(args, user_env(tmp_path / "home1", {"COORDINATOR_REMOTE": str(project.origin)}))
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if all(Path(f"{plan_file}.{plan_id}.{n}.pid").is_file() for n in (1, 3)):  # a and c run at once
+                break
+            time.sleep(0.3)
+        else:
+            proc.send_signal(signal.SIGINT)
+            raise AssertionError(f"a and c never ran: {proc.communicate(timeout=60)[0]}")
+        asked = time.monotonic()
+        cancelled = run(["cancel", plan_id], env)
+        assert cancelled.returncode == 0, cancelled.stderr
+        tasks = project.state().tasks
+        assert {tasks[f"{plan_id}.{n}"].status for n in (1, 2, 3)} == {TaskStatus.CANCELLED}
+        pids = [int(Path(f"{plan_file}.{plan_id}.{n}.pid").read_text()) for n in (1, 3)]
+        deadline = time.monotonic() + 60  # the agents sleep 120 s unless they are stopped
+        while any(_alive(pid) for pid in pids):
+            assert time.monotonic() < deadline, "the running subtasks' agents were not stopped"
+            time.sleep(0.2)
+        print(f"agents stopped {time.monotonic() - asked:.1f} s after the cancel")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert f"{plan_id}.v1" not in project.state().tasks

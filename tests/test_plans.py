@@ -72,7 +72,7 @@ def test_a_plan_queues_its_subtasks_which_run_and_the_plan_ends_with_them(projec
     assert all(tasks[c].status == TaskStatus.SUCCEEDED and tasks[c].kind == "task" for c in children)
     env = user_env(tmp_path / "home", {"COORDINATOR_REMOTE": str(project.origin)})
     kinds = [e["kind"] for e in json.loads(run(["log", "--task", plan_id, "--json"], env).stdout)]
-    assert kinds[:3] == ["plan ended", "planned", "subtasks queued"], kinds
+    assert kinds[:4] == ["plan ended", "checks queued", "planned", "subtasks queued"], kinds
     listed = json.loads(run(["list", "--plan", plan_id, "--json"], env).stdout)
     assert [t["id"] for t in listed] == [*children, f"{plan_id}.v1"]  # no verify command: an agent verified
     verified = tasks[f"{plan_id}.v1"].attempts[0].verification
@@ -90,7 +90,8 @@ def test_a_plan_that_cannot_be_used_fails_the_attempt_saying_why(project: Projec
     plan_id, _ = _run_plan(project, tmp_path, bad)
     task = project.state().tasks[plan_id]
     assert task.status == TaskStatus.FAILED
-    assert "is not a valid plan" in (task.attempts[0].error or "") and "depends on z" in (task.attempts[0].error or "")
+    error = task.attempts[0].error or ""
+    assert "is not a valid plan" in error and "depends on z" in error and "\n" not in error  # one line
     assert not [t for t in project.state().tasks if t.startswith(plan_id + ".")]
 
 

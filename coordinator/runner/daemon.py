@@ -367,9 +367,12 @@ class RunnerDaemon:
                     assert following.lease is not None
                     slot = Slot(task=following, attempt=following.lease.attempt, thread=slot.thread)
                     self._slots[following.id] = slot
-            if following is None:
+            # The result's commit may have queued more than the one task it claimed (a plan's subtasks, the
+            # dependents it freed): free slots must look, though the branch is where this runner left it.
+            if following is None or self._free_slots() > 0:
                 self._dirty = True
                 self._wake.set()
+            if following is None:
                 return
             self.echo(f"claimed {following.id} (attempt {slot.attempt}, {following.mode}): {following.title}")
 
