@@ -123,3 +123,32 @@ def test_cancelling_a_plan_cancels_its_subtasks_that_have_not_ended() -> None:
         f"{made.id}.3": TaskStatus.CANCELLED,
     }
     assert state.tasks[f"{made.id}.1"].lease is None  # the running one's agent stops at its next renewal
+
+
+def test_new_plans_take_the_repository_defaults_unless_told_otherwise(project: Project, tmp_path: Path) -> None:
+    env = user_env(tmp_path / "home", {"COORDINATOR_REMOTE": str(project.origin)})
+    said = run(["plans", "--set", "verify_command=make test", "--set", "fix_cycles=2"], env)
+    assert said.returncode == 0 and "verify_command None -> 'make test'; fix_cycles 3 -> 2" in said.stdout
+    first = run(["plan", "Plan one"], env).stdout.strip()
+    second = run(
+        ["plan", "Plan two", "--verify-command", "tox -q", "--fix-cycles", "0", "--approve"], env
+    ).stdout.strip()
+    tasks = project.state().tasks
+    assert tasks[first].plan is not None and tasks[second].plan is not None
+    assert (tasks[first].plan.verify_command, tasks[first].plan.fix_cycles, tasks[first].plan.approve) == (
+        "make test",
+        2,
+        False,
+    )
+    assert (tasks[second].plan.verify_command, tasks[second].plan.fix_cycles, tasks[second].plan.approve) == (
+        "tox -q",
+        0,
+        True,
+    )
+    unset = run(["plans", "--set", "verify_command="], env)
+    assert "verify_command 'make test' -> None" in unset.stdout
+    assert "(unset)" in run(["plans"], env).stdout
+    bad = run(["plans", "--set", "fix_cycles=11"], env)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "fix_cycles" in bad.stderr
+    empty = run(["plan", "Plan three", "--verify-command", " "], env)
+    assert empty.returncode == 2 and "--verify-command is empty" in empty.stderr
