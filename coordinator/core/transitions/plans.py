@@ -1,5 +1,6 @@
 """A plan's planning result: its subtasks enqueued in the same commit as the result (children ``<plan-id>.<n>``,
-with their dependencies), the plan waiting until they end, then ending as they did. Pure transitions."""
+with their dependencies), the plan waiting until they end, then ending as they did; or, for a plan that asks for
+approval, the plan kept as its proposal until a person approves it (see :mod:`.plan_approval`). Pure transitions."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ def complete_plan(
     state: State, *, task_id: str, runner: str, result: AttemptResult, plan: PlanFile, now: datetime, attempt: int
 ) -> Change:
     """Record the planning attempt's success and enqueue its subtasks; the plan waits for them (``blocked`` on
-    its children). A late report (the plan moved on) records the result only."""
+    its children). A plan that asks for approval keeps ``plan`` as its proposal instead and waits (``blocked``, no
+    children yet) for ``approve`` or ``replan``. A late report (the plan moved on) records the result only."""
     done = complete(state, task_id=task_id, runner=runner, result=result, now=now, attempt=attempt)
     planned = done.task
     if planned is None or planned.status != TaskStatus.SUCCEEDED:
@@ -25,14 +27,55 @@ def complete_plan(
         if task.id != task_id:
             draft.put(task)
     draft.lines.append(done.message.replace(f"complete {task_id}", f"plan {task_id}", 1))
-    waiting = enqueue_subtasks(draft, planned, plan, now)
+    if planned.plan is not None and planned.plan.approve:
+        waiting = _propose(draft, planned, plan, now)
+    else:
+        waiting = enqueue_subtasks(draft, planned, plan, now)
     return draft.change(task=waiting)
+
+
+def _propose(draft: Draft, planned: Task, plan: PlanFile, now: datetime) -> Task:
+    """Keep ``plan`` on ``planned`` until a person approves it: nothing is queued, the plan waits (``blocked``
+    without dependencies, so no subtask's end can end it) and says which command moves it on."""
+    assert planned.plan is not None
+    n = len(plan.subtasks)
+    waiting = planned.model_copy(
+        update={
+            "status": TaskStatus.BLOCKED,
+            "status_reason": awaiting_reason(planned.id, n),
+            "depends_on": [],
+            "plan": planned.plan.model_copy(update={"proposal": plan}),
+            "updated_at": now,
+        }
+    )
+    draft.put(waiting)
+    draft.lines.append(f"propose {n} subtasks of {planned.id} for approval: {', '.join(s.key for s in plan.subtasks)}")
+    return waiting
+
+
+def awaiting_reason(plan_id: str, subtasks: int) -> str:
+    """The status reason of a plan whose proposal waits for approval: what it waits for and the next commands."""
+    return (
+        f"its plan of {subtasks} subtasks waits for approval: run 'coordinator approve {plan_id}', or "
+        f"'coordinator replan {plan_id} \"FEEDBACK\"' for a new plan"
+    )
+
+
+def awaits_approval(task: Task) -> bool:
+    """Whether ``task`` is a plan whose proposed subtasks wait for a person's approval."""
+    return (
+        task.kind == "plan"
+        and task.status == TaskStatus.BLOCKED
+        and task.plan is not None
+        and task.plan.proposal is not None
+    )
 
 
 def enqueue_subtasks(draft: Draft, planned: Task, plan: PlanFile, now: datetime) -> Task:
     """Queue ``plan``'s subtasks as children of ``planned`` (``<plan-id>.<n>``, with their dependencies) in
     ``draft``; returns the plan as it now waits for them (``blocked``)."""
-    ids = {s.key: f"{planned.id}.{n}" for n, s in enumerate(plan.subtasks, start=1)}
+    first = _next_child_number(draft.state, planned.id)
+    ids = {s.key: f"{planned.id}.{n}" for n, s in enumerate(plan.subtasks, start=first)}
     children = [_child(draft.state, planned, subtask_id=ids[s.key], subtask=s, ids=ids, now=now) for s in plan.subtasks]
     waiting = planned.model_copy(
         update={
@@ -46,6 +89,14 @@ def enqueue_subtasks(draft: Draft, planned: Task, plan: PlanFile, now: datetime)
         draft.put(task)
     draft.lines.append(f"enqueue {len(children)} subtasks of {planned.id}: {', '.join(c.id for c in children)}")
     return waiting
+
+
+def _next_child_number(state: State, plan_id: str) -> int:
+    """The number of ``plan_id``'s next child: after every child an earlier plan of it made (a replanned plan's
+    old subtasks keep their ids, archived ones too: ids are never reused)."""
+    prefix = plan_id + "."
+    taken = [key[len(prefix) :] for key in (*state.tasks, *state.archived) if key.startswith(prefix)]
+    return max((int(n) for n in taken if n.isdigit()), default=0) + 1
 
 
 def _child(state: State, plan: Task, *, subtask_id: str, subtask: Subtask, ids: dict[str, str], now: datetime) -> Task:
