@@ -9,7 +9,10 @@ from datetime import datetime
 from coordinator.core.state import State
 from coordinator.core.transitions.change import Change, Draft, require_mode
 from coordinator.core.transitions.results import complete
-from coordinator.models import AttemptResult, PlanFile, Source, Subtask, Task, TaskStatus
+from coordinator.models import AttemptResult, PlanFile, PlanState, Source, Subtask, Task, TaskStatus
+
+#: The most subtasks a plan made from GitHub may have (as ``coordinator plan``'s default).
+GITHUB_MAX_SUBTASKS = 10
 
 
 def complete_plan(
@@ -121,3 +124,28 @@ def _child(state: State, plan: Task, *, subtask_id: str, subtask: Subtask, ids: 
         kind="task",
         parent=plan.id,
     )
+
+
+def plan_defaults(state: State) -> PlanState:
+    """A new plan's settings when nobody gave any: the repository's (``plans`` in config.json). A verify command
+    never comes from anything else on GitHub: event text must never reach a command line."""
+    defaults = state.config.plans
+    return PlanState(verify_command=defaults.verify_command, fix_cycles=defaults.fix_cycles, approve=defaults.approve)
+
+
+def new_round_kind(state: State, task: Task, as_plan: bool) -> dict[str, object]:
+    """What a new round of an ended ``task`` changes for being a plan (``as_plan``) or a task: a plan plans again
+    from nothing (no proposal, approval, report or subtasks of its last round; its settings kept, else the
+    repository's), and a plan that becomes a task forgets it was one."""
+    if as_plan:
+        settings = task.plan or plan_defaults(state)
+        fresh = settings.model_copy(update={"proposal": None, "approved_by": None, "approved_at": None, "report": None})
+        return {
+            "kind": "plan",
+            "plan": fresh,
+            "depends_on": [],
+            "max_subtasks": task.max_subtasks or GITHUB_MAX_SUBTASKS,
+        }
+    if task.kind == "plan":
+        return {"kind": "task", "plan": None, "depends_on": [], "max_subtasks": None}
+    return {}
