@@ -13,15 +13,26 @@ import pytest
 
 from coordinator.core import transitions as T
 from coordinator.core.state import State
+from coordinator.core.transitions.plan_github import on_plan_end
 from coordinator.core.transitions.plans import complete_plan
 from coordinator.github.events import IssueCommentEvent, parse
 from coordinator.github.verify import TriggerCheck
-from coordinator.models import GITHUB_CAPABILITY, AttemptResult, PlanConfig, PlanFile, Task, TaskStatus
+from coordinator.models import (
+    GITHUB_CAPABILITY,
+    AttemptResult,
+    ChildLine,
+    PlanConfig,
+    PlanFile,
+    PlanReport,
+    Task,
+    TaskStatus,
+)
 from coordinator.store.store import StateStore
 from tests.fakes import github_server
 from tests.fakes.github_events import comment_event
 from tests.fakes.github_server import FakeGitHub
 from tests.github_scenarios import REPO, Side, TickingClock, event, fake_github, side, tracking_comments
+from tests.test_github_courier import RecordingPusher
 
 PLAN_LABEL = "claude:plan"
 T_LEASE = timedelta(minutes=10)
@@ -194,3 +205,110 @@ def test_replan_requeues_the_plan_with_the_feedback(store: StateStore, ingest: S
         ("alice", "retry", "Write the docs first\nand keep the endpoint small", 1)
     ]
     assert ("coordinator-bot", "+1") in gh.reactions(said)
+
+
+# -- the tracking comment and the one pull request ---------------------------------------------------------------
+
+HEAD = "feed" + "0" * 36
+
+
+@pytest.fixture
+def runner(store: StateStore, remote_path: Path, gh: FakeGitHub, tmp_path: Path) -> Iterator[Side]:
+    """A runner's courier; it made the plan's integrated commit ``HEAD``, so it can push it."""
+    made = side(remote_path, gh, tmp_path / "cache-runner", who="r1", pusher=RecordingPusher(HEAD))
+    yield made
+    made.close()
+
+
+def comment_of(gh: FakeGitHub, number: int) -> str:
+    [comment] = tracking_comments(gh, number)
+    return str(comment["body"])
+
+
+def test_the_tracking_comment_shows_the_proposal_then_the_subtasks_then_the_report_and_one_pull_request(
+    store: StateStore, ingest: Side, runner: Side, gh: FakeGitHub
+) -> None:
+    set_plans(store, approve=True)
+    number = plan_issue(gh, ingest)
+    plan_id = f"issue-{number}"
+    hostile = {"subtasks": [*PROPOSAL["subtasks"], {"key": "ping", "title": "Ping @octocat | then fixes #3"}]}
+    proposed(runner.store, plan_id, hostile)
+    runner.courier.deliver(plan_id)
+    shown = comment_of(gh, number)
+    assert "📋 **Plan proposed**: 3 subtasks wait for approval" in shown
+    assert "| 2 | `docs` | Document it | `api` |" in shown
+    assert "| 3 | `ping` | Ping @&#8203;octocat \\| then fixes&#8203; #3 |  |" in shown  # nobody is notified
+    assert "comments `/approve` to run them, or `/replan <what to change>`" in shown
+
+    say(gh, ingest, number, "/approve")  # the ingest tells GitHub what its commit changed
+    shown = comment_of(gh, number)
+    assert "⚙️ **Working on the plan**: 0 of 3 subtasks ended" in shown and "Proposed subtasks" not in shown
+    assert f"| `{plan_id}.2` | Document it | blocked |  |" in shown
+
+    first = runner.store.update(
+        lambda s, now: T.claim(s, runner="r1", capabilities=[GITHUB_CAPABILITY], lease_ttl=T_LEASE, now=now)
+    ).task
+    assert first is not None and first.id == f"{plan_id}.1"
+    done = runner.store.update(
+        lambda s, now: T.complete(s, task_id=first.id, runner="r1", result=AttemptResult(cost_usd=0.02), now=now)
+    )
+    # The subtask's commit marked its plan's comment: the runner delivers it as it does for the tasks it records.
+    plan = next(t for t in done.tasks if t.id == plan_id)
+    assert plan.github is not None and "comment" in plan.github.pending
+    runner.courier.deliver(plan_id)
+    shown = comment_of(gh, number)
+    assert "1 of 3 subtasks ended" in shown and f"| `{plan_id}.1` | Add the endpoint | succeeded | `r1` |" in shown
+    assert f"| `{plan_id}.2` | Document it | queued |  |" in shown
+
+    ended = end_plan(runner.store, plan_id)
+    assert ended.github is not None and ended.github.pending == ["push", "pull", "comment", "labels"]
+    runner.courier.deliver(plan_id)
+    pusher = runner.courier.deliverer.pusher
+    assert isinstance(pusher, RecordingPusher) and pusher.pushes == [(HEAD, f"coordinator/{plan_id}", None)]
+    [pull] = gh.pulls()
+    assert pull["head"]["ref"] == f"coordinator/{plan_id}" and pull["body"].startswith(f"Closes #{number}")
+    assert "**Plan report**" in pull["body"]
+    shown = comment_of(gh, number)
+    assert "✅ **Succeeded**" in shown and "**Plan report**" in shown
+    assert (
+        f"| `{plan_id}.4` | verify: Verify the plan | succeeded (green) | `r2` | `simple` | 1m 00s | $0.0100 |" in shown
+    )
+    assert "| Verify runs | 2, with 1 fix(es) |" in shown and "| Total cost | $0.2500 |" in shown
+    assert "| Time | 5m 00s from the first subtask's start to the last end, for 12m 00s of work (2.4x faster" in shown
+    assert f"#{pull['number']}" in shown
+    # Delivered again (another process catching up): nothing is pushed or opened twice.
+    runner.courier.catch_up(honour_backoff=False)
+    assert len(gh.pulls()) == 1 and len(pusher.pushes) == 1
+
+
+def end_plan(store: StateStore, plan_id: str) -> Task:
+    """The plan ends as the integration and verify loop ends it: its report written, then ``on_plan_end``
+    (committed as it returns the plan, so this test sees what on_plan_end alone marks)."""
+    children = [
+        ChildLine(id=f"{plan_id}.1", title="Add the endpoint", kind="task", status="succeeded", runner="r1"),
+        ChildLine(id=f"{plan_id}.4", title="Verify the plan", kind="verify", status="succeeded", runner="r2",
+                  mode="simple", duration_seconds=60.0, cost_usd=0.01, passed=True),
+    ]  # fmt: skip
+    report = PlanReport(
+        children=children,
+        verify_runs=2,
+        fixes=1,
+        cost_usd=0.25,
+        wall_seconds=300.0,
+        work_seconds=720.0,
+        speedup=2.4,
+        head=HEAD,
+    )
+
+    def change(state: State, now: datetime) -> T.Change:
+        plan = state.tasks[plan_id]
+        assert plan.plan is not None
+        ended = plan.model_copy(
+            update={"status": TaskStatus.SUCCEEDED, "plan": plan.plan.model_copy(update={"report": report})}
+        )
+        ended = on_plan_end(ended, now)
+        return T.Change(message=f"plan {plan_id} succeeded", tasks=(ended,), task=ended)
+
+    made = store.update(change).task
+    assert made is not None
+    return made

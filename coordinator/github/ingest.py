@@ -161,6 +161,12 @@ class Ingest:
                     settings=None if text else settings,
                 ),
             )
+        return self._start(event, what, config, permission, settings)
+
+    def _start(
+        self, event: IssuesEvent, what: Plan, config: GitHubConfig, permission: str, settings: IssueSettings
+    ) -> Outcome:
+        """A writer's trigger: the issue's task (a plan, for the plan label) made, or its new round."""
         trigger = Trigger(
             actor=event.sender.login,
             actor_id=event.sender.id,
