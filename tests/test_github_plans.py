@@ -312,3 +312,30 @@ def end_plan(store: StateStore, plan_id: str) -> Task:
     made = store.update(change).task
     assert made is not None
     return made
+
+
+def test_a_new_round_is_what_its_label_says_and_a_retried_plan_plans_again_from_nothing(
+    store: StateStore, ingest: Side, gh: FakeGitHub
+) -> None:
+    set_plans(store, approve=True)
+    number = plan_issue(gh, ingest)
+    proposed(store, f"issue-{number}")
+    gh.unlabel(number, PLAN_LABEL, by="alice")  # cancels the plan
+    ingest.handle(event(gh, number, "unlabeled", sender="alice", label=PLAN_LABEL))
+    gh.label(number, PLAN_LABEL, by="alice")
+    ingest.handle(event(gh, number, "labeled", sender="alice", label=PLAN_LABEL))
+    again = ingest.task(number)
+    assert again.kind == "plan" and again.status == TaskStatus.QUEUED and again.round == 1
+    assert again.plan is not None and again.plan.proposal is None and again.plan.approve
+    # /retry on the ended plan (the issue has only the plan label): a new planning round, with the hint.
+    store.update(lambda s, now: T.cancel(s, task_id=f"issue-{number}", now=now, by="bob"))
+    said, message = say(gh, ingest, number, "/retry fewer subtasks")
+    retried = ingest.task(number)
+    assert retried.kind == "plan" and retried.status == TaskStatus.QUEUED and retried.round == 2, message
+    assert retried.github is not None and retried.github.trigger.comment_id == said
+    # The trigger label on the ended plan: the next round is a task, not a plan.
+    store.update(lambda s, now: T.cancel(s, task_id=f"issue-{number}", now=now, by="bob"))
+    gh.label(number, "claude", by="alice")
+    ingest.handle(event(gh, number, "labeled", sender="alice", label="claude"))
+    task = ingest.task(number)
+    assert task.kind == "task" and task.plan is None and task.round == 3 and task.status == TaskStatus.QUEUED
