@@ -15,7 +15,7 @@ from typing import Any
 from coordinator.core.completion_log import Event
 from coordinator.core.pipeline_runs import RunSummary
 from coordinator.core.state import Problem, State
-from coordinator.models import Attempt, GitHubLink, Pipeline, Runner, Task, TaskStatus
+from coordinator.models import Attempt, GitHubLink, Pipeline, PlanFile, Runner, Task, TaskStatus
 from coordinator.text import table, terminal_safe
 from coordinator.timeutil import format_duration
 
@@ -266,6 +266,9 @@ def run_summary_text(pipeline: Pipeline, summary: RunSummary | None) -> str:
 def subtask_tree(plan: Task, state: State) -> str:
     """A plan's subtasks as a tree: each under the subtasks it waits for, with its status and runner."""
     children = {t.id: t for t in state.tasks.values() if t.parent == plan.id}
+    proposal = plan.plan.proposal if plan.plan is not None else None
+    if proposal is not None:
+        return proposal_text(plan.id, proposal)
     if not children:
         return "  subtasks:  none yet (its planning attempt writes them)"
     lines = [f"  subtasks:  {len(children)}"]
@@ -290,6 +293,16 @@ def subtask_tree(plan: Task, state: State) -> str:
         from coordinator.core.plan_report import report_lines
 
         lines += ["", "  report:", *(f"    {terminal_safe(line)}" for line in report_lines(plan.plan.report))]
+    return "\n".join(lines)
+
+
+def proposal_text(plan_id: str, proposal: PlanFile) -> str:
+    """A plan's proposed subtasks (waiting for approval), each with what it waits for, and the next commands."""
+    lines = [f"  proposed:  {len(proposal.subtasks)} subtasks, waiting for approval"]
+    for subtask in proposal.subtasks:
+        after = f" (after {_names(subtask.depends_on)})" if subtask.depends_on else ""
+        lines.append(f"     - {subtask.key}: {_clip(subtask.title, 80)}{after}")
+    lines.append(f'  next:      coordinator approve {plan_id}   (or: coordinator replan {plan_id} "WHAT TO CHANGE")')
     return "\n".join(lines)
 
 

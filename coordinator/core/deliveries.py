@@ -50,11 +50,15 @@ def _visible(task: Task) -> tuple[object, ...]:
     compared whole (a late result adds the summary, cost, model, ... to an attempt that already ended)."""
     shown = (task.status, task.status_reason, task.round, task.mode, task.next_mode, task.priority, task.max_attempts)
     retry = [f for f in task.feedback if f.kind == "retry" and f.round == task.round]
-    return (*shown, task.question, tuple(task.attempts), tuple(retry))
+    return (*shown, task.question, tuple(task.attempts), tuple(retry), task.plan)
 
 
 def work_commit(task: Task) -> str | None:
-    """The commit holding the task's latest work in its current round, if any attempt left one."""
+    """The commit holding the task's latest work in its current round, if any attempt left one; a plan's is its
+    integrated branch's, once its report names it (its own attempt only planned)."""
+    if task.kind == "plan":
+        report = task.plan.report if task.plan is not None else None
+        return report.head if report is not None else None
     for attempt in reversed(task.attempts):
         if attempt.round == task.round and attempt.commit:
             return attempt.commit

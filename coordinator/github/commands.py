@@ -1,10 +1,11 @@
 """Slash commands in issue comments (pure): ``/retry [feedback]``, ``/cancel``, ``/escalate [mode]``,
-``/priority LEVEL``. A command is the first line of a comment that starts with ``/``; the rest of the comment is
-the feedback of a ``/retry``. A slash word that looks meant for coordinator but is not a command we know (a
-typo, ``/help``, bad arguments) is ``Unknown``: it gets one short help reply. A first line that is nothing but
-an unknown slash word (``/frobnicate``) is ``Unknown`` too, but not ``addressed``: it is answered only on an issue
-coordinator works on (other bots' commands, like ``/lgtm``, are not ours to answer elsewhere). Anything else is
-not ours: a slash inside a sentence, a path (``/usr/bin``), quoted or indented (code) text."""
+``/priority LEVEL``, and for plans ``/plan``, ``/approve``, ``/replan [feedback]``. A command is the first line
+of a comment that starts with ``/``; the rest of the comment is the feedback of a ``/retry`` (or ``/replan``). A
+slash word that looks meant for coordinator but is not a command we know (a typo, ``/help``, bad arguments) is
+``Unknown``: it gets one short help reply. A first line that is nothing but an unknown slash word
+(``/frobnicate``) is ``Unknown`` too, but not ``addressed``: it is answered only on an issue coordinator works on
+(other bots' commands, like ``/lgtm``, are not ours to answer elsewhere). Anything else is not ours: a slash
+inside a sentence, a path (``/usr/bin``), quoted or indented (code) text."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ from difflib import get_close_matches
 
 from coordinator.models import Priority
 
-COMMANDS = ("retry", "cancel", "escalate", "priority")
+COMMANDS = ("retry", "cancel", "escalate", "priority", "plan", "approve", "replan")
 #: Words that address coordinator without being a command: they get the help reply.
 _ADDRESSED = ("help", "coordinator", "claude")
 HELP = (
     "Commands (in a comment of their own, by someone with write access): `/retry [what to do differently]`, "
-    "`/cancel`, `/escalate [mode]`, `/priority critical|high|medium|low`. A plain comment while the task waits or "
-    "runs goes into its next attempt; when the agent asked a question, it is the answer."
+    "`/cancel`, `/escalate [mode]`, `/priority critical|high|medium|low`; for a plan `/plan` (split the issue into "
+    "subtasks), `/approve` (run the proposed subtasks), `/replan [what to change]`. A plain comment while the task "
+    "waits or runs goes into its next attempt; when the agent asked a question, it is the answer."
 )
 #: A slash word alone on its line: ``/frobnicate`` (not ``/usr/bin``, not ``/tmp is full``).
 _LONE_WORD = re.compile(r"/[A-Za-z][A-Za-z0-9_-]*")
@@ -72,7 +74,7 @@ def read_command(body: str, *, modes: tuple[str, ...]) -> Command | Unknown | No
 
 def _known(word: str, rest: str, text: str, modes: tuple[str, ...]) -> Command | Unknown:
     """The command ``word`` with what follows it on its line (``rest``) and after it (``text``)."""
-    if word in ("retry", "cancel"):
+    if word in ("retry", "cancel", "plan", "approve", "replan"):
         return Command(word, text=text)
     if word == "escalate":
         mode = rest.split(maxsplit=1)[0] if rest else None

@@ -6,6 +6,10 @@
 - ``/escalate [mode]``: the next attempt uses the next stronger (or the named) mode; an ended task starts a new
   round in it.
 - ``/priority LEVEL``: a task that has not ended gets that priority.
+- ``/plan``: an open issue with no task waiting or running becomes a plan (a new round of an ended task); with
+  one, a polite reply says so.
+- ``/approve``, ``/replan [feedback]``: the issue's plan (see :mod:`coordinator.core.transitions.plan_approval`,
+  which says why when the plan is not in a state for it).
 - a slash word meant for coordinator that it cannot carry out: one short help reply (a lone unknown slash word
   only on an issue coordinator has a task for).
 - a plain comment while the task waits or runs: it goes into the next attempt's prompt.
@@ -26,7 +30,20 @@ from coordinator.github.events import IssueCommentEvent
 from coordinator.github.triage import task_id_of
 from coordinator.models import GitHubConfig, Task, TaskStatus
 
-Action = Literal["ignore", "feedback", "answer", "retry", "cancel", "escalate", "priority", "help", "not-now"]
+Action = Literal[
+    "ignore",
+    "feedback",
+    "answer",
+    "retry",
+    "cancel",
+    "escalate",
+    "priority",
+    "help",
+    "not-now",
+    "plan",
+    "approve",
+    "replan",
+]
 _OURS = "<!-- coordinator:"
 _ACTIVE = (TaskStatus.QUEUED, TaskStatus.BLOCKED, TaskStatus.RUNNING, TaskStatus.NEEDS_INPUT)
 _ACTIONS: dict[str, Action] = {"cancel": "cancel", "escalate": "escalate", "priority": "priority", "retry": "retry"}
@@ -67,6 +84,8 @@ def plan_comment(
     ours = task is not None and task.github is not None and task.github.issue == event.issue.number
     if isinstance(command, Unknown) and (command.addressed or ours):
         return CommentPlan("help", tid, f"{command.why}. {HELP}")
+    if isinstance(command, Command) and command.name == "plan" and (task is None or ours):
+        return _plan_command(event, task, command, tid)
     if not ours or task is None:
         if not isinstance(command, Command):
             return CommentPlan("ignore", tid, f"issue #{event.issue.number} has no task")
@@ -87,8 +106,16 @@ def _command_plan(
     event: IssueCommentEvent, task: Task, config: GitHubConfig, command: Command, tid: str
 ) -> CommentPlan:
     active, name = task.status in _ACTIVE, command.name
+    if name in ("approve", "replan"):  # the transition says why when the plan is not in a state for it
+        return CommentPlan(
+            "approve" if name == "approve" else "replan",
+            tid,
+            f"/{name} of {tid} by {event.comment.author.login}",
+            command,
+        )
     if name in ("retry", "escalate") and not active:
-        if event.issue.state != "open" or config.trigger_label not in event.issue.labels:
+        labelled = config.trigger_label in event.issue.labels or config.plan_label in event.issue.labels
+        if event.issue.state != "open" or not labelled:
             why = f"{tid} starts again only on an open issue with the label `{config.trigger_label}`"
             return CommentPlan("not-now", tid, why, command)
         return CommentPlan("retry", tid, f"/{name} of {tid} by {event.comment.author.login}", command)
@@ -103,3 +130,17 @@ def _command_plan(
     if name == "priority" and task.is_terminal:
         return CommentPlan("not-now", tid, f"{tid} is {task.status.value}", command)
     return CommentPlan(_ACTIONS[name], tid, f"/{name} of {tid} by {event.comment.author.login}", command)
+
+
+def _plan_command(event: IssueCommentEvent, task: Task | None, command: Command, tid: str) -> CommentPlan:
+    """``/plan``: the issue becomes a plan when nothing of it waits or runs (and it is open)."""
+    if task is not None and not task.is_terminal:
+        what = "plan" if task.kind == "plan" else "task"
+        why = (
+            f"Thanks! This issue has a {what} already: `{tid}` is {task.status.value.replace('_', ' ')}. `/plan` "
+            "makes a plan of an issue whose task ended (or that has none); `/cancel` this one first to plan instead."
+        )
+        return CommentPlan("help", tid, why, command)
+    if event.issue.state != "open":
+        return CommentPlan("not-now", tid, f"issue #{event.issue.number} is closed: reopen it to plan it", command)
+    return CommentPlan("plan", tid, f"/plan of issue #{event.issue.number} by {event.comment.author.login}", command)

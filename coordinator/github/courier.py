@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from coordinator.core.deliveries import creation_free, due, due_for_others, holds_creation
 from coordinator.core.transitions.followups import family, record_replies, replies_due
 from coordinator.core.transitions.github import DeliveryRecord, record_delivery, refuse_link, take_creation
+from coordinator.core.transitions.plan_github import children_of
 from coordinator.errors import ContentionError, CoordinatorError, InvalidTransition, RemoteError, TaskNotFound
 from coordinator.github.deliver import Deliverer, Family
 from coordinator.github.followup_check import FollowUpCheck
@@ -90,12 +91,13 @@ class Courier:
                 return False
         assert task.github is not None
         root, follow_ups = family(self.store.state.tasks, task)
+        children = children_of(self.store.state.tasks.values(), root.id) if root.kind == "plan" else []
         record = self.deliverer.deliver(
             task,
             self.store.state.github,
             may_create=may_create,
             look_first=task_id not in self._fresh,
-            family=Family(root, follow_ups),
+            family=Family(root, follow_ups, children),
         )
         self._fresh.discard(task_id)
         delivered = self._record(task_id, record)

@@ -104,10 +104,12 @@ def workflow_paths(paths: Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Family:
-    """An issue's task (``root``) and its follow-ups: the tracking comment shows them all."""
+    """An issue's task (``root``), its follow-ups and, for a plan, its subtasks: the tracking comment shows them
+    all."""
 
     root: Task
     follow_ups: Sequence[Task] = ()
+    children: Sequence[Task] = ()
 
 
 @dataclass(frozen=True)
@@ -281,7 +283,9 @@ class Deliverer:
     ) -> None:
         link = work.link
         shown = task.model_copy(update={"github": link})
-        body = self.redact(render(shown, config, family.follow_ups if family is not None else ()))
+        body = self.redact(
+            render(shown, config, family.follow_ups, family.children) if family is not None else render(shown, config)
+        )
         if link.comment_id is not None:
             try:
                 comment_id = link.comment_id
@@ -321,7 +325,7 @@ class Deliverer:
         follow_ups = [shown if f.id == task.id else f for f in family.follow_ups]
         if not any(f.id == task.id for f in follow_ups):
             follow_ups.append(shown)
-        body = self.redact(render(root, config, follow_ups))
+        body = self.redact(render(root, config, follow_ups, family.children))
         try:
             self._again(lambda: self.api.edit_comment(link.repository, comment_id, body))
         except GitHubError as exc:

@@ -10,13 +10,14 @@ left pending are retried.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from coordinator.core.state import State
 from coordinator.core.transitions import Change, SubmitRequest
 from coordinator.core.transitions.followups import cancel_with_follow_ups, follow_ups_of
 from coordinator.core.transitions.github import IssueSettings, retrigger, submit_issue, update_issue_task
+from coordinator.core.transitions.plans import GITHUB_MAX_SUBTASKS
 from coordinator.errors import InvalidTransition, UsageError
 from coordinator.github.api import WRITE_PERMISSIONS, GitHubAPI
 from coordinator.github.conversation import CommentPlan, plan_comment
@@ -139,7 +140,9 @@ class Ingest:
             )
         permission, trusted = self.gate(event.repository, event.sender, config)
         if not trusted:
-            return self.untrusted(event, config, permission, starts=what.action in ("submit", "retrigger"))
+            label = config.plan_label if what.as_plan else config.trigger_label
+            starts = what.action in ("submit", "retrigger")
+            return self.untrusted(event, config, permission, starts=starts, label=label)
         settings = read_labels(event.issue.labels, default_pr=config.default_pr)
         if settings.ignored:
             self.echo(f"note: labels not understood (ignored): {', '.join(settings.ignored)}")
@@ -158,13 +161,19 @@ class Ingest:
                     settings=None if text else settings,
                 ),
             )
+        return self._start(event, what, config, permission, settings)
+
+    def _start(
+        self, event: IssuesEvent, what: Plan, config: GitHubConfig, permission: str, settings: IssueSettings
+    ) -> Outcome:
+        """A writer's trigger: the issue's task (a plan, for the plan label) made, or its new round."""
         trigger = Trigger(
             actor=event.sender.login,
             actor_id=event.sender.id,
             permission=permission,
             event=event.name,
             delivery=event.delivery,
-            label=config.trigger_label,
+            label=config.plan_label if what.as_plan else config.trigger_label,
             at=trigger_time(event),
             comments=event.issue.comments,
         )
@@ -180,13 +189,32 @@ class Ingest:
                     body=issue_body(event, s),
                     settings=settings,
                     now=now,
+                    as_plan=what.as_plan,
                 ),
                 trusted=True,
             )
-        return self.commit(event, what, lambda s, now: self._submit(s, now, event, trigger, settings), trusted=True)
+        return self.commit(
+            event,
+            what,
+            lambda s, now: self._submit(s, now, event, trigger, settings, as_plan=what.as_plan),
+            trusted=True,
+        )
+
+    def submit_plan(
+        self, state: State, now: datetime, event: IssueCommentEvent, trigger: Trigger, settings: IssueSettings
+    ) -> Change:
+        """The plan of an issue that has no task, made by a writer's ``/plan`` (``trigger``: the comment)."""
+        return self._submit(state, now, event, trigger, settings, as_plan=True)
 
     def _submit(
-        self, state: State, now: datetime, event: IssuesEvent, trigger: Trigger, settings: IssueSettings
+        self,
+        state: State,
+        now: datetime,
+        event: IssuesEvent | IssueCommentEvent,
+        trigger: Trigger,
+        settings: IssueSettings,
+        *,
+        as_plan: bool = False,
     ) -> Change:
         link = GitHubLink(
             repository=event.repository,
@@ -217,6 +245,8 @@ class Ingest:
             task_id=f"issue-{event.issue.number}",
             github=link,
         )
+        if as_plan:  # the repository's plan settings (never a verify command from the event)
+            request = replace(request, kind="plan", max_subtasks=GITHUB_MAX_SUBTASKS)
         return submit_issue(state, request, by=self.courier.who, now=now)
 
     def _missed(self, event: IssuesEvent, what: Plan, state: State) -> tuple[IssuesEvent, Plan]:
@@ -275,7 +305,13 @@ class Ingest:
         return permission, permission in WRITE_PERMISSIONS
 
     def untrusted(
-        self, event: IssuesEvent | IssueCommentEvent, config: GitHubConfig, permission: str, *, starts: bool
+        self,
+        event: IssuesEvent | IssueCommentEvent,
+        config: GitHubConfig,
+        permission: str,
+        *,
+        starts: bool,
+        label: str | None = None,
     ) -> Outcome:
         """No task change for a sender who may not trigger. Only a trigger gets the polite reply (``starts``): an
         edit or a label change by them leaves the task as a writer asked for it, and it still runs, so telling
@@ -292,6 +328,6 @@ class Ingest:
         if any(_UNTRUSTED_MARKER in c.body for c in comments):
             return Outcome(f"ignored: {why} (already answered on the issue)")
         self.api.create_comment(
-            event.repository, event.issue.number, untrusted_reply(who, permission, config.trigger_label)
+            event.repository, event.issue.number, untrusted_reply(who, permission, label or config.trigger_label)
         )
         return Outcome(f"ignored: {why}; replied on the issue")

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from coordinator.core.state import State
 from coordinator.core.transitions import Change, cancel
+from coordinator.core.transitions.github import retrigger
+from coordinator.core.transitions.plan_approval import approve_plan, replan
 from coordinator.core.transitions.questions import answer
 from coordinator.core.transitions.steering import (
     add_feedback,
@@ -62,7 +64,7 @@ class Steering:
             return f"ignored: {what.why}", None
         transition = self._transition(event, what, permission)
         try:
-            outcome = ingest.commit(event, what, transition, trusted=what.action == "retry")
+            outcome = ingest.commit(event, what, transition, trusted=what.action in ("retry", "plan"))
         except (InvalidTransition, UsageError) as exc:
             # The command does not apply to the task as it is (no stronger mode to escalate to): the person who
             # asked is told why on the issue, where they asked, not only in a failed workflow run's log.
@@ -85,7 +87,7 @@ class Steering:
             author=who,
             at=event.comment.created_at,
             text=text,
-            kind="retry" if what.action == "retry" else "answer" if what.action == "answer" else "comment",
+            kind="retry" if what.action in ("retry", "replan") else "answer" if what.action == "answer" else "comment",
             url=event.comment.html_url,
         )
         if what.action == "feedback":
@@ -100,7 +102,52 @@ class Steering:
         if what.action == "escalate":
             mode = command.argument if command is not None else None
             return lambda s, now: escalate(s, task_id=tid, by=who, now=now, mode=mode)
+        if what.action == "approve":
+            return lambda s, now: approve_plan(s, task_id=tid, by=f"{who} on GitHub", now=now)
+        if what.action == "replan":
+            return lambda s, now: replan(s, task_id=tid, feedback=feedback, now=now)
+        if what.action == "plan":
+            return self._plan(event, tid, permission)
         return self._retry(event, tid, feedback if text else None, permission)
+
+    def _plan(self, event: IssueCommentEvent, tid: str, permission: str) -> Callable[[State, datetime], Change]:
+        """``/plan``: the issue's plan, made (or its ended task's new round made a plan) with the comment as its
+        trigger, which the runner checks on GitHub before the planning attempt runs."""
+
+        def transition(state: State, now: datetime) -> Change:
+            config = state.github
+            trigger = self._comment_trigger(event, permission, config.plan_label)
+            settings = read_labels(event.issue.labels, default_pr=config.default_pr)
+            title, body = issue_title(event, state), issue_body(event, state)
+            if tid in state.tasks:
+                return retrigger(
+                    state,
+                    task_id=tid,
+                    trigger=trigger,
+                    title=title,
+                    body=body,
+                    settings=settings,
+                    now=now,
+                    as_plan=True,
+                )
+            return self.ingest.submit_plan(state, now, event, trigger, settings)
+
+        return transition
+
+    @staticmethod
+    def _comment_trigger(event: IssueCommentEvent, permission: str, label: str) -> Trigger:
+        """The comment as the trigger of a new round (``/retry``, ``/escalate``, ``/plan``)."""
+        return Trigger(
+            actor=event.comment.author.login,
+            actor_id=event.comment.author.id,
+            permission=permission,
+            event=event.name,
+            delivery=event.delivery,
+            label=label,
+            at=event.comment.created_at,
+            comments=event.issue.comments,
+            comment_id=event.comment.id,
+        )
 
     def _retry(
         self, event: IssueCommentEvent, tid: str, feedback: Feedback | None, permission: str
@@ -110,17 +157,7 @@ class Steering:
 
         def transition(state: State, now: datetime) -> Change:
             config = state.github
-            trigger = Trigger(
-                actor=event.comment.author.login,
-                actor_id=event.comment.author.id,
-                permission=permission,
-                event=event.name,
-                delivery=event.delivery,
-                label=config.trigger_label,
-                at=event.comment.created_at,
-                comments=event.issue.comments,
-                comment_id=event.comment.id,
-            )
+            trigger = self._comment_trigger(event, permission, config.trigger_label)
             task = state.tasks[tid]
             command = event.comment.body.strip().split("\n", 1)[0].split()
             named = command[1] if escalating and len(command) > 1 else None

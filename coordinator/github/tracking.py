@@ -10,6 +10,7 @@ from datetime import datetime
 
 from coordinator.core.deliveries import needs_person
 from coordinator.core.spend import BUDGET_WAIT
+from coordinator.github.plan_tracking import plan_headline, plan_lines, report_lines
 from coordinator.github.sanitize import clip, quoted, sanitize
 from coordinator.models import Attempt, AttemptOutcome, GitHubConfig, GitHubLink, Task, TaskStatus
 
@@ -52,16 +53,18 @@ def pushed_branch(task: Task, config: GitHubConfig) -> str:
     return config.branch_prefix + (task.follow_up.of if task.follow_up is not None else task.id)
 
 
-def render(task: Task, config: GitHubConfig, follow_ups: Sequence[Task] = ()) -> str:
+def render(task: Task, config: GitHubConfig, follow_ups: Sequence[Task] = (), children: Sequence[Task] = ()) -> str:
     """The tracking comment's whole text for the issue's ``task`` as it is now, with a section for each of its
-    ``follow_ups`` (whichever of them is delivered, the comment shows them all)."""
+    ``follow_ups`` (whichever of them is delivered, the comment shows them all) and, for a plan, its proposal,
+    its subtasks (``children``) or its final report."""
     link = task.github
     assert link is not None
-    lines = [marker(task.id), f"{_headline(task)}", ""]
+    lines = [marker(task.id), f"{plan_headline(task, children) or _headline(task)}", ""]
     for asked in (f for f in task.feedback if f.kind == "retry" and f.round == task.round):
         text = clip(inert(sanitize(asked.text).strip()), _ASKED_CHARS)
         lines += [f"**{_one_line(asked.author)} asked for this round:**", "", quoted(text), ""]
     lines += _question(task, link)
+    lines += plan_lines(task, children)
     round_attempts = [a for a in task.attempts if a.round == task.round]
     if task.status in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED):
         lines += _final(task, link, config, round_attempts)
@@ -317,6 +320,8 @@ def pull_body(task: Task, config: GitHubConfig) -> str:
     lines = [f"Closes #{link.issue}", ""]
     if summary:
         lines += [summary, ""]
+    if task.plan is not None and task.plan.report is not None:
+        lines += report_lines(task.plan.report)
     lines.append(
         f"<sub>Made by coordinator for task `{task.id}`, triggered by {link.trigger.actor}; the agent's work is on "
         f"`{pushed_branch(task, config)}`. Review it like any contribution.</sub>"

@@ -1,10 +1,12 @@
 """What an ``issues`` event means for the issue's task, decided from the event and the state branch alone (pure).
 
 - ``opened`` or ``labeled`` with the trigger label → a task ``issue-<number>``; a new round when it had ended.
-- ``reopened`` with the trigger label on → the same.
+  With the plan label (``claude:plan``) instead → the same, as a plan (its first attempt splits the work).
+- ``reopened`` with the trigger (or plan) label on → the same.
 - ``edited`` while the task waits → it takes the new title and body.
 - ``labeled``/``unlabeled`` of another label while the task waits → it takes the labels' settings.
-- ``closed``, or the trigger label removed → the task is cancelled (a running agent stops).
+- ``closed``, or the trigger label removed (the plan label, from a plan) → the task is cancelled (a running agent
+  stops).
 - anything else → ignored, saying why; so is every event for an id ``issue-<number>`` that holds no task of this
   very issue (made by hand, or of another repository sharing the state branch, or a copy of another issue's task).
 
@@ -32,6 +34,8 @@ class Plan:
     action: Action
     task_id: str
     why: str
+    #: A ``submit`` or ``retrigger`` of the plan label: the task is a plan.
+    as_plan: bool = False
 
     @property
     def gated(self) -> bool:
@@ -55,7 +59,7 @@ def plan(event: IssuesEvent, task: Task | None, config: GitHubConfig, *, follow_
     ``follow_ups_active``: follow-ups of it wait or run (closing the issue cancels them too)."""
     tid = task_id_of(event.issue.number)
     label = config.trigger_label
-    labelled = label in event.issue.labels
+    labelled = label in event.issue.labels or config.plan_label in event.issue.labels
     if task is not None and task.github is None:
         return Plan("ignore", tid, f"task {tid} exists but was not made from an issue; rename it to use this issue")
     if task is not None and task.github is not None and not _same_issue(task.github, event):
@@ -63,15 +67,15 @@ def plan(event: IssuesEvent, task: Task | None, config: GitHubConfig, *, follow_
         return Plan("ignore", tid, f"task {tid} is the task of {held}, not of this issue; nothing is done to it")
     action = event.action
     if action in ("opened", "labeled", "reopened"):
-        triggered = event.label == label if action == "labeled" else labelled
-        if triggered:
-            return _trigger(event, task, tid)
+        given = [event.label] if action == "labeled" else event.issue.labels  # labeled: that label alone counts
+        if label in given or config.plan_label in given:
+            return _trigger(event, task, tid, as_plan=config.plan_label in given)
         if action == "labeled" and labelled and _waiting(task):
             return Plan("update-labels", tid, f"label '{event.label}' added while {tid} waits")
         return Plan("ignore", tid, f"no '{label}' label on issue #{event.issue.number}")
     if action == "unlabeled":
-        if event.label == label:
-            return _cancel(task, tid, f"label '{label}' removed", follow_ups_active)
+        if event.label == label or (event.label == config.plan_label and task is not None and task.kind == "plan"):
+            return _cancel(task, tid, f"label '{event.label}' removed", follow_ups_active)
         if labelled and _waiting(task):
             return Plan("update-labels", tid, f"label '{event.label}' removed while {tid} waits")
         return Plan("ignore", tid, f"label '{event.label}' is not the trigger label")
@@ -84,18 +88,20 @@ def plan(event: IssuesEvent, task: Task | None, config: GitHubConfig, *, follow_
     return Plan("ignore", tid, f"coordinator does not act on issues.{action}")
 
 
-def _trigger(event: IssuesEvent, task: Task | None, tid: str) -> Plan:
+def _trigger(event: IssuesEvent, task: Task | None, tid: str, *, as_plan: bool) -> Plan:
     if event.issue.state != "open":
         return Plan("ignore", tid, f"issue #{event.issue.number} is closed")
+    what = "planning of issue" if as_plan else "issue"
     if task is None:
-        return Plan("submit", tid, f"issue #{event.issue.number} triggered by {event.sender.login}")
+        return Plan("submit", tid, f"{what} #{event.issue.number} triggered by {event.sender.login}", as_plan)
     assert task.github is not None
     if not task.is_terminal:
         return Plan("ignore", tid, f"{tid} is {task.status.value} already")
     trigger = task.github.trigger
     if (event.delivery and event.delivery == trigger.delivery) or trigger_time(event) <= trigger.at:
         return Plan("ignore", tid, f"this trigger was handled already ({tid} is {task.status.value})")
-    return Plan("retrigger", tid, f"{tid} was {task.status.value}; triggered again by {event.sender.login}")
+    again = "triggered again as a plan" if as_plan else "triggered again"
+    return Plan("retrigger", tid, f"{tid} was {task.status.value}; {again} by {event.sender.login}", as_plan)
 
 
 def _cancel(task: Task | None, tid: str, why: str, follow_ups_active: bool) -> Plan:

@@ -57,7 +57,7 @@ def trigger_seen(events: Sequence[IssueEvent], link: GitHubLink) -> str | None:
 
 
 #: The commands whose comment starts a round (and is its trigger).
-TRIGGER_COMMANDS = ("/retry", "/escalate")
+TRIGGER_COMMANDS = ("/retry", "/escalate", "/plan")
 
 
 def comment_seen(comment: Comment, link: GitHubLink) -> str | None:
@@ -78,14 +78,30 @@ def comment_seen(comment: Comment, link: GitHubLink) -> str | None:
     )
 
 
-def still_wanted(events: Sequence[IssueEvent], label: str) -> str | None:
-    """Why the issue no longer asks for work, judged from its events (None: it is open and labelled)."""
-    state = next((e.event for e in reversed(events) if e.event in ("closed", "reopened")), "reopened")
-    if state == "closed":
+def still_wanted(events: Sequence[IssueEvent], label: str, *, or_label: str | None = None) -> str | None:
+    """Why the issue no longer asks for work, judged from its events (None: it is open and has ``label``, or
+    ``or_label`` when given)."""
+    if _closed(events):
         return "the issue is closed"
-    changes = (e.event for e in reversed(events) if e.event in ("labeled", "unlabeled") and e.label == label)
-    labelled = next(changes, "unlabeled")
-    return None if labelled == "labeled" else f"the label '{label}' was removed"
+    for name in (label, or_label) if or_label is not None else (label,):
+        changes = (e.event for e in reversed(events) if e.event in ("labeled", "unlabeled") and e.label == name)
+        if next(changes, "unlabeled") == "labeled":
+            return None
+    return f"the label '{label}' was removed"
+
+
+def wanted_why(events: Sequence[IssueEvent], link: GitHubLink, config: GitHubConfig) -> str | None:
+    """Why the issue no longer asks for ``link``'s task: closed, or neither the trigger nor the plan label on it.
+    A plan that a writer's ``/plan`` made needs no label (the comment asked for it): only closing stops it."""
+    trigger = link.trigger
+    if trigger.comment_id is not None and trigger.label == config.plan_label:
+        return "the issue is closed" if _closed(events) else None
+    return still_wanted(events, config.trigger_label, or_label=config.plan_label)
+
+
+def _closed(events: Sequence[IssueEvent]) -> bool:
+    """Whether the issue's latest close or reopen closed it."""
+    return next((e.event for e in reversed(events) if e.event in ("closed", "reopened")), "reopened") == "closed"
 
 
 class TriggerCheck:
@@ -124,7 +140,7 @@ class TriggerCheck:
             events = self.api.issue_events(link.repository, link.issue)
             why = self._trigger_why(link, events)
             self._known[_key(link)] = why
-            why = why or still_wanted(events, config.trigger_label) or self._actor_refusal(link, config)
+            why = why or wanted_why(events, link, config) or self._actor_refusal(link, config)
         except GitHubError as exc:
             return _unanswered(exc)
         return Verdict(why)

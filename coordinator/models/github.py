@@ -37,6 +37,12 @@ class GitHubConfig(StateModel):
     """``github`` in ``config.json``: how issues become tasks, for every runner and every ingest."""
 
     trigger_label: str = Field(default="claude", min_length=1, max_length=50, description="The label that triggers.")
+    plan_label: str = Field(
+        default="claude:plan",
+        min_length=1,
+        max_length=50,
+        description="The label that makes the issue a plan: its first attempt splits the work into subtasks.",
+    )
     untrusted_reply: Literal["polite", "silent"] = Field(
         default="polite", description="Answer a trigger by someone without write access once, or say nothing."
     )
@@ -73,7 +79,7 @@ class GitHubConfig(StateModel):
             raise ValueError(f"not GitHub logins or org/team names: {', '.join(bad)} (e.g. alice or my-org/ops)")
         return value
 
-    @field_validator("trigger_label", "status_label_prefix", "needs_human_label")
+    @field_validator("trigger_label", "plan_label", "status_label_prefix", "needs_human_label")
     @classmethod
     def _label_text(cls, value: str) -> str:
         return _printable(value, "a label")

@@ -425,7 +425,9 @@ class RunnerDaemon:
 
         claimed = self.delivery.record(report, heartbeat=heartbeat, claim=claim)
         recorded = self.store.state.tasks.get(report.task_id)
-        self._tell_github([recorded] if recorded is not None else [])
+        # A plan's subtask has no issue of its own: its plan's tracking comment shows it.
+        plan = self.store.state.tasks.get(recorded.parent) if recorded is not None and recorded.parent else None
+        self._tell_github([t for t in (recorded, plan) if t is not None])
         return claimed
 
     # --- shutdown and housekeeping ---

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from coordinator.core.deliveries import mark_deliveries
 from coordinator.core.state import State
+from coordinator.core.transitions.plan_github import plans_told_of
 from coordinator.errors import TaskNotFound, UsageError
 from coordinator.models import BranchConfig, Meta, Runner, StateModel, Task
 from coordinator.modes import ModesConfig
@@ -69,6 +70,8 @@ class Draft:
             from coordinator.core.transitions.dependencies import settle_dependents
 
             settle_dependents(self, max(t.updated_at for t in ended))
+        for plan in plans_told_of(self.state, self.changed):  # a subtask shows in its plan's tracking comment
+            self.changed[plan.id] = plan
         config = self.state.github
         tasks = tuple(mark_deliveries(self.state.tasks.get(t.id), t, config) for t in self.changed.values())
         if task is not None:

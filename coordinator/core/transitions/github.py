@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from coordinator.core.deliveries import CREATE_WINDOW, creation_free, next_try
 from coordinator.core.state import State
 from coordinator.core.transitions.change import Change, Draft, require_mode, short
+from coordinator.core.transitions.plans import new_round_kind
 from coordinator.core.transitions.results import fail
 from coordinator.core.transitions.tasks import SubmitRequest, submit
 from coordinator.errors import InvalidTransition, UsageError
@@ -69,9 +70,11 @@ def retrigger(
     body: str,
     settings: IssueSettings,
     now: datetime,
+    as_plan: bool | None = None,
 ) -> Change:
     """A new round for an issue's task that ended, triggered again (re-labelled or reopened): the issue's text
-    and labels as they are now, the new trigger, the same tracking comment."""
+    and labels as they are now, the new trigger, the same tracking comment. ``as_plan``: the round is a plan's
+    (True) or a task's (False), as the label that triggered it says; None keeps what the task was."""
     draft = Draft(state)
     task = draft.get(task_id)
     if not task.is_terminal or task.github is None:
@@ -80,6 +83,7 @@ def retrigger(
     link = _next_round_link(task.github, trigger, settings.pr_policy)
     updated = task.model_copy(
         update={
+            **new_round_kind(state, task, task.kind == "plan" if as_plan is None else as_plan),
             "title": title,
             "body": body,
             "round": task.round + 1,
