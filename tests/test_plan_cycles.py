@@ -119,3 +119,58 @@ def test_a_verify_that_failed_without_a_verdict_fails_the_plan_with_its_reason()
     )
     plan = _plan(state, plan_id)
     assert plan.status == TaskStatus.FAILED and plan.status_reason == f"verify {plan_id}.v1 failed: disk full"
+
+
+def test_retrying_a_plan_left_red_gives_it_fix_cycles_again() -> None:
+    state, plan_id = _planned(fix_cycles=1)
+    _red(state, f"{plan_id}.v1")
+    _succeed(state, f"{plan_id}.f1")
+    _red(state, f"{plan_id}.v2")
+    assert _plan(state, plan_id).status == TaskStatus.FAILED
+    change = apply(state, T.retry(state, task_id=plan_id, now=NOW, by="alice"))
+    plan = _plan(state, plan_id)
+    assert plan.status == TaskStatus.BLOCKED and plan.round == 1 and plan.plan is not None
+    assert plan.plan.cycles_from == 1 and plan.plan.report is None
+    assert state.tasks[f"{plan_id}.f2"].status == TaskStatus.QUEUED and f"{plan_id}.v3" in plan.depends_on
+    assert "retry task-1 by alice, round 1" in change.message
+    _succeed(state, f"{plan_id}.f2")
+    _succeed(state, f"{plan_id}.v3", verification={"passed": True, "head": "d" * 40})
+    assert _plan(state, plan_id).status == TaskStatus.SUCCEEDED
+
+
+def test_retrying_a_plan_retries_its_subtasks_that_failed() -> None:
+    state = State()
+    plan_id = apply(state, T.submit(state, T.SubmitRequest(title="Plan", kind="plan"), NOW)).task.id  # type: ignore[union-attr]
+    _run(state, plan_id)
+    apply(
+        state, complete_plan(state, task_id=plan_id, runner="r1", result=AttemptResult(), plan=TWO, now=NOW, attempt=1)
+    )
+    _succeed(state, f"{plan_id}.1")
+    _run(state, f"{plan_id}.2")
+    apply(state, T.fail(state, task_id=f"{plan_id}.2", runner="r1", reason="broke", now=NOW, retryable=False))
+    assert _plan(state, plan_id).status == TaskStatus.FAILED
+    apply(state, T.retry(state, task_id=plan_id, now=NOW, by="alice"))
+    assert _plan(state, plan_id).status == TaskStatus.BLOCKED
+    assert state.tasks[f"{plan_id}.1"].round == 0  # what succeeded is kept
+    assert state.tasks[f"{plan_id}.2"].status == TaskStatus.QUEUED and state.tasks[f"{plan_id}.2"].round == 1
+    _succeed(state, f"{plan_id}.2")
+    assert state.tasks[f"{plan_id}.v1"].status == TaskStatus.QUEUED  # on to verification
+
+
+def test_retrying_a_cancelled_plan_brings_its_subtasks_back() -> None:
+    state = State()
+    plan_id = apply(state, T.submit(state, T.SubmitRequest(title="Plan", kind="plan"), NOW)).task.id  # type: ignore[union-attr]
+    _run(state, plan_id)
+    three = PlanFile.model_validate(
+        {"subtasks": [{"key": "a", "title": "A"}, {"key": "b", "title": "B", "depends_on": ["a"]}]}
+    )
+    apply(
+        state,
+        complete_plan(state, task_id=plan_id, runner="r1", result=AttemptResult(), plan=three, now=NOW, attempt=1),
+    )
+    apply(state, T.cancel(state, task_id=plan_id, now=NOW, by="alice"))
+    assert {state.tasks[f"{plan_id}.{n}"].status for n in (1, 2)} == {TaskStatus.CANCELLED}
+    apply(state, T.retry(state, task_id=plan_id, now=NOW, by="alice"))
+    assert state.tasks[f"{plan_id}.1"].status == TaskStatus.QUEUED
+    assert state.tasks[f"{plan_id}.2"].status == TaskStatus.BLOCKED  # waits for a again
+    assert _plan(state, plan_id).status == TaskStatus.BLOCKED

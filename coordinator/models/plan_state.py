@@ -72,6 +72,9 @@ class PlanState(StateModel):
 
     verify_command: str | None = Field(default=None, max_length=1_000, description="See PlanConfig.")
     fix_cycles: int = Field(default=3, ge=0, le=10)
+    cycles_from: int = Field(
+        default=0, ge=0, description="Fix children made before its last retry (each retry allows fix_cycles more)."
+    )
     approve: bool = Field(default=False, description="Its subtasks wait for approval ('coordinator approve').")
     proposal: PlanFile | None = Field(default=None, description="The plan awaiting approval.")
     approved_by: str | None = None

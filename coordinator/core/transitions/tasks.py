@@ -245,7 +245,8 @@ def _cancelled(task: Task, why: str, by: str, now: datetime) -> Task:
 
 
 def retry(state: State, *, task_id: str, now: datetime, by: str = "unknown", mode: str | None = None) -> Change:
-    """Give a failed or cancelled task a new round of attempts (in ``mode`` if given, else its last mode)."""
+    """Give a failed or cancelled task a new round of attempts (in ``mode`` if given, else its last mode); a plan
+    that has children re-opens instead (see :func:`~coordinator.core.transitions.plan_retry.retry_plan`)."""
     if mode is not None:
         require_mode(state.modes, mode)
     draft = Draft(state)
@@ -254,8 +255,22 @@ def retry(state: State, *, task_id: str, now: datetime, by: str = "unknown", mod
         raise InvalidTransition(task_id, "succeeded; submit a new task to do more work")
     if not task.is_terminal:
         raise InvalidTransition(task_id, f"is {task.status.value}; only failed or cancelled tasks can be retried")
+    if task.kind == "plan" and task.depends_on:
+        from coordinator.core.transitions.plan_retry import retry_plan
+
+        return draft.change(task=retry_plan(draft, task, now, by=by))
+    updated = retried(state, task, now, by=by, mode=mode)
+    draft.put(updated)
+    draft.lines.append(f"retry {task_id} by {by}, round {updated.round}")
+    revive_dependents(draft, task_id, now)
+    reopen_plan(draft, task_id, now)
+    return draft.change(task=updated)
+
+
+def retried(state: State, task: Task, now: datetime, *, by: str, mode: str | None = None) -> Task:
+    """``task`` in a new round: queued, or blocked while a dependency has not succeeded."""
     waiting = [d for d in task.depends_on if d not in state.tasks or state.tasks[d].status != TaskStatus.SUCCEEDED]
-    updated = task.model_copy(
+    return task.model_copy(
         update={
             "round": task.round + 1,
             "mode": mode or task.mode,
@@ -268,8 +283,3 @@ def retry(state: State, *, task_id: str, now: datetime, by: str = "unknown", mod
             "updated_at": now,
         }
     )
-    draft.put(updated)
-    draft.lines.append(f"retry {task_id} by {by}, round {updated.round}")
-    revive_dependents(draft, task_id, now)
-    reopen_plan(draft, task_id, now)
-    return draft.change(task=updated)
