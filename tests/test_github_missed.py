@@ -28,6 +28,8 @@ def labeled(minutes_ago: float, *, by: str = "alice", label: str = "claude", kin
         ([labeled(5), labeled(1, kind="unlabeled")], None),  # taken off again: no trigger now
         ([labeled(RECENT.total_seconds() / 60 + 1)], None),  # too old: it predates the workflow, say
         ([labeled(5, label="other")], None),
+        ([labeled(5, label="claude:plan")], 0),  # the plan label triggers too
+        ([labeled(30), labeled(5, label="claude:plan")], 1),  # the latest of the two
         ([], None),
     ],
 )

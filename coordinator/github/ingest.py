@@ -261,12 +261,12 @@ class Ingest:
         if found.actor != event.sender.login and not self.gate(event.repository, event.sender, config)[1]:
             # The text may have changed since the label, by someone who may not change what runs.
             self.echo(
-                f"note: the label '{config.trigger_label}' that {found.actor} applied was never handled, and the "
+                f"note: the label '{found.label}' that {found.actor} applied was never handled, and the "
                 f"issue has changed since: apply the label again to start the task"
             )
             return event, what
         self.echo(
-            f"note: the label '{config.trigger_label}' that {found.actor} applied at {found.created_at.isoformat()} "
+            f"note: the label '{found.label}' that {found.actor} applied at {found.created_at.isoformat()} "
             "never reached coordinator (GitHub drops a pending run of a busy issue): handling it now"
         )
         rebuilt = as_labeled(event, found)

@@ -3,8 +3,9 @@
 GitHub keeps one pending workflow run per concurrency group and drops an older pending one: when an issue is
 labelled and then edited (or labelled again with another label) while an earlier run of that issue is still going,
 the run of the ``labeled`` event can be dropped, and the label would never become a task. So an event that is
-ignored on an open issue carrying the trigger label, whose task is missing or ended before that label, looks at
-the issue's events (one call) for the label's latest application and, when it is recent, handles it as the
+ignored on an open issue carrying the trigger (or the plan) label, whose task is missing or ended before that
+label, looks at the issue's events (one call) for the label's latest application and, when it is recent, handles
+it as the
 ``labeled`` event it was (with the gate on whoever applied it).
 """
 
@@ -24,7 +25,8 @@ RECENT = timedelta(hours=1)
 
 def may_have_missed(event: IssuesEvent, task: Task | None, config: GitHubConfig) -> bool:
     """Whether ``event`` (which the plan ignores) is on an issue whose trigger may have gone missing."""
-    if event.issue.state != "open" or config.trigger_label not in event.issue.labels:
+    labels = (config.trigger_label, config.plan_label)
+    if event.issue.state != "open" or not any(label in event.issue.labels for label in labels):
         return False
     return task is None or (task.is_terminal and task.github is not None)
 
@@ -32,13 +34,16 @@ def may_have_missed(event: IssuesEvent, task: Task | None, config: GitHubConfig)
 def latest_trigger(
     events: Sequence[IssueEvent], task: Task | None, config: GitHubConfig, now: datetime
 ) -> IssueEvent | None:
-    """The trigger label's latest application, when it is recent, still in force and newer than the task's
-    trigger; else None."""
-    label = config.trigger_label
-    changes = [e for e in events if e.event in ("labeled", "unlabeled") and e.label == label]
-    if not changes or changes[-1].event != "labeled":
+    """The latest application of the trigger label (or the plan label), when it is recent, still in force and newer
+    than the task's trigger; else None."""
+    found: list[IssueEvent] = []
+    for label in (config.trigger_label, config.plan_label):
+        changes = [e for e in events if e.event in ("labeled", "unlabeled") and e.label == label]
+        if changes and changes[-1].event == "labeled":
+            found.append(changes[-1])
+    if not found:
         return None
-    last = changes[-1]
+    last = max(found, key=lambda e: e.created_at)
     if now - last.created_at > RECENT:
         return None
     if task is not None and task.github is not None and last.created_at <= task.github.trigger.at:
