@@ -152,3 +152,36 @@ def test_new_plans_take_the_repository_defaults_unless_told_otherwise(project: P
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "fix_cycles" in bad.stderr
     empty = run(["plan", "Plan three", "--verify-command", " "], env)
     assert empty.returncode == 2 and "--verify-command is empty" in empty.stderr
+
+
+def test_subtasks_may_require_only_the_capabilities_the_repository_allows(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from coordinator.models import Task
+    from coordinator.runner.plans import read_plan
+
+    now = datetime(2026, 11, 29, tzinfo=UTC)
+    plan = Task(id="task-1", title="Plan", kind="plan", requires=["linux"], created_at=now, updated_at=now)
+    (tmp_path / ".coordinator").mkdir()
+    wanted = {
+        "subtasks": [{"key": "a", "title": "A", "requires": ["linux"]}, {"key": "b", "title": "B", "requires": ["gpu"]}]
+    }
+    (tmp_path / ".coordinator" / "plan.json").write_text(json.dumps(wanted))
+    refused, why = read_plan(tmp_path, plan)
+    assert refused is None and why is not None and "\n" not in why
+    assert "subtask 'b' requires gpu, which plans may not ask for" in why
+    assert "coordinator plans --set subtask_capabilities=gpu" in why
+    allowed, why = read_plan(tmp_path, plan, capabilities=["gpu"])
+    assert allowed is not None and why is None  # the plan's own (linux) always apply
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name == "nt", reason="POSIX paths")
+def test_a_plan_routing_work_to_a_capability_nobody_allowed_fails_saying_how_to_allow_it(
+    project: Project, tmp_path: Path
+) -> None:
+    plan_id, _ = _run_plan(project, tmp_path, {"subtasks": [{"key": "a", "title": "A", "requires": ["prod"]}]})
+    task = project.state().tasks[plan_id]
+    assert task.status == TaskStatus.FAILED
+    assert "requires prod, which plans may not ask for" in (task.attempts[-1].error or "")
+    assert not [t for t in project.state().tasks if t.startswith(plan_id + ".")]

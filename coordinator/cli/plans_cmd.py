@@ -15,7 +15,7 @@ from coordinator.cli.app import actor, cli, store_for
     multiple=True,
     metavar="KEY=VALUE",
     help="Change a setting (repeat), e.g. --set verify_command='make test' --set fix_cycles=2 --set approve=true "
-    "(an empty verify_command unsets it).",
+    "--set subtask_capabilities=gpu,windows (an empty verify_command unsets it).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
@@ -30,7 +30,7 @@ def plan_settings(ctx: click.Context, assignments: tuple[str, ...], as_json: boo
 
     with store_for(ctx) as store:
         if assignments:
-            new = assigned(PlanConfig, store.read().config.plans, assignments)
+            new = assigned(PlanConfig, store.read().config.plans, assignments, lists=("subtask_capabilities",))
             who = actor()
             change = store.update(lambda state, now: set_plans(state, plans=new, by=who))
             click.echo(change.message)

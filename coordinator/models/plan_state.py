@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from coordinator.models.base import StateModel, UtcDateTime
+from coordinator.models.base import Capability, StateModel, UtcDateTime
 from coordinator.models.plan import PlanFile
 
 #: The most output of a verify run kept on the state branch (its tail; the whole is in the runner's log).
@@ -23,6 +23,11 @@ class PlanConfig(StateModel):
     )
     fix_cycles: int = Field(default=3, ge=0, le=10, description="Fix children a plan may use before it fails.")
     approve: bool = Field(default=False, description="A plan's subtasks wait for a person's approval.")
+    subtask_capabilities: list[Capability] = Field(
+        default_factory=list,
+        description="Capabilities a planning attempt may make its subtasks require (the plan's own always apply): "
+        "the planner reads text others wrote, so it may route work to a machine only where this allows.",
+    )
 
 
 class Verification(StateModel):

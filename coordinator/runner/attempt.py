@@ -230,7 +230,8 @@ class AttemptRunner:
         if verdict is not None:
             return replace(result, outcome=AgentOutcome.EXECUTION_ERROR, error=f"agent's verdict: {verdict}")
         if slot.task.kind == "plan":  # a plan that cannot be used is a failed attempt (it escalates like one)
-            slot.plan, why = read_plan(worktree.path, slot.task)
+            allowed = self.plan_work.subtask_capabilities() if self.plan_work is not None else []
+            slot.plan, why = read_plan(worktree.path, slot.task, capabilities=allowed)
             if why is not None:
                 return replace(result, outcome=AgentOutcome.EXECUTION_ERROR, error=why)
             (worktree.path / PLAN_FILE).unlink(missing_ok=True)  # the plan is on the state branch, not the code

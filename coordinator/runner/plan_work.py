@@ -53,6 +53,10 @@ class PlanWork:
         self.branches, self.worktrees, self._state = branches, worktrees, state
         self.containment, self.redactor = containment, redactor
 
+    def subtask_capabilities(self) -> list[str]:
+        """What the repository lets a planning attempt make its subtasks require."""
+        return list(self._state().config.plans.subtask_capabilities)
+
     def base(self, task: Task) -> str | None:
         """The commit a child starts from: its plan's branch as the repository has it (None for anything else)."""
         if task.parent is None:

@@ -4,6 +4,7 @@ every problem said in one line the next attempt (and a person) can act on."""
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -14,8 +15,9 @@ from coordinator.models import PLAN_FILE, PlanFile, Task
 MAX_PLAN_BYTES = 512 * 1024
 
 
-def read_plan(worktree: Path, task: Task) -> tuple[PlanFile | None, str | None]:
-    """The plan the attempt left, or (None, why it cannot be used)."""
+def read_plan(worktree: Path, task: Task, *, capabilities: Collection[str] = ()) -> tuple[PlanFile | None, str | None]:
+    """The plan the attempt left, or (None, why it cannot be used). Subtasks may require only ``capabilities``
+    (the repository's ``subtask_capabilities``) besides the plan's own."""
     path = worktree / PLAN_FILE
     if not path.is_file():
         return None, f"no plan: the planning attempt must write {PLAN_FILE} (see state/schemas/plan.schema.json)"
@@ -32,4 +34,12 @@ def read_plan(worktree: Path, task: Task) -> tuple[PlanFile | None, str | None]:
     bound = task.max_subtasks or 50
     if len(plan.subtasks) > bound:
         return None, f"{PLAN_FILE} has {len(plan.subtasks)} subtasks; this plan allows at most {bound}"
+    allowed = set(capabilities) | set(task.requires)
+    for subtask in plan.subtasks:
+        refused = sorted(set(subtask.requires) - allowed)
+        if refused:
+            return None, (
+                f"{PLAN_FILE}: subtask {subtask.key!r} requires {', '.join(refused)}, which plans may not ask for "
+                f"(a person allows it: coordinator plans --set subtask_capabilities={','.join(refused)})"
+            )
     return plan, None
