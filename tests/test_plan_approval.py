@@ -122,6 +122,13 @@ def test_replanning_a_proposal_queues_a_new_planning_round_with_the_feedback() -
     assert plan.status == TaskStatus.QUEUED and plan.round == 1 and plan.depends_on == []
     assert plan.plan is not None and plan.plan.proposal is None and plan.plan.approve
     assert [(f.text, f.round, f.kind) for f in plan.feedback] == [("split the docs in two", 1, "retry")]
+    # The next planning attempt sees what was sent back, with the feedback.
+    from coordinator.runner.prompt import build_prompt
+
+    assert plan.plan.rejected is not None
+    prompt = build_prompt(plan, branch=f"coordinator/{plan_id}", attempt=2)
+    assert "## The plan that was sent back" in prompt and "split the docs in two" in prompt
+    assert all(f"- {s.key}: {s.title}" in prompt for s in plan.plan.rejected.subtasks)
     # The next planning attempt is claimed, and its new proposal waits for approval again.
     claimed = apply(state, T.claim(state, runner="r2", capabilities=[], lease_ttl=TTL, now=NOW)).task
     assert claimed is not None and claimed.id == plan_id and claimed.counted_attempts() == 1

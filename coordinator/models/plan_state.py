@@ -82,6 +82,9 @@ class PlanState(StateModel):
     )
     approve: bool = Field(default=False, description="Its subtasks wait for approval ('coordinator approve').")
     proposal: PlanFile | None = Field(default=None, description="The plan awaiting approval.")
+    rejected: PlanFile | None = Field(
+        default=None, description="The proposal a person sent back with 'replan' (its next planning attempt sees it)."
+    )
     approved_by: str | None = None
     approved_at: UtcDateTime | None = None
     report: PlanReport | None = Field(default=None, description="Written when the plan ends.")

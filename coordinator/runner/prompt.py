@@ -52,9 +52,20 @@ def build_prompt(task: Task, *, branch: str, attempt: int, description: str | No
 
 
 def _plan_instructions(task: Task) -> list[str]:
-    """A planning attempt: split the work, write nothing else."""
+    """A planning attempt: split the work, write nothing else (and, when a person sent a proposal back, what it
+    was: their feedback above says what to change)."""
     bound = task.max_subtasks or 50
+    rejected = task.plan.rejected if task.plan is not None else None
+    earlier: list[str] = []
+    if rejected is not None:
+        earlier = ["## The plan that was sent back", "Your earlier proposal, which a person asked to change:", ""]
+        earlier += [
+            f"- {s.key}: {s.title}" + (f" (after {', '.join(s.depends_on)})" if s.depends_on else "")
+            for s in rejected.subtasks
+        ]
+        earlier.append("")
     return [
+        *earlier,
         "## How to work: plan, do not implement",
         "Split the work above into at most " + str(bound) + " independent subtasks that other agents will do, in",
         "parallel where they do not depend on each other. Read the repository as much as you need; change nothing.",

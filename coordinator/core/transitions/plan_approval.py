@@ -43,7 +43,8 @@ def replan(state: State, *, task_id: str, feedback: Feedback, now: datetime) -> 
     assert task.plan is not None
     new_round = task.round + 1
     said = feedback.model_copy(update={"round": new_round, "kind": "retry"})
-    record = task.plan.model_copy(update={"proposal": None, "approved_by": None, "approved_at": None, "report": None})
+    reset = {"proposal": None, "approved_by": None, "approved_at": None, "report": None}
+    record = task.plan.model_copy(update={**reset, "rejected": task.plan.proposal or task.plan.rejected})
     updated = task.model_copy(
         update={
             "round": new_round,
