@@ -79,3 +79,14 @@ def test_a_plan_label_runs_the_plan_and_its_subtasks_and_the_comment_follows_the
     assert f"| `{plan_id}.1` | Add the endpoint | succeeded | `r1` |" in comment
     assert f"| `{plan_id}.2` | Document it | succeeded | `r1` |" in comment
     assert "coordinator:succeeded" in gh.issue_labels(number)
+    # One pull request for the whole plan, from its integrated (and verified) branch.
+    plan = tasks[plan_id]
+    assert plan.plan is not None and plan.plan.report is not None and plan.plan.report.head
+    [pull] = gh.pulls()
+    assert pull["head"]["ref"] == f"coordinator/{plan_id}", pull
+    pushed = git("rev-parse", f"refs/heads/coordinator/{plan_id}", cwd=project.origin).strip()
+    assert pushed == plan.plan.report.head
+    files = git("ls-tree", "--name-only", pushed, cwd=project.origin).split()
+    assert {f"{plan_id}.1.md", f"{plan_id}.2.md"} <= set(files)
+    assert f"{plan_id}.v1" in pull["body"] and "| Verify runs | 1, with 0 fix(es) |" in pull["body"], pull["body"]
+    assert "| Subtasks | 2 |" in pull["body"]

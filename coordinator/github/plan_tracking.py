@@ -88,7 +88,7 @@ def report_lines(report: PlanReport) -> list[str]:
         )
         rows.append("| " + " | ".join(cells) + " |")
     figures = [
-        ("Subtasks", str(len(report.children))),
+        ("Subtasks", str(sum(1 for c in report.children if c.kind == "task"))),
         ("Verify runs", f"{report.verify_runs}, with {report.fixes} fix(es)"),
         ("Total cost", f"${report.cost_usd:.4f}"),
         ("Time", _speed(report)),
@@ -113,7 +113,9 @@ def _speed(report: PlanReport) -> str:
     if report.wall_seconds is None:
         return f"{work} of work"
     said = f"{duration(report.wall_seconds)} from the first subtask's start to the last end, for {work} of work"
-    return said + (f" ({report.speedup:.1f}x faster than one after another)" if report.speedup is not None else "")
+    if report.speedup is None or report.speedup < 1.05:
+        return said + " (no faster than one after another)" if report.speedup is not None else said
+    return said + f" ({report.speedup:.1f}x faster than one after another)"
 
 
 def duration(seconds: float) -> str:
