@@ -1,6 +1,7 @@
 """A plan through the REAL claude CLI (against a fake Anthropic API on 127.0.0.1), started as README says: the
-planning attempt writes .coordinator/plan.json with the CLI's Write tool, each subtask writes its file, the
-verify command passes on the integrated branch, and the plan succeeds with its report."""
+planning attempt writes .coordinator/plan.json with the CLI's Write tool; three subtasks (b after a) write their
+files; the verify command fails once on the integrated branch, a fix child (the CLI again) mends it, verify
+passes, and the plan succeeds with its report."""
 
 from __future__ import annotations
 
@@ -25,9 +26,15 @@ PLAN = {
     "subtasks": [
         {"key": "a", "title": "Write a.md", "body": "a file named a.md saying hello"},
         {"key": "b", "title": "Write b.md", "body": "a file named b.md saying bye", "depends_on": ["a"]},
+        {"key": "c", "title": "Write c.md", "body": "a file named c.md"},
     ]
 }
-CHECK = "import pathlib, sys; sys.exit(0 if all(pathlib.Path(n).is_file() for n in ('a.md', 'b.md')) else 1)"
+CHECK = """
+import pathlib, sys
+missing = [n for n in ("a.md", "b.md", "c.md", "fixed.md") if not pathlib.Path(n).is_file()]
+print("missing:", *missing)
+sys.exit(1 if missing else 0)
+"""
 
 
 def _after_tool(body: dict[str, Any]) -> bool:
@@ -44,7 +51,10 @@ def reply(body: dict[str, Any]) -> Reply:
         if _after_tool(body):
             return Text("Planned two subtasks: a, then b.")
         return ToolUse.write(f"{where}/.coordinator/plan.json", json.dumps(PLAN))
-    name = "b.md" if "Write b.md" in said else "a.md"
+    if "fails verification" in said:  # the fix child: the failing output is in its prompt
+        name = "fixed.md" if "missing: fixed.md" in said else "wrong.md"
+    else:
+        name = next(n for n in ("b.md", "c.md", "a.md") if f"Write {n}" in said)
     if _after_tool(body):
         return Text(f"Wrote {name}.")
     return ToolUse.write(f"{where}/{name}", f"{name} by the agent\n")
@@ -69,12 +79,17 @@ def test_a_plan_runs_through_the_real_cli(project: Project, claude_exe: str, tmp
     tasks = project.state().tasks
     plan = tasks[plan_id]
     assert plan.status == TaskStatus.SUCCEEDED, (plan.status_reason, result.stdout)
-    a, b, v1 = tasks[f"{plan_id}.1"], tasks[f"{plan_id}.2"], tasks[f"{plan_id}.v1"]
+    a, b, c = (tasks[f"{plan_id}.{n}"] for n in (1, 2, 3))
+    v1, f1, v2 = tasks[f"{plan_id}.v1"], tasks[f"{plan_id}.f1"], tasks[f"{plan_id}.v2"]
     assert (a.title, b.title, b.depends_on) == ("Write a.md", "Write b.md", [a.id])
     assert a.attempts[0].cost_usd and a.attempts[0].summary == "Wrote a.md."
-    assert v1.attempts[0].verification is not None and v1.attempts[0].verification.passed
+    red, green = v1.attempts[0].verification, v2.attempts[0].verification
+    assert red is not None and not red.passed and "missing: fixed.md" in red.output
+    assert f1.status == TaskStatus.SUCCEEDED and f1.attempts[0].summary == "Wrote fixed.md."
+    assert green is not None and green.passed
     assert plan.plan is not None and plan.plan.report is not None
     report = plan.plan.report
-    assert report.cost_usd > 0 and [c.id for c in report.children] == [a.id, b.id, v1.id]
+    assert [line.id for line in report.children] == [a.id, b.id, c.id, v1.id, f1.id, v2.id]
+    assert report.verify_runs == 2 and report.fixes == 1 and report.cost_usd > 0
     files = git("ls-tree", "--name-only", f"refs/heads/coordinator/{plan_id}", cwd=project.origin).split()
-    assert {"a.md", "b.md"} <= set(files) and ".coordinator" not in files
+    assert {"a.md", "b.md", "c.md", "fixed.md"} <= set(files) and ".coordinator" not in files
