@@ -55,6 +55,8 @@ class RunReporter:
         #: Unique per process: a restarted process never takes a window its earlier life held.
         self.who = f"{who}#{secrets.token_hex(4)}"
         self._redact, self._now, self._echo, self._sleep = redact, now, echo, sleep
+        #: Comments found by their marker in this pass, recorded even when the edit that followed failed.
+        self._found: dict[str, int] = {}
 
     def text(self, state: State, report: RunReport) -> str | None:
         """The comment's whole text, redacted, as the run stands in ``state`` (None: none of its phases is left)."""
@@ -88,7 +90,9 @@ class RunReporter:
         except GitHubError as exc:
             error = self._redact(f"{exc}")
             self._echo(f"warning: the tracking comment of {run} on #{report.issue} failed, retried later: {error}")
-            return self._record(report, RunDelivery(by=self.who, error=error, retry_after=exc.retry_after))
+            found = self._found.pop(run, None)
+            failed = RunDelivery(by=self.who, comment_id=found, error=error, retry_after=exc.retry_after)
+            return self._record(report, failed)
         if comment_id is None:
             return False  # another process is creating it: it shows the newest text when it records
         return self._record(report, RunDelivery(by=self.who, comment_id=comment_id, digest=text_digest(text)))
@@ -109,7 +113,9 @@ class RunReporter:
         listed = self._again(lambda: self.api.comments(self.repository, report.issue))
         found = next((c for c in listed if is_run_comment(c.body, report.run)), None)
         if found is not None:
+            self._found[report.run] = found.id
             self._again(lambda: self.api.edit_comment(self.repository, found.id, text))
+            self._found.pop(report.run, None)
             return found.id
         return self.api.create_comment(self.repository, report.issue, text).id
 
