@@ -128,7 +128,7 @@ def test_a_critical_failure_mentions_the_maintainers(gh: FakeGitHub, store: Stat
     side.deliver_due()
     [text] = run_comments(gh, issue)
     assert "❌ **Failed**" in text and "| `build` | ❌ failed | 1 |" in text and "compile error" in text
-    assert "🙋 **A person must look** (@alice @octo/ops): critical phase `build` did not succeed" in text
+    assert "🙋 **A person must look** (@alice @octo/ops): critical phase `build` failed, so the run stopped" in text
     assert "| `publish` | 🚫 cancelled | 0 |" in text  # the rest of the run was stopped
     assert not report(store).pending
 

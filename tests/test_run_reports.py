@@ -186,7 +186,8 @@ def test_a_critical_failure_calls_the_maintainers_and_untrusted_reasons_stay_ine
     text = current(state, report_of(state, RUN))  # type: ignore[arg-type]
     assert text is not None
     assert "❌ **Failed**" in text
-    assert "🙋 **A person must look** (@alice @org/ops): critical phase `publish` did not succeed" in text
+    assert "🙋 **A person must look** (@alice @org/ops): critical phase `publish` failed, so the run stopped" in text
+    assert f"Retry it with `coordinator retry {RUN}-publish`" in text
     publish_row = next(line for line in text.splitlines() if line.startswith("| `publish`"))
     assert "@&#8203;someone" in publish_row and "Fixes&#8203; #3" in publish_row  # notifies nobody, closes nothing
     assert "hidden" not in publish_row and text.count("<!--") == 1  # only the marker

@@ -99,9 +99,10 @@ def _person_call(summary: RunSummary, config: GitHubConfig) -> list[str]:
     called = " ".join(f"@{name}" for name in config.maintainers)
     who = f" ({called})" if called else ""
     hint = "" if called else " (name who is called with 'coordinator github --set maintainers=LOGIN')"
+    retry = " or ".join(f"`coordinator retry {t.id}`" for t in stopped)
     return [
-        f"🙋 **A person must look**{who}: critical phase {names} did not succeed, so the rest of the run stopped"
-        f"{hint}. Start it again with `coordinator retry TASK-ID` or a new `coordinator pipeline run`.",
+        f"🙋 **A person must look**{who}: critical phase {names} failed, so the run stopped{hint}. "
+        f"Retry it with {retry}, or start a new run.",
         "",
     ]
 
