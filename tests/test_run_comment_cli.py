@@ -98,3 +98,32 @@ def test_without_a_token_the_run_says_who_posts_its_comment(project: Project, tm
     assert "tracking comment on #5: to be posted by the next process with GitHub access" in shown
     refused = run(["pipeline", "run", "nightly", "--issue", "0"], env)
     assert refused.returncode == 2 and "--issue" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_an_ingest_posts_the_comment_a_run_started_without_a_token_left_waiting(
+    project: Project, tmp_path: Path
+) -> None:
+    from tests.fakes.github_events import issues_event, write_event
+
+    definition = tmp_path / "nightly.toml"
+    definition.write_text(DEFINITION)
+    with fake_github() as gh:
+        issue = gh.add_issue("Nightly runs", author="alice")
+        plain = user_env(tmp_path / "home", {"COORDINATOR_REMOTE": str(project.origin)})
+        assert run(["pipeline", "set", "nightly", "--file", str(definition)], plain).returncode == 0
+        assert run(["pipeline", "run", "nightly", "--issue", str(issue)], plain).returncode == 0
+        assert comments(gh, issue) == []
+        other = gh.add_issue("Unrelated", author="bob")
+        gh.label(other, "bug", by="alice")
+        event = write_event(tmp_path / "event.json", issues_event(gh, other, "labeled", sender="alice", label="bug"))
+        env = github_env(
+            gh,
+            tmp_path / "actions-home",
+            COORDINATOR_REMOTE=str(project.origin),
+            GITHUB_EVENT_NAME="issues",
+            GITHUB_EVENT_PATH=str(event),
+        )
+        done = run(["ingest"], env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        [posted] = comments(gh, issue)
+        assert posted.startswith(MARKER) and "(0 of 3 phases ended)" in posted
