@@ -195,3 +195,17 @@ def test_a_critical_failure_calls_the_maintainers_and_untrusted_reasons_stay_ine
     nobody.tasks, nobody.records = state.tasks, state.records
     plain = current(nobody, report_of(state, RUN))  # type: ignore[arg-type]
     assert plain is not None and "coordinator github --set maintainers=LOGIN" in plain and " (@" not in plain
+
+
+def test_a_scheduled_run_of_a_pipeline_with_an_issue_reports_there_too() -> None:
+    from coordinator.core.transitions.schedules import add_schedule, tick
+    from coordinator.models import Schedule
+    from tests.core_helpers import hours
+
+    state = State()
+    apply(state, set_pipeline(state, pipeline=nightly(issue=11), by="alice", now=NOW))
+    schedule = Schedule(name="every-hour", cron="@hourly", title="nightly", pipeline="nightly", created_at=NOW)
+    apply(state, add_schedule(state, schedule, NOW))
+    step(state, tick(state, NOW + hours(1)))
+    report = report_of(state, RUN)
+    assert report is not None and report.issue == 11 and report.pending
