@@ -20,6 +20,7 @@ from coordinator.models import (
     Pipeline,
     PlanFile,
     Runner,
+    RunReport,
     Schedule,
     Task,
 )
@@ -36,6 +37,7 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "config.schema.json": (BranchConfig, "config.json"),
     "attempt-result.schema.json": (AttemptResult, "the --result-file of 'coordinator complete' and 'fail'"),
     "spend.schema.json": (DailySpend, "spend/<YYYY-MM-DD>.json"),
+    "run.schema.json": (RunReport, "runs/<run-id>.json"),
 }
 
 

@@ -84,7 +84,9 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
 def show_cmd(ctx: click.Context, name: str, number: int | None, as_json: bool) -> None:
     """The pipeline's phases, and a run's summary: each phase with outcome, attempts, duration and cost."""
     from coordinator.cli.render import run_summary_text
+    from coordinator.cli.run_comment import report_line
     from coordinator.core.pipeline_runs import run_summary
+    from coordinator.core.run_reports import report_of
     from coordinator.core.transitions.pipelines import pipeline_of
 
     with store_for(ctx) as store:
@@ -92,10 +94,17 @@ def show_cmd(ctx: click.Context, name: str, number: int | None, as_json: bool) -
     pipeline = pipeline_of(state, name)
     which = number or pipeline.runs
     summary = run_summary(state, f"pipe-{name}-{which}") if which else None
+    report = report_of(state, f"pipe-{name}-{which}") if which else None
     if as_json:
-        echo_json({"pipeline": pipeline.model_dump(mode="json"), "run": _summary_json(summary)})
+        shown = _summary_json(summary)
+        if shown is not None:
+            shown["github"] = report.model_dump(mode="json", exclude_none=True) if report is not None else None
+        echo_json({"pipeline": pipeline.model_dump(mode="json"), "run": shown})
         return
     click.echo(run_summary_text(pipeline, summary))
+    line = report_line(report) if summary is not None else None
+    if line is not None:
+        click.echo(line)
 
 
 def _summary_json(summary: Any) -> dict[str, Any] | None:
@@ -119,15 +128,23 @@ def _summary_json(summary: Any) -> dict[str, Any] | None:
 @pipeline_group.command(name="run")
 @click.argument("name")
 @click.option("--runner", help="Run every phase on this runner (default: where each phase says, else anywhere).")
+@click.option(
+    "--issue",
+    type=click.IntRange(1),
+    help="The GitHub issue on which this run keeps one tracking comment (default: the definition's 'issue').",
+)
 @click.pass_context
-def run_cmd(ctx: click.Context, name: str, runner: str | None) -> None:
-    """Start a run of the pipeline NAME: its phases are queued as dependent tasks."""
+def run_cmd(ctx: click.Context, name: str, runner: str | None, issue: int | None) -> None:
+    """Start a run of the pipeline NAME: its phases are queued as dependent tasks. With an issue (and a GitHub
+    token), the run's tracking comment is posted there at once and kept current by the runners."""
+    from coordinator.cli.run_comment import post_run_comment
     from coordinator.core.transitions.pipelines import run_pipeline
 
     who = actor()
     with store_for(ctx) as store:
-        change = store.update(lambda s, now: run_pipeline(s, name=name, by=who, now=now, runner=runner))
-    click.echo(change.message)
+        change = store.update(lambda s, now: run_pipeline(s, name=name, by=who, now=now, runner=runner, issue=issue))
+        click.echo(change.message)
+        post_run_comment(store, change)
 
 
 for _command in pipeline_group.commands.values():  # the global options after the subcommand too

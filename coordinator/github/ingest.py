@@ -33,6 +33,7 @@ from coordinator.github.followups import FollowUpPlan
 from coordinator.github.labels import read_labels
 from coordinator.github.missed import as_labeled, latest_trigger, may_have_missed
 from coordinator.github.review_ingest import FollowUps, PullEvent, plan_pull_event
+from coordinator.github.run_reporter import RunReporter
 from coordinator.github.steer import Steering
 from coordinator.github.text import issue_body, issue_title
 from coordinator.github.tracking import untrusted_reply
@@ -97,11 +98,14 @@ class Ingest:
         courier: Courier,
         echo: Callable[[str], None],
         long_running: bool = False,
+        reports: RunReporter | None = None,
     ) -> None:
         """``long_running``: a process that handles many events (the webhook) retries what other tasks left
-        pending on their backoff; a one-shot ``coordinator ingest`` tries it at once."""
+        pending on their backoff; a one-shot ``coordinator ingest`` tries it at once. ``reports``: brings the
+        pipeline runs' tracking comments that wait up to date too."""
         self.store, self.api, self.courier, self.echo = store, api, courier, echo
         self.long_running = long_running
+        self.reports = reports
 
     def handle(self, event: IssuesEvent | PullEvent) -> Outcome:
         """Act on ``event``, deliver to GitHub, and retry what other tasks left pending."""
@@ -125,6 +129,8 @@ class Ingest:
         # An ingest run by the workflow is rare: it tries what waits at once. A webhook sees every event: during an
         # outage of GitHub it would retry everything at each one, so it keeps to the backoff.
         self.courier.catch_up(honour_backoff=self.long_running)
+        if self.reports is not None:
+            self.reports.deliver_due(honour_backoff=self.long_running)
         return outcome
 
     def _act(self, event: IssuesEvent, what: Plan, config: GitHubConfig) -> Outcome:

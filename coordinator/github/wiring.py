@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from coordinator.github.api import GitHubAPI
 from coordinator.github.courier import Courier
 from coordinator.github.deliver import Deliverer, Pusher
+from coordinator.github.run_reporter import RunReporter
 from coordinator.github.verify import TriggerCheck
 from coordinator.redaction import Redactor
 from coordinator.store.store import StateStore
@@ -73,5 +74,16 @@ def ingest_for(
         courier = courier_for(
             store, api, who=who, repository=settings.repository, redactor=redactor, now=now, echo=echo
         )
-        ingest = Ingest(store=store, api=api, courier=courier, echo=echo, long_running=long_running)
+        reports = None
+        if settings.repository is not None:
+            reports = RunReporter(
+                store=store,
+                api=api,
+                who=who,
+                repository=settings.repository,
+                redact=redactor.redact,
+                now=now,
+                echo=echo,
+            )
+        ingest = Ingest(store=store, api=api, courier=courier, echo=echo, long_running=long_running, reports=reports)
         yield IngestSide(ingest, api)

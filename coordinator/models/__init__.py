@@ -39,6 +39,7 @@ from coordinator.models.pipeline import Phase, Pipeline
 from coordinator.models.plan import PLAN_FILE, PlanFile, Subtask
 from coordinator.models.plan_state import ChildLine, PlanConfig, PlanReport, PlanState, Verification
 from coordinator.models.priority import PRIORITY_WEIGHT, Priority
+from coordinator.models.run_report import RunReport
 from coordinator.models.runner import Runner, RunnerState
 from coordinator.models.schedule import Schedule, schedule_task_id
 from coordinator.models.spend import Budget, DailySpend
@@ -97,6 +98,7 @@ __all__ = [
     "Question",
     "Resume",
     "ReviewNote",
+    "RunReport",
     "Runner",
     "RunnerName",
     "RunnerState",

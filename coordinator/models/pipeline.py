@@ -35,6 +35,9 @@ class Pipeline(StateModel):
     name: TaskId
     description: str = Field(default="", max_length=2_000)
     phases: list[Phase] = Field(min_length=1, max_length=50)
+    issue: int | None = Field(
+        default=None, ge=1, description="The issue on which each run keeps one tracking comment (none: no comment)."
+    )
     runs: int = Field(default=0, ge=0, description="Runs so far: the next run is runs + 1.")
     updated_at: UtcDateTime | None = None
     updated_by: str | None = None

@@ -246,6 +246,7 @@ def runner_github(
     ``GH_TOKEN``), for the repository ``GITHUB_REPOSITORY`` names or the state remote is; None (the runner then
     takes no task of an issue) without a token or a repository."""
     from coordinator.github.rest import RestGitHub
+    from coordinator.github.run_reporter import RunReporter
     from coordinator.github.settings import GitHubSettings, github_repository, token_in
     from coordinator.github.wiring import courier_for
     from coordinator.runner.pusher import ClonePusher
@@ -273,6 +274,20 @@ def runner_github(
         echo=echo,
         pusher=pusher,
     )
+    reports = RunReporter(
+        store=store,
+        api=api,
+        who=config.name,
+        repository=repository,
+        redact=redactor.redact,
+        now=clock.now,
+        echo=echo,
+    )
     return RunnerGitHub(
-        api=api, courier=courier, config=lambda: store.state.github, monotonic=clock.monotonic, echo=echo
+        api=api,
+        courier=courier,
+        config=lambda: store.state.github,
+        monotonic=clock.monotonic,
+        echo=echo,
+        reports=reports,
     )

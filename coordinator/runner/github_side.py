@@ -1,6 +1,7 @@
 """The runner's GitHub side: before a GitHub task runs, its trigger is verified on GitHub and the issue's
 writers' comments are read for the prompt; after every change the runner commits, GitHub is told (tracking
-comment, status label, pushed branch, pull request); deliveries left pending anywhere are retried now and then.
+comment, status label, pushed branch, pull request); deliveries left pending anywhere are retried now and then;
+pipeline runs that report to an issue get their tracking comment brought up to date on every pass of the loop.
 
 A runner without a GitHub token has none of this and claims no GitHub task (see ``GITHUB_CAPABILITY``).
 """
@@ -10,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from coordinator.core.run_reports import reports
 from coordinator.core.transitions.followups import follow_ups_of
 from coordinator.github.api import GitHubAPI, GitHubError
 from coordinator.github.courier import Courier
 from coordinator.github.deliver import BranchStarter, TipFetcher
 from coordinator.github.prompt import issue_description, writers_comments
+from coordinator.github.run_reporter import RunReporter
 from coordinator.github.tracking import pushed_branch
 from coordinator.ids import task_branch
 from coordinator.models import GitHubConfig, Task
@@ -39,7 +42,7 @@ class Gate:
 
 
 class RunnerGitHub:
-    """GitHub for one runner: one client, one courier."""
+    """GitHub for one runner: one client, one courier, and (``reports``) the tracking comments of pipeline runs."""
 
     def __init__(
         self,
@@ -49,8 +52,9 @@ class RunnerGitHub:
         config: Callable[[], GitHubConfig],
         monotonic: Callable[[], float],
         echo: Callable[[str], None],
+        reports: RunReporter | None = None,
     ) -> None:
-        self.api, self.courier = api, courier
+        self.api, self.courier, self.reports = api, courier, reports
         self._config, self._monotonic, self._echo = config, monotonic, echo
         self._last_catch_up: float | None = None
 
@@ -139,7 +143,18 @@ class RunnerGitHub:
             self._echo(f"warning: GitHub delivery for {task_id} failed, retried later: {exc!r}")
 
     def say_what_waits(self) -> None:
-        """At exit: name the tasks whose GitHub deliveries failed and wait (retried by the next runner or ingest)."""
+        """At exit: bring the runs' tracking comments up to date a last time (a run this runner ended shows how it
+        ended), then name the tasks and runs whose GitHub deliveries failed and wait (retried by the next runner
+        or ingest)."""
+        self.report_runs()
+        if self.reports is not None:
+            runs = [
+                f"{r.run} (tracking comment on #{r.issue}: {r.last_error})"
+                for r in reports(self.courier.store.state)
+                if r.pending and r.last_error
+            ]
+            if runs:
+                self._echo(f"pipeline runs not shown on GitHub yet; retried by the next runner: {'; '.join(runs)}")
         waiting = [
             f"{t.id} ({', '.join(t.github.pending)}: {t.github.last_error})"
             for t in self.courier.store.state.tasks.values()
@@ -150,8 +165,20 @@ class RunnerGitHub:
                 f"GitHub has not been told everything yet; retried by the next runner or ingest: {'; '.join(waiting)}"
             )
 
+    def report_runs(self) -> None:
+        """Bring the tracking comments of pipeline runs that are pending and due up to date (never raises; costs
+        no GitHub call when none is pending)."""
+        if self.reports is None:
+            return
+        try:
+            self.reports.deliver_due()
+        except Exception as exc:  # GitHub trouble must never stop the runner: the reports stay pending
+            self._echo(f"warning: updating the tracking comments of pipeline runs failed: {exc!r}")
+
     def catch_up_if_due(self) -> None:
-        """Now and then, retry deliveries that stayed pending (this runner's or anyone's)."""
+        """Bring the runs' tracking comments up to date (on every pass: a phase that ended shows at once) and,
+        now and then, retry task deliveries that stayed pending (this runner's or anyone's)."""
+        self.report_runs()
         now = self._monotonic()
         if self._last_catch_up is not None and now - self._last_catch_up < _CATCH_UP_EVERY_SECONDS:
             return

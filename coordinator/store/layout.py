@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from coordinator.models import BranchConfig, DailySpend, Meta, NamedLock, Pipeline, Runner, Schedule, Task
+from coordinator.models import BranchConfig, DailySpend, Meta, NamedLock, Pipeline, Runner, RunReport, Schedule, Task
 
 #: Fan-out of sharded collections: a claim rewrites one small shard tree, never one huge directory.
 SHARD_HEX_DIGITS = 2
@@ -60,11 +60,13 @@ RUNNERS = Collection("runners", Runner, key_field="name", kind="runner")
 LOCKS = Collection("locks", NamedLock, key_field="name", kind="lock")
 PIPELINES = Collection("pipelines", Pipeline, key_field="name", kind="pipeline")
 SCHEDULES = Collection("schedules", Schedule, key_field="name", kind="schedule")
+#: Pipeline runs that keep a tracking comment on GitHub (see coordinator.core.run_reports).
+RUNS = Collection("runs", RunReport, key_field="run", kind="run")
 #: One small file per UTC day: what the attempts recorded that day cost (see coordinator.core.spend).
 SPEND = Collection("spend", DailySpend, key_field="day", kind="spend")
 
 #: Every collection on the branch.
-COLLECTIONS: tuple[Collection, ...] = (TASKS, RUNNERS, LOCKS, PIPELINES, SCHEDULES, SPEND)
+COLLECTIONS: tuple[Collection, ...] = (TASKS, RUNNERS, LOCKS, PIPELINES, SCHEDULES, RUNS, SPEND)
 _BY_DIRECTORY = {c.directory: c for c in COLLECTIONS}
 _BY_MODEL = {c.model: c for c in COLLECTIONS}
 
@@ -113,6 +115,8 @@ are active: change it with the `coordinator` CLI (`submit`, `cancel`, `retry`, .
 | `config.json` | shared settings: the modes (model, turns, timeout, budget, permissions, escalation) and limits |
 | `tasks/<2 hex>/<task-id>.json` | one file per task (sharded by the SHA-1 of its id) |
 | `runners/<name>.json` | one file per runner: capabilities, slots, last heartbeat |
+| `pipelines/<name>.json` | one file per pipeline: its phases and how many runs it had |
+| `runs/<run-id>.json` | a pipeline run that keeps a tracking comment on a GitHub issue: the comment, pending or not |
 | `schedules/<name>.json` | one file per recurring task: cron expression, time zone, the task it enqueues |
 | `spend/<YYYY-MM-DD>.json` | what the attempts recorded on that UTC day cost (checked against the daily cap) |
 | `STATUS.md` | the queue at a glance, rewritten by every change |

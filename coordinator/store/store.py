@@ -23,6 +23,7 @@ from types import TracebackType
 
 from coordinator.core.dashboard import STATUS_PATH, dashboard
 from coordinator.core.dashboard_markdown import status_markdown
+from coordinator.core.run_reports import with_run_reports
 from coordinator.core.spend import with_spend
 from coordinator.core.state import State
 from coordinator.core.transitions import Change, Transition
@@ -424,8 +425,9 @@ class StateStore:
                     raise SchemaTooNew(state.meta.schema_version, SCHEMA_VERSION)
                 now = self._clock()
                 try:
-                    # Whoever built the change, the day's spend record goes into the same commit as the costs.
-                    change = with_spend(state, transition(state, now), now)
+                    # Whoever built the change, the day's spend record goes into the same commit as the costs, and
+                    # the reports of the runs whose phases it changes are marked pending in it too.
+                    change = with_run_reports(state, with_spend(state, transition(state, now), now))
                 except CoordinatorError:
                     if fresh:
                         raise

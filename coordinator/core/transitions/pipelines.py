@@ -10,7 +10,7 @@ from coordinator.core.state import State
 from coordinator.core.transitions.change import Change, require_mode, validated
 from coordinator.errors import CoordinatorError, UsageError
 from coordinator.ids import check_name
-from coordinator.models import Pipeline, Source, Task, TaskStatus
+from coordinator.models import Pipeline, RunReport, Source, Task, TaskStatus
 
 PIPELINES = "pipelines"
 
@@ -38,9 +38,15 @@ def set_pipeline(state: State, *, pipeline: Pipeline, by: str, now: datetime) ->
     return Change(message=f"{verb} pipeline {pipeline.name} by {by} ({len(pipeline.phases)} phases)", records=(kept,))
 
 
-def run_pipeline(state: State, *, name: str, by: str, now: datetime, runner: str | None = None) -> Change:
-    """Start run ``n`` of pipeline ``name``: one task per phase, each waiting for the phases it needs."""
+def run_pipeline(
+    state: State, *, name: str, by: str, now: datetime, runner: str | None = None, issue: int | None = None
+) -> Change:
+    """Start run ``n`` of pipeline ``name``: one task per phase, each waiting for the phases it needs. With an
+    issue (``issue``, else the definition's), the run's report record comes in the same commit, pending: the run
+    keeps one tracking comment there."""
     pipeline = pipeline_of(state, name)
+    if issue is not None and issue < 1:
+        raise UsageError(f"--issue {issue} is not an issue number: give the number of an issue, e.g. --issue 12")
     if runner is not None:
         validated(lambda: check_name("runner name", runner))
     number = pipeline.runs + 1
@@ -78,9 +84,12 @@ def run_pipeline(state: State, *, name: str, by: str, now: datetime, runner: str
             )
         )
     counted = pipeline.model_copy(update={"runs": number})
+    where = issue or pipeline.issue
+    report = () if where is None else (RunReport(run=run_id, pipeline=name, issue=where, updated_at=now),)
     return Change(
-        message=f"run pipeline {name} #{number} by {by}: {', '.join(t.id for t in tasks)}",
+        message=f"run pipeline {name} #{number} by {by}: {', '.join(t.id for t in tasks)}"
+        + (f" (tracking comment on #{where})" if where is not None else ""),
         tasks=tuple(tasks),
-        records=(counted,),
+        records=(counted, *report),
         task=tasks[0],
     )
