@@ -209,3 +209,19 @@ def test_a_scheduled_run_of_a_pipeline_with_an_issue_reports_there_too() -> None
     step(state, tick(state, NOW + hours(1)))
     report = report_of(state, RUN)
     assert report is not None and report.issue == 11 and report.pending
+
+
+def test_gc_drops_a_delivered_report_with_its_phases_and_keeps_a_pending_one() -> None:
+    from coordinator.core.archive import GcRequest, archive_batch
+
+    state = a_run()
+    for _ in range(3):
+        task_id = claim(state)
+        step(state, T.complete(state, task_id=task_id, runner="r1", result=AttemptResult(), now=NOW))
+    request = GcRequest(older_than=timedelta(days=1))
+    later = NOW + timedelta(days=2)
+    pending = archive_batch(state, request, later)
+    assert ("runs", RUN) not in pending.deletes  # its comment still waits for the final text
+    delivered(state)
+    done = archive_batch(state, request, later)
+    assert ("runs", RUN) in done.deletes and sum(1 for kind, _ in done.deletes if kind == "tasks") == 3

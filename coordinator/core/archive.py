@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from coordinator.core.archive_layout import ARCHIVE_DIR, PACK_SUFFIX, Archived, format_index, index_path, shard
+from coordinator.core.run_reports import RUNS
+from coordinator.core.run_reports import reports as reports_of
 from coordinator.core.state import State
 from coordinator.core.transitions.change import Change
 from coordinator.errors import UsageError
@@ -110,15 +112,28 @@ def archive_batch(state: State, request: GcRequest, now: datetime) -> Change:
     if len(candidates) > request.limit:
         # A cut may split a family or a dependency: close the batch again so it holds only what may go alone.
         candidates = _closed(state, {t.id for t in candidates[: request.limit]}, state.tasks.values())
+    reports = _finished_reports(state, {t.id for t in candidates})
+    dropped = tuple((RUNS, run) for run in reports)
     if not candidates:
+        if dropped:
+            return Change(
+                message=f"gc: drop {len(dropped)} delivered run report(s) ({', '.join(reports)})", deletes=dropped
+            )
         return Change(message="gc: nothing to archive")
     content = pack_content(candidates)
     pack = pack_path(content, now)
     return Change(
         message=_message(candidates, pack, now - request.older_than),
-        deletes=tuple(("tasks", t.id) for t in candidates),
+        deletes=(*(("tasks", t.id) for t in candidates), *dropped),
         files=((pack, content), *_index_files(state, candidates, pack)),
     )
+
+
+def _finished_reports(state: State, leaving: set[str]) -> list[str]:
+    """The runs whose tracking comment is delivered and none of whose phases stays live: their report records
+    go with their phases (the comment on GitHub stays; ``pipeline show`` reads the archived phases)."""
+    live = {t.run for t in state.tasks.values() if t.run is not None and t.id not in leaving}
+    return [r.run for r in reports_of(state) if not r.pending and r.run not in live]
 
 
 def _index_files(state: State, tasks: list[Task], pack: str) -> list[tuple[str, bytes]]:

@@ -30,7 +30,7 @@ def collect(store: StateStore, request: GcRequest, *, max_batches: int | None = 
         change = store.update(lambda state, now: archive_batch(state, request, now))
         if change.empty:
             break
-        archived += len(change.deletes)
+        archived += sum(1 for kind, _ in change.deletes if kind == "tasks")
         commits += 1
     state = store.state
     return GcReport(archived=archived, commits=commits, live=len(state.tasks), archived_total=len(state.archived))
