@@ -29,8 +29,6 @@ from coordinator.runner.worktree import Worktree, WorktreeManager
 from coordinator.store.store import StateStore
 
 _AGENT_VERDICT = "agent's verdict: "
-#: What merging a branch says when the worktree has all of it already.
-NOTHING_NEW = ""
 
 
 def in_plan(task: Task) -> bool:
@@ -84,9 +82,7 @@ class PlanWork:
         plan = self._plan(task)
         merged: list[str] = []
         for sub in self._subtasks(plan):
-            conflict = self._merge(worktree, sub.id, leave_conflicts=False)
-            if conflict == NOTHING_NEW:
-                continue
+            new, conflict = self._merge(worktree, sub.id, leave_conflicts=False)
             if conflict is not None:
                 head = self._push_plan(worktree, plan.id)
                 slot.verification = Verification(
@@ -94,7 +90,8 @@ class PlanWork:
                 )
                 slot.for_good = f"merging {sub.id} into the plan's branch conflicts: {conflict}"
                 return AgentResult(AgentOutcome.EXECUTION_ERROR, 0.0, error=slot.for_good)
-            merged.append(sub.id)
+            if new:
+                merged.append(sub.id)
         head = self._push_plan(worktree, plan.id)
         command = plan.plan.verify_command if plan.plan is not None else None
         if command is None:
@@ -117,8 +114,8 @@ class PlanWork:
     def _take_dependencies(self, slot: Slot, worktree: Worktree) -> AgentResult | None:
         """A subtask starts with the work of the subtasks it depends on (merged into its branch, in order)."""
         for dependency in slot.task.depends_on:
-            conflict = self._merge(worktree, dependency, leave_conflicts=False)
-            if conflict:
+            _, conflict = self._merge(worktree, dependency, leave_conflicts=False)
+            if conflict is not None:
                 slot.for_good = f"the branches of its dependencies conflict ({dependency}: {conflict}); merge them"
                 return AgentResult(AgentOutcome.EXECUTION_ERROR, 0.0, error=slot.for_good)
         return None
@@ -169,26 +166,25 @@ class PlanWork:
         found = [tasks.get(c) for c in plan.depends_on]
         return [t for t in found if t is not None and t.kind == "task" and t.status == TaskStatus.SUCCEEDED]
 
-    def _merge(self, worktree: Worktree, subtask: str, *, leave_conflicts: bool) -> str | None:
-        """Merge ``subtask``'s branch (from the repository) into the worktree's; None when it merged (or had
-        nothing new: :data:`NOTHING_NEW`), else the conflicting files (the merge is undone unless
-        ``leave_conflicts``)."""
+    def _merge(self, worktree: Worktree, subtask: str, *, leave_conflicts: bool) -> tuple[bool, str | None]:
+        """Merge ``subtask``'s branch (from the repository) into the worktree's: (whether it brought anything
+        new, the conflicting files or None). A conflicting merge is undone unless ``leave_conflicts``."""
         tip = self.branches.fetch(task_branch(subtask))
         git = self.worktrees.git_in(worktree)
         if tip is None or git.run(["merge-base", "--is-ancestor", tip, "HEAD"], check=False).ok:
-            return NOTHING_NEW
+            return False, None
         message = f"Merge {subtask} into the plan's branch"
         args = [*self.worktrees.author.config_args(), "-c", "commit.gpgsign=false", "merge", "--no-ff"]
         args += ["--no-commit"] if leave_conflicts else ["--no-edit", "-m", message]
         done = git.run([*args, tip], check=False)
-        if done.ok and not leave_conflicts:
-            return None
+        if done.ok:
+            return True, None
         files = git.out(["diff", "--name-only", "--diff-filter=U"]).split()
+        if not files:
+            raise WorktreeError(f"could not merge {subtask} in {worktree.path}", stderr=done.stderr)
         if not leave_conflicts:
             git.run(["merge", "--abort"], check=False)
-        if not done.ok and not files:
-            raise WorktreeError(f"could not merge {subtask} in {worktree.path}", stderr=done.stderr)
-        return ", ".join(files) or "(no file named)"
+        return True, ", ".join(files)
 
     def _push_plan(self, worktree: Worktree, plan_id: str) -> str:
         """Push the worktree's HEAD (the plan's branch plus what was merged) as the plan's branch."""
