@@ -185,3 +185,25 @@ def test_a_plan_routing_work_to_a_capability_nobody_allowed_fails_saying_how_to_
     assert task.status == TaskStatus.FAILED
     assert "requires prod, which plans may not ask for" in (task.attempts[-1].error or "")
     assert not [t for t in project.state().tasks if t.startswith(plan_id + ".")]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symlinks need privileges on Windows")
+def test_a_plan_file_that_is_a_link_is_not_read(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from coordinator.models import Task
+    from coordinator.runner.plans import read_plan
+
+    now = datetime(2026, 11, 29, tzinfo=UTC)
+    plan = Task(id="task-1", title="Plan", kind="plan", created_at=now, updated_at=now)
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps(GOOD))
+    worktree = tmp_path / "wt"
+    (worktree / ".coordinator").mkdir(parents=True)
+    (worktree / ".coordinator" / "plan.json").symlink_to(outside)
+    assert read_plan(worktree, plan) == (None, ".coordinator/plan.json must be a file in the worktree, not a link")
+    (worktree / ".coordinator" / "plan.json").unlink()
+    (worktree / ".coordinator").rmdir()
+    (worktree / ".coordinator").symlink_to(tmp_path)  # the folder itself a link
+    (tmp_path / "plan.json").write_text(json.dumps(GOOD))
+    assert read_plan(worktree, plan)[0] is None

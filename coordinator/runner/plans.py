@@ -19,6 +19,8 @@ def read_plan(worktree: Path, task: Task, *, capabilities: Collection[str] = ())
     """The plan the attempt left, or (None, why it cannot be used). Subtasks may require only ``capabilities``
     (the repository's ``subtask_capabilities``) besides the plan's own."""
     path = worktree / PLAN_FILE
+    if any(p.is_symlink() for p in (path, path.parent)):  # never read what a link points at outside the worktree
+        return None, f"{PLAN_FILE} must be a file in the worktree, not a link"
     if not path.is_file():
         return None, f"no plan: the planning attempt must write {PLAN_FILE} (see state/schemas/plan.schema.json)"
     if path.stat().st_size > MAX_PLAN_BYTES:
