@@ -299,7 +299,9 @@ def answer(ctx: click.Context, task_id: str, text: str | None, answer_file: Any)
 @click.option("--body", help="The request to plan (the prompt's body).")
 @click.option("--body-file", type=click.File("rb"), help="Read the body from a UTF-8 file ('-' = stdin).")
 @click.option("--mode", help="Mode of the planning attempt and, by default, of the subtasks.")
-@click.option("--max-subtasks", type=click.IntRange(1, 50), default=10, show_default=True)
+@click.option(
+    "--max-subtasks", type=click.IntRange(1, 50), default=10, show_default=True, help="The most subtasks it may have."
+)
 @click.option(
     "--verify-command",
     metavar="CMD",
@@ -307,7 +309,9 @@ def answer(ctx: click.Context, task_id: str, text: str | None, answer_file: Any)
     "(coordinator plans), else an agent runs the project's tests.",
 )
 @click.option(
-    "--fix-cycles", type=click.IntRange(0, 10), help="Fix attempts after a red verify before the plan fails [3]."
+    "--fix-cycles",
+    type=click.IntRange(0, 10),
+    help="Fix children a red verification may use before the plan fails (default: the repository's, 3).",
 )
 @click.option("--approve", is_flag=True, default=None, help="Subtasks wait for 'coordinator approve PLAN'.")
 @click.pass_context
