@@ -174,3 +174,12 @@ def test_retrying_a_cancelled_plan_brings_its_subtasks_back() -> None:
     assert state.tasks[f"{plan_id}.1"].status == TaskStatus.QUEUED
     assert state.tasks[f"{plan_id}.2"].status == TaskStatus.BLOCKED  # waits for a again
     assert _plan(state, plan_id).status == TaskStatus.BLOCKED
+
+
+def test_a_plans_children_are_listed_in_the_order_it_made_them() -> None:
+    from coordinator.core.transitions.plan_github import children_of
+
+    state, plan_id = _planned(fix_cycles=1)
+    _red(state, f"{plan_id}.v1")
+    order = [t.id for t in children_of(reversed(list(state.tasks.values())), _plan(state, plan_id))]
+    assert order == [f"{plan_id}.1", f"{plan_id}.2", f"{plan_id}.v1", f"{plan_id}.f1", f"{plan_id}.v2"]

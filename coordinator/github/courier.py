@@ -91,7 +91,7 @@ class Courier:
                 return False
         assert task.github is not None
         root, follow_ups = family(self.store.state.tasks, task)
-        children = children_of(self.store.state.tasks.values(), root.id) if root.kind == "plan" else []
+        children = children_of(self.store.state.tasks.values(), root) if root.kind == "plan" else []
         record = self.deliverer.deliver(
             task,
             self.store.state.github,

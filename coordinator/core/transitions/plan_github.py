@@ -46,10 +46,12 @@ def plans_told_of(state: State, changed: Mapping[str, Task]) -> list[Task]:
     return list(told.values())
 
 
-def children_of(tasks: Iterable[Task], plan_id: str) -> list[Task]:
-    """A plan's subtasks (verify and fix children too), in the order they were made."""
-    found = [t for t in tasks if t.parent == plan_id]
-    return sorted(found, key=lambda t: (_number(t.id[len(plan_id) + 1 :]), t.id))
+def children_of(tasks: Iterable[Task], plan: Task) -> list[Task]:
+    """A plan's children (subtasks, verify and fix children) in the order the plan made them (its
+    ``depends_on``); any it no longer lists (an earlier plan's, before a replan) first, by number."""
+    made = {task_id: n for n, task_id in enumerate(plan.depends_on)}
+    found = [t for t in tasks if t.parent == plan.id]
+    return sorted(found, key=lambda t: (made.get(t.id, -1), _number(t.id[len(plan.id) + 1 :]), t.id))
 
 
 def _number(suffix: str) -> int:
