@@ -250,3 +250,20 @@ def test_metrics_count_archived_tasks_as_they_counted_live_ones(
     after = json.loads(run(["metrics", "--since", "all", "--json"], env).stdout)
     assert (after["tasks"], after["success_rate"], after["cost_usd"]) == (7, before["success_rate"], 1.75)
     assert after["tasks"] == before["tasks"]
+
+
+def test_a_plan_and_its_children_are_archived_together() -> None:
+    from coordinator.core.state import State
+
+    now = ENDED + timedelta(days=30)
+    state = State.build(
+        [
+            ended("task-1", depends_on=["task-1.1", "task-1.v1"], kind="plan", updated_at=now - timedelta(days=8)),
+            ended("task-1.1", parent="task-1", updated_at=now - timedelta(days=9)),
+            # A child that ended recently (its retry re-opened the plan, which ended again) holds the family back.
+            ended("task-1.v1", parent="task-1", kind="verify", updated_at=now - timedelta(days=1)),
+            ended("task-2", kind="plan", depends_on=["task-2.1"], updated_at=now - timedelta(days=8)),
+            ended("task-2.1", parent="task-2"),
+        ]
+    )
+    assert sorted(t.id for t in archivable(state, now, timedelta(days=7))) == ["task-2", "task-2.1"]

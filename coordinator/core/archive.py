@@ -56,8 +56,11 @@ def check_request(request: GcRequest) -> GcRequest:
 
 
 def _family(task: Task) -> str:
-    """The issue task a follow-up belongs to (its own id otherwise): a family is archived whole or not at all."""
-    return task.follow_up.of if task.follow_up is not None else task.id
+    """The issue task a follow-up belongs to, the plan a child belongs to (its own id otherwise): a family is
+    archived whole or not at all."""
+    if task.follow_up is not None:
+        return task.follow_up.of
+    return task.parent or task.id
 
 
 def _eligible(task: Task, cutoff: datetime) -> bool:
