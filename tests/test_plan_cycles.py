@@ -183,3 +183,17 @@ def test_a_plans_children_are_listed_in_the_order_it_made_them() -> None:
     _red(state, f"{plan_id}.v1")
     order = [t.id for t in children_of(reversed(list(state.tasks.values())), _plan(state, plan_id))]
     assert order == [f"{plan_id}.1", f"{plan_id}.2", f"{plan_id}.v1", f"{plan_id}.f1", f"{plan_id}.v2"]
+
+
+def test_a_plan_shown_after_its_children_were_archived_still_shows_its_report() -> None:
+    from coordinator.cli.render import subtask_tree
+
+    state, plan_id = _planned()
+    _succeed(state, f"{plan_id}.v1", verification={"passed": True, "head": "e" * 40})
+    plan = _plan(state, plan_id)
+    shown = subtask_tree(plan, State())  # the children are in the archive, not on the live tree
+    assert "subtasks:  archived with the plan's report below" in shown
+    assert "verify runs: 1, fixes: 0, total cost: $0.0300" in shown
+    assert subtask_tree(plan.model_copy(update={"plan": None}), State()).endswith(
+        "none yet (its planning attempt writes them)"
+    )

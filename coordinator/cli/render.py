@@ -269,9 +269,10 @@ def subtask_tree(plan: Task, state: State) -> str:
     proposal = plan.plan.proposal if plan.plan is not None else None
     if proposal is not None:
         return proposal_text(plan.id, proposal)
-    if not children:
+    report = plan.plan.report if plan.plan is not None else None
+    if not children and report is None:
         return "  subtasks:  none yet (its planning attempt writes them)"
-    lines = [f"  subtasks:  {len(children)}"]
+    lines = [f"  subtasks:  {len(children)}" if children else "  subtasks:  archived with the plan's report below"]
     made = {task_id: n for n, task_id in enumerate(plan.depends_on)}  # the order the plan made them in
 
     def order(task: Task) -> tuple[int, str]:
@@ -289,10 +290,10 @@ def subtask_tree(plan: Task, state: State) -> str:
         (t for t in children.values() if not t.depends_on or t.depends_on[0] not in children), key=order
     ):
         add(root, 1)
-    if plan.plan is not None and plan.plan.report is not None:
+    if report is not None:
         from coordinator.core.plan_report import report_lines
 
-        lines += ["", "  report:", *(f"    {terminal_safe(line)}" for line in report_lines(plan.plan.report))]
+        lines += ["", "  report:", *(f"    {terminal_safe(line)}" for line in report_lines(report))]
     return "\n".join(lines)
 
 
