@@ -148,6 +148,9 @@ def test_a_plan_runs_on_two_runners_verifies_fixes_once_and_reports(project: Pro
     files = git("ls-tree", "--name-only", f"refs/heads/coordinator/{plan_id}", cwd=project.origin).split()
     assert {"a.txt", "b.txt", "c.txt", "fixed.txt"} <= set(files) and ".coordinator" not in files
     assert git("rev-parse", f"refs/heads/coordinator/{plan_id}", cwd=project.origin).strip() == report.head
+    # The subtasks' branches, now in the plan's, left the repository: only the plan's branch stays.
+    left = git("for-each-ref", "--format=%(refname:short)", "refs/heads/coordinator/", cwd=project.origin).split()
+    assert [b for b in left if b.startswith(f"coordinator/{plan_id}")] == [f"coordinator/{plan_id}"], left
 
     events = json.loads(run(["log", "--task", plan_id, "--json"], env).stdout)
     queued = [(e["kind"], e.get("detail")) for e in events if e["kind"] in ("checks queued", "plan ended")]

@@ -122,7 +122,7 @@ class RunnerDaemon:
             clock=self.clock,
             echo=self.echo,
             github=self.github,
-            plan_work=plan_work_for(self.store, self.worktrees, self.containment, self.redactor),
+            plan_work=plan_work_for(self.store, self.worktrees, self.containment, self.redactor, self.echo),
         )
         outbox = Outbox(self.log_dir / "outbox")
         self.delivery = Delivery(

@@ -54,3 +54,21 @@ class PlanBranches:
         if not done.ok:
             said = self.remote.redact(done.stdout + "\n" + done.stderr)
             raise WorktreeError(f"could not push {branch} to {self.remote}: {last_lines(said)}")
+
+    def delete(self, tips: dict[str, str]) -> None:
+        """Delete each branch of ``tips`` from the repository, in one push, only while it still points at the
+        commit given (a branch someone moved on stays); raises ``WorktreeError`` when the push fails."""
+        if not tips:
+            return
+        leases = [f"--force-with-lease=refs/heads/{branch}:{tip}" for branch, tip in sorted(tips.items())]
+        gone = [f":refs/heads/{branch}" for branch in sorted(tips)]
+        done = run_git(
+            ["push", "--porcelain", "--no-verify", *leases, self.remote.url, *gone],
+            cwd=self.work_clone,
+            env=self.remote.git_env(),
+            timeout=_TIMEOUT_SECONDS,
+            no_auto_gc=True,
+        )
+        if not done.ok:
+            said = self.remote.redact(done.stdout + "\n" + done.stderr)
+            raise WorktreeError(f"could not delete {', '.join(sorted(tips))} in {self.remote}: {last_lines(said)}")

@@ -47,9 +47,10 @@ class PlanWork:
         state: Callable[[], State],
         containment: Containment | None = None,
         redactor: Redactor | None = None,
+        echo: Callable[[str], None] = print,
     ) -> None:
         self.branches, self.worktrees, self._state = branches, worktrees, state
-        self.containment, self.redactor = containment, redactor
+        self.containment, self.redactor, self.echo = containment, redactor, echo
 
     def subtask_capabilities(self) -> list[str]:
         """What the repository lets a planning attempt make its subtasks require."""
@@ -148,6 +149,26 @@ class PlanWork:
             self.branches.push(commit, branch, replacing=self._replaceable(branch, commit))
         elif task.kind == "fix" and commit is not None and task.parent is not None:
             self.branches.push(commit, task_branch(task.parent))
+        elif task.kind == "verify":
+            self._drop_merged(slot, worktree)
+
+    def _drop_merged(self, slot: Slot, worktree: Worktree) -> None:
+        """Green: the plan's branch holds its subtasks' branches now, which leave the repository (best effort:
+        a branch left behind costs nothing but clutter)."""
+        found = slot.verification
+        if found is None or not found.passed or found.head is None:
+            return
+        try:
+            git = self.worktrees.git_in(worktree)
+            tips: dict[str, str] = {}
+            for sub in self._subtasks(self._plan(slot.task)):
+                branch = task_branch(sub.id)
+                tip = self.branches.fetch(branch)
+                if tip is not None and git.run(["merge-base", "--is-ancestor", tip, found.head], check=False).ok:
+                    tips[branch] = tip
+            self.branches.delete(tips)
+        except WorktreeError as exc:
+            self.echo(f"warning: the merged branches of plan {slot.task.parent} stay in the repository: {exc}")
 
     def _replaceable(self, branch: str, commit: str) -> str | None:
         """The repository's tip of ``branch`` when it is not ``commit`` (redone work replaces it), else None."""
@@ -194,8 +215,14 @@ class PlanWork:
 
 
 def plan_work_for(
-    store: StateStore, worktrees: WorktreeManager, containment: Containment | None, redactor: Redactor
+    store: StateStore,
+    worktrees: WorktreeManager,
+    containment: Containment | None,
+    redactor: Redactor,
+    echo: Callable[[str], None],
 ) -> PlanWork:
     """The plan side of a runner that works for ``store`` in ``worktrees``."""
     branches = PlanBranches(user_clone=worktrees.repo, work_clone=worktrees.clone.path, remote=store.remote)
-    return PlanWork(branches, worktrees, state=lambda: store.state, containment=containment, redactor=redactor)
+    return PlanWork(
+        branches, worktrees, state=lambda: store.state, containment=containment, redactor=redactor, echo=echo
+    )
