@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from coordinator.core.dashboard_index import spend_by_day
+from coordinator.core.spend import spend_record, utc_day
 from coordinator.core.state import State
-from coordinator.models import Runner, Task, TaskStatus
+from coordinator.models import DailySpend, Runner, StateModel, Task, TaskStatus
 from coordinator.timeutil import format_duration
 
 #: The file on the state branch (at its root, beside README.md).
@@ -57,26 +57,25 @@ def dashboard(
     tasks: Iterable[Task] = (),
     runners: Iterable[Runner] = (),
     deleted: Iterable[str] = (),
+    records: Iterable[StateModel] = (),
 ) -> Dashboard:
-    """The facts of ``state`` with ``tasks`` and ``runners`` written and the tasks ``deleted`` gone."""
+    """The facts of ``state`` with ``tasks``, ``runners`` and ``records`` written and the tasks ``deleted`` gone.
+    Today's spend is the day's spend record (``spend/<day>.json``, the one budgets read), as the change leaves it."""
     changed = {t.id: t for t in tasks}
     gone = set(deleted) - set(changed)
     counts = {status: state.dashboard.counts[status] for status in TaskStatus}
-    day = now.date()
-    spent, paid = state.dashboard.spend_on(day)
     for task_id in [*changed, *gone]:
         before = state.tasks.get(task_id)
         after = changed.get(task_id)
         for task, sign in ((before, -1), (after, +1)):
-            if task is None:
-                continue
-            counts[task.status] += sign
-            usd, count = spend_by_day(task).get(day, (0.0, 0))
-            spent, paid = spent + sign * usd, paid + sign * count
+            if task is not None:
+                counts[task.status] += sign
+    day = utc_day(now)
+    written = [r for r in records if isinstance(r, DailySpend) and r.day == day]
+    spend = written[-1] if written else spend_record(state, day)
     running_ids = ({t.id for t in state.running_tasks()} | set(changed)) - gone
     running = [t for t in (changed.get(i) or state.tasks.get(i) for i in running_ids) if t and _is_running(t)]
     merged = {r.name: r for r in state.runners.values()} | {r.name: r for r in runners}
-    spent = max(0.0, spent)
     return Dashboard(
         now=now,
         counts=counts,
@@ -84,9 +83,9 @@ def dashboard(
         running=sorted(running, key=lambda t: t.id),
         runners=sorted(merged.values(), key=lambda r: r.name),
         latest=_latest(state, changed, gone),
-        spent_today_usd=spent,
-        paid_attempts_today=max(0, paid),
-        budget=budget_line(state, spent, now),
+        spent_today_usd=spend.cost_usd,
+        paid_attempts_today=spend.attempts,
+        budget=budget_line(state, spend.cost_usd, now),
     )
 
 

@@ -393,7 +393,9 @@ class StateStore:
     def _status(self, change: Change, now: datetime) -> bytes:
         """STATUS.md as it will be after ``change``: folded into the change's own commit, never one of its own."""
         deleted = [key for directory, key in change.deletes if directory == "tasks"]
-        board = dashboard(self.state, now, tasks=change.tasks, runners=change.runners, deleted=deleted)
+        board = dashboard(
+            self.state, now, tasks=change.tasks, runners=change.runners, deleted=deleted, records=change.records
+        )
         return status_markdown(board, self.branch).encode()
 
     def _backoff(self, attempt: int) -> None:
