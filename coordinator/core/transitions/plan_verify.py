@@ -48,8 +48,8 @@ def advance_plan(draft: Draft, plan: Task, now: datetime) -> bool:
     if found is None or found.passed:
         return _end(draft, plan, kids, now, why=f"verify {last.id} {last.status.value}: {_reason(last)}")
     fixes = sum(1 for c in checks if c.kind == "fix")
-    if fixes - plan.plan.cycles_from >= plan.plan.fix_cycles:
-        used = fixes - plan.plan.cycles_from
+    used = fixes - plan.plan.cycles_from  # since its last retry
+    if used >= plan.plan.fix_cycles:
         why = f"verification still fails after {used} fix cycle(s) ({last.id}: {_reason(last)}); a person must look"
         return _end(draft, plan, kids, now, why=why)
     fix = _fix(plan, fixes + 1, last, found, now)
