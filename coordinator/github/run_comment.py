@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from coordinator.core.pipeline_runs import RunSummary, ended_badly
 from coordinator.github.sanitize import clip, sanitize
-from coordinator.github.tracking import inert
+from coordinator.github.tracking import MAX_COMMENT_CHARS, inert
 from coordinator.models import GitHubConfig, RunReport, Task, TaskStatus
 
-#: GitHub refuses comment bodies over 65,536 characters; stay well below.
-MAX_COMMENT_CHARS = 60_000
 _REASON_CHARS = 300
 _MARKER = "<!-- coordinator:run {} -->"
 _STATUS = {

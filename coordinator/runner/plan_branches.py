@@ -44,16 +44,7 @@ class PlanBranches:
         """Point ``branch`` in the repository at ``commit``: a fast-forward, or (``replacing``) in place of exactly
         that commit (a subtask redone elsewhere); raises ``WorktreeError`` when the repository refuses."""
         lease = [f"--force-with-lease=refs/heads/{branch}:{replacing}"] if replacing else []
-        done = run_git(
-            ["push", "--porcelain", "--no-verify", *lease, self.remote.url, f"{commit}:refs/heads/{branch}"],
-            cwd=self.work_clone,
-            env=self.remote.git_env(),
-            timeout=_TIMEOUT_SECONDS,
-            no_auto_gc=True,
-        )
-        if not done.ok:
-            said = self.remote.redact(done.stdout + "\n" + done.stderr)
-            raise WorktreeError(f"could not push {branch} to {self.remote}: {last_lines(said)}")
+        self._push(lease, [f"{commit}:refs/heads/{branch}"], what=f"push {branch} to")
 
     def delete(self, tips: dict[str, str]) -> None:
         """Delete each branch of ``tips`` from the repository, in one push, only while it still points at the
@@ -62,8 +53,12 @@ class PlanBranches:
             return
         leases = [f"--force-with-lease=refs/heads/{branch}:{tip}" for branch, tip in sorted(tips.items())]
         gone = [f":refs/heads/{branch}" for branch in sorted(tips)]
+        self._push(leases, gone, what=f"delete {', '.join(sorted(tips))} in")
+
+    def _push(self, leases: list[str], specs: list[str], *, what: str) -> None:
+        """``git push`` of ``specs`` (with their ``--force-with-lease`` options) from the work clone."""
         done = run_git(
-            ["push", "--porcelain", "--no-verify", *leases, self.remote.url, *gone],
+            ["push", "--porcelain", "--no-verify", *leases, self.remote.url, *specs],
             cwd=self.work_clone,
             env=self.remote.git_env(),
             timeout=_TIMEOUT_SECONDS,
@@ -71,4 +66,4 @@ class PlanBranches:
         )
         if not done.ok:
             said = self.remote.redact(done.stdout + "\n" + done.stderr)
-            raise WorktreeError(f"could not delete {', '.join(sorted(tips))} in {self.remote}: {last_lines(said)}")
+            raise WorktreeError(f"could not {what} {self.remote}: {last_lines(said)}")
