@@ -31,6 +31,16 @@ NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 TTL = timedelta(minutes=10)
 
 
+class HandClock:
+    """A clock the test sets by hand (``clock.now = …``); time is a parameter, nothing sleeps."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
 

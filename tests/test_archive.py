@@ -19,7 +19,7 @@ from coordinator.models import Attempt, AttemptOutcome, FollowUp, GitHubLink, Ta
 from coordinator.store.gc import collect
 from coordinator.store.remote import Remote
 from coordinator.store.store import StateStore
-from tests.core_helpers import make_task
+from tests.core_helpers import HandClock, make_task
 from tests.user_machine import run, user_env
 
 BRANCH = "coordinator/state"
@@ -27,23 +27,13 @@ BRANCH = "coordinator/state"
 ENDED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-class Clock:
-    """A clock the test moves by hand (time is a parameter; nothing sleeps)."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> HandClock:
+    return HandClock(ENDED)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(ENDED)
-
-
-@pytest.fixture
-def timed_store(remote_path: Path, tmp_path: Path, clock: Clock) -> Iterator[StateStore]:
+def timed_store(remote_path: Path, tmp_path: Path, clock: HandClock) -> Iterator[StateStore]:
     with StateStore(Remote.parse(str(remote_path)), cache_dir=tmp_path / "cache-t", clock=clock) as store:
         store.init()
         yield store
@@ -74,7 +64,7 @@ def pack_lines(remote: Path) -> list[dict[str, object]]:
 
 
 def test_gc_moves_ended_tasks_into_a_pack_and_show_still_reads_them(
-    timed_store: StateStore, remote_path: Path, clock: Clock, tmp_path: Path
+    timed_store: StateStore, remote_path: Path, clock: HandClock, tmp_path: Path
 ) -> None:
     seed(timed_store, [ended("task-1"), ended("task-2", TaskStatus.FAILED), make_task("task-3")])
     clock.now = ENDED + timedelta(days=6)
@@ -108,7 +98,7 @@ def test_gc_moves_ended_tasks_into_a_pack_and_show_still_reads_them(
     assert json.loads(as_json.stdout)["status"] == "succeeded"
 
 
-def test_an_archived_id_is_never_given_again(timed_store: StateStore, clock: Clock) -> None:
+def test_an_archived_id_is_never_given_again(timed_store: StateStore, clock: HandClock) -> None:
     for title in ("one", "two"):
         timed_store.update(lambda state, now, title=title: submit(state, SubmitRequest(title=title), now))
     timed_store.update(lambda state, now: cancel(state, task_id="task-2", now=now, by="me"))
@@ -125,7 +115,7 @@ def test_an_archived_id_is_never_given_again(timed_store: StateStore, clock: Clo
         timed_store.update(lambda state, now: submit(state, SubmitRequest(title="x", depends_on=("task-2",)), now))
 
 
-def test_a_lost_id_counter_is_rebuilt_above_the_archived_ids(timed_store: StateStore, clock: Clock) -> None:
+def test_a_lost_id_counter_is_rebuilt_above_the_archived_ids(timed_store: StateStore, clock: HandClock) -> None:
     seed(timed_store, [ended("task-40")])
     clock.now += timedelta(days=8)
     collect(timed_store, GcRequest())
@@ -166,7 +156,7 @@ def test_gc_leaves_what_a_live_task_still_needs() -> None:
     assert [key for _, key in change.deletes] == ["old-and-free"]
 
 
-def test_gc_in_batches_writes_one_pack_per_commit(timed_store: StateStore, remote_path: Path, clock: Clock) -> None:
+def test_gc_in_batches_writes_one_pack_per_commit(timed_store: StateStore, remote_path: Path, clock: HandClock) -> None:
     seed(timed_store, [ended(f"task-{i}") for i in range(1, 8)])
     clock.now += timedelta(days=8)
     report = collect(timed_store, GcRequest(limit=3))
@@ -239,7 +229,7 @@ def test_parse_age() -> None:
 
 
 def test_metrics_count_archived_tasks_as_they_counted_live_ones(
-    timed_store: StateStore, remote_path: Path, clock: Clock, tmp_path: Path
+    timed_store: StateStore, remote_path: Path, clock: HandClock, tmp_path: Path
 ) -> None:
     seed(timed_store, [ended(f"task-{n}") for n in range(1, 7)] + [ended("task-7", TaskStatus.FAILED)])
     env = user_env(tmp_path / "home", {"COORDINATOR_REMOTE": str(remote_path)})

@@ -20,29 +20,20 @@ from coordinator.models import AttemptResult, Budget, DailySpend, TaskStatus
 from coordinator.runner.budget import BudgetWatch
 from coordinator.store.remote import Remote
 from coordinator.store.store import StateStore
+from tests.core_helpers import HandClock
 from tests.gitutil import git
 
 DAY1 = datetime(2026, 11, 29, 22, 0, tzinfo=UTC)
 TTL = timedelta(minutes=10)
 
 
-class Clock:
-    """The store's clock: set by the test."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
+@pytest.fixture
+def clock() -> HandClock:
+    return HandClock(DAY1)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(DAY1)
-
-
-@pytest.fixture
-def store(remote_path: Path, tmp_path: Path, clock: Clock) -> Iterator[StateStore]:
+def store(remote_path: Path, tmp_path: Path, clock: HandClock) -> Iterator[StateStore]:
     with StateStore(Remote.parse(str(remote_path)), cache_dir=tmp_path / "cache", clock=clock) as s:
         s.init()
         yield s
@@ -79,7 +70,7 @@ def _branch_json(remote: Path, path: str) -> str:
 
 
 def test_each_cost_is_added_to_its_days_record_in_the_same_commit(
-    store: StateStore, remote_path: Path, clock: Clock
+    store: StateStore, remote_path: Path, clock: HandClock
 ) -> None:
     first, second = _submit(store, "one"), _submit(store, "two")
     _claim(store, "r1")
@@ -101,12 +92,12 @@ def test_each_cost_is_added_to_its_days_record_in_the_same_commit(
 
 
 def test_a_cost_counts_on_the_day_its_attempt_finished_and_a_result_without_cost_writes_nothing(
-    store: StateStore, clock: Clock
+    store: StateStore, clock: HandClock
 ) -> None:
     late, free = _submit(store, "late"), _submit(store, "free")
     _claim(store, "r1")
     _claim(store, "r2")
-    clock.at = DAY1 + timedelta(days=1)
+    clock.now = DAY1 + timedelta(days=1)
     _complete(store, late, "r1", 1.5, finished=DAY1 + timedelta(minutes=5))  # reported the next morning
     change = store.update(
         lambda s, now: T.complete(s, task_id=free, runner="r2", result=AttemptResult(summary="ok"), now=now)
@@ -129,7 +120,7 @@ def test_with_spend_reads_only_the_changed_tasks_and_ignores_unchanged_costs(sto
 # -- the cap stops claims, with a reason, until the next UTC day --------------------------------------------
 
 
-def test_a_daily_cap_stops_claiming_and_claims_resume_the_next_day(store: StateStore, clock: Clock) -> None:
+def test_a_daily_cap_stops_claiming_and_claims_resume_the_next_day(store: StateStore, clock: HandClock) -> None:
     _cap(store, 1.0)
     first = _submit(store, "first")
     _claim(store, "r1")
@@ -141,13 +132,13 @@ def test_a_daily_cap_stops_claiming_and_claims_resume_the_next_day(store: StateS
     assert "2026-11-30 00:00 UTC" in refused.refused and "coordinator budget --daily USD" in refused.refused
     state = store.read()
     assert state.tasks[waiting].status == TaskStatus.QUEUED
-    assert waiting_reason(state, state.tasks[waiting], clock.at) == refused.refused
-    clock.at = DAY1.replace(hour=23, minute=59, second=59)
+    assert waiting_reason(state, state.tasks[waiting], clock.now) == refused.refused
+    clock.now = DAY1.replace(hour=23, minute=59, second=59)
     assert _claim(store, "r1").task is None
-    clock.at = DAY1 + timedelta(hours=2)  # 00:00 UTC of the next day
+    clock.now = DAY1 + timedelta(hours=2)  # 00:00 UTC of the next day
     resumed = _claim(store, "r1")
     assert resumed.task is not None and resumed.task.id == waiting and resumed.refused is None
-    assert waiting_reason(store.read(), resumed.task, clock.at) is None
+    assert waiting_reason(store.read(), resumed.task, clock.now) is None
 
 
 def test_raising_or_removing_the_cap_lets_claims_go_on_the_same_day(store: StateStore) -> None:

@@ -23,28 +23,20 @@ from coordinator.core.transitions import SubmitRequest, claim, complete, fail, h
 from coordinator.models import AttemptResult, Runner, RunnerState, TaskStatus
 from coordinator.store.remote import Remote
 from coordinator.store.store import StateStore
-from tests.core_helpers import make_task
+from tests.core_helpers import HandClock, make_task
 from tests.user_machine import run, start, user_env
 
 BRANCH = "coordinator/state"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> HandClock:
+    return HandClock(START)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(START)
-
-
-@pytest.fixture
-def timed_store(remote_path: Path, tmp_path: Path, clock: Clock) -> Iterator[StateStore]:
+def timed_store(remote_path: Path, tmp_path: Path, clock: HandClock) -> Iterator[StateStore]:
     with StateStore(Remote.parse(str(remote_path)), cache_dir=tmp_path / "cache-d", clock=clock) as store:
         store.init()
         yield store
@@ -68,7 +60,7 @@ def runner(name: str, now: datetime, **fields: object) -> Runner:
     return Runner(name=name, host=f"{name}.lan", last_heartbeat=now, heartbeat_seconds=60, **fields)  # type: ignore[arg-type]
 
 
-def test_status_md_after_claims_and_results(timed_store: StateStore, remote_path: Path, clock: Clock) -> None:
+def test_status_md_after_claims_and_results(timed_store: StateStore, remote_path: Path, clock: HandClock) -> None:
     for title in ("Fix the login | bug", "Write docs", "Tidy up"):
         timed_store.update(lambda s, now, title=title: submit(s, SubmitRequest(title=title), now))
     before = commits(remote_path)
