@@ -13,6 +13,8 @@ from coordinator.store.remote import Remote
 from coordinator.store.store import StateStore
 
 if TYPE_CHECKING:
+    from tests.fakes.github_server import FakeGitHub
+    from tests.github_scenarios import Side
     from tests.runner_helpers import Project
 
 
@@ -63,3 +65,25 @@ def store(remote_path: Path, tmp_path: Path) -> Iterator[StateStore]:
     with StateStore(Remote.parse(str(remote_path)), cache_dir=tmp_path / "cache-a") as s:
         s.init()
         yield s
+
+
+@pytest.fixture
+def gh(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    """The fake GitHub on 127.0.0.1 with its usual people, its clock ticking a second per request (a module that
+    needs other people defines its own ``gh``)."""
+    from tests.fakes import github_server
+    from tests.github_scenarios import TickingClock, fake_github
+
+    monkeypatch.setattr(github_server, "_now", TickingClock())
+    with fake_github() as fake:
+        yield fake
+
+
+@pytest.fixture
+def ingest(store: StateStore, remote_path: Path, gh: FakeGitHub, tmp_path: Path) -> Iterator[Side]:
+    """The ingest side (what ``coordinator ingest`` builds) on the ``store``'s branch and the fake GitHub."""
+    from tests.github_scenarios import side
+
+    made = side(remote_path, gh, tmp_path / "cache-ingest")
+    yield made
+    made.close()

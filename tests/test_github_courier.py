@@ -26,17 +26,14 @@ from coordinator.models import (
     Trigger,
 )
 from coordinator.store.store import StateStore
-from tests.fakes import github_server
 from tests.fakes.github_server import FakeGitHub
 from tests.github_scenarios import (
     REPO,
     TOKEN,
     TRIGGER,
     Side,
-    TickingClock,
     delete_comment,
     event,
-    fake_github,
     labelled_issue,
     side,
     tracking_comments,
@@ -61,20 +58,6 @@ class RecordingPusher:
 
     def push(self, commit: str, branch: str, *, previous: str | None) -> None:
         self.pushes.append((commit, branch, previous))
-
-
-@pytest.fixture
-def gh(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    monkeypatch.setattr(github_server, "_now", TickingClock())
-    with fake_github() as fake:
-        yield fake
-
-
-@pytest.fixture
-def ingest(store: StateStore, remote_path: Path, gh: FakeGitHub, tmp_path: Path) -> Iterator[Side]:
-    made = side(remote_path, gh, tmp_path / "cache-ingest")
-    yield made
-    made.close()
 
 
 @pytest.fixture

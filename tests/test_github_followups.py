@@ -35,11 +35,10 @@ from coordinator.models import GITHUB_CAPABILITY, AttemptResult, GitHubConfig, R
 from coordinator.runner.prompt import build_prompt
 from coordinator.store.store import StateStore
 from tests.core_helpers import NOW, TTL, apply
-from tests.fakes import github_server
 from tests.fakes.github_events import pull_comment_event, review_event
 from tests.fakes.github_server import FakeGitHub
 from tests.github_payloads import payload
-from tests.github_scenarios import REPO, TRIGGER, Side, TickingClock, event, fake_github, labelled_issue, side
+from tests.github_scenarios import REPO, TRIGGER, Side, event, labelled_issue, side
 from tests.github_tasks import link
 
 CONFIG = GitHubConfig()
@@ -281,13 +280,6 @@ def test_the_prompt_quotes_the_review_with_file_line_and_hunk_as_data() -> None:
 
 
 # -- against GitHub: the checks before a run, and the replies -----------------------------------------------------
-
-
-@pytest.fixture
-def gh(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    monkeypatch.setattr(github_server, "_now", TickingClock())
-    with fake_github() as fake:
-        yield fake
 
 
 class _Pusher:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from coordinator.core import transitions as T
 from coordinator.github.api import GitHubAPI
 from coordinator.models import GITHUB_CAPABILITY, Priority, TaskStatus
 from coordinator.store.store import StateStore
-from tests.fakes import github_server
 from tests.fakes.github_events import issues_event, write_event
 from tests.fakes.github_server import FakeGitHub
 from tests.github_scenarios import (
@@ -26,29 +24,13 @@ from tests.github_scenarios import (
     TOKEN,
     TRIGGER,
     Side,
-    TickingClock,
     event,
-    fake_github,
     labelled_issue,
     set_github_config,
     side,
     tracking_comments,
 )
 from tests.gitutil import branch_log
-
-
-@pytest.fixture
-def gh(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    monkeypatch.setattr(github_server, "_now", TickingClock())
-    with fake_github() as fake:
-        yield fake
-
-
-@pytest.fixture
-def ingest(store: StateStore, remote_path: Path, gh: FakeGitHub, tmp_path: Path) -> Iterator[Side]:
-    made = side(remote_path, gh, tmp_path / "cache-ingest")
-    yield made
-    made.close()
 
 
 def set_limits(store: StateStore, **values: Any) -> None:

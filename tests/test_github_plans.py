@@ -28,10 +28,9 @@ from coordinator.models import (
     TaskStatus,
 )
 from coordinator.store.store import StateStore
-from tests.fakes import github_server
 from tests.fakes.github_events import comment_event
 from tests.fakes.github_server import FakeGitHub
-from tests.github_scenarios import REPO, Side, TickingClock, event, fake_github, side, tracking_comments
+from tests.github_scenarios import REPO, Side, event, side, tracking_comments
 from tests.test_github_courier import RecordingPusher
 
 PLAN_LABEL = "claude:plan"
@@ -42,20 +41,6 @@ PROPOSAL = {
         {"key": "docs", "title": "Document it", "depends_on": ["api"]},
     ]
 }
-
-
-@pytest.fixture
-def gh(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    monkeypatch.setattr(github_server, "_now", TickingClock())
-    with fake_github() as fake:
-        yield fake
-
-
-@pytest.fixture
-def ingest(store: StateStore, remote_path: Path, gh: FakeGitHub, tmp_path: Path) -> Iterator[Side]:
-    made = side(remote_path, gh, tmp_path / "cache-ingest")
-    yield made
-    made.close()
 
 
 def set_plans(store: StateStore, **values: object) -> None:
