@@ -83,7 +83,7 @@ class PlanWork:
         plan = self._plan(task)
         merged: list[str] = []
         for sub in self._subtasks(plan):
-            new, conflict = self._merge(worktree, sub.id, leave_conflicts=False)
+            new, conflict = self._merge(worktree, sub.id, leave_conflicts=False, seen=slot.tips)
             if conflict is not None:
                 head = self._push_plan(worktree, plan.id)
                 slot.verification = Verification(
@@ -160,13 +160,12 @@ class PlanWork:
             return
         try:
             git = self.worktrees.git_in(worktree)
-            tips: dict[str, str] = {}
-            for sub in self._subtasks(self._plan(slot.task)):
-                branch = task_branch(sub.id)
-                tip = self.branches.fetch(branch)
-                if tip is not None and git.run(["merge-base", "--is-ancestor", tip, found.head], check=False).ok:
-                    tips[branch] = tip
-            self.branches.delete(tips)
+            merged = {
+                branch: tip
+                for branch, tip in slot.tips.items()  # fetched for the merges: what the repository had then
+                if git.run(["merge-base", "--is-ancestor", tip, found.head], check=False).ok
+            }
+            self.branches.delete(merged)
         except WorktreeError as exc:
             self.echo(f"warning: the merged branches of plan {slot.task.parent} stay in the repository: {exc}")
 
@@ -187,10 +186,16 @@ class PlanWork:
         found = [tasks.get(c) for c in plan.depends_on]
         return [t for t in found if t is not None and t.kind == "task" and t.status == TaskStatus.SUCCEEDED]
 
-    def _merge(self, worktree: Worktree, subtask: str, *, leave_conflicts: bool) -> tuple[bool, str | None]:
+    def _merge(
+        self, worktree: Worktree, subtask: str, *, leave_conflicts: bool, seen: dict[str, str] | None = None
+    ) -> tuple[bool, str | None]:
         """Merge ``subtask``'s branch (from the repository) into the worktree's: (whether it brought anything
-        new, the conflicting files or None). A conflicting merge is undone unless ``leave_conflicts``."""
-        tip = self.branches.fetch(task_branch(subtask))
+        new, the conflicting files or None). A conflicting merge is undone unless ``leave_conflicts``. ``seen``
+        gets the branch's commit as fetched."""
+        branch = task_branch(subtask)
+        tip = self.branches.fetch(branch)
+        if tip is not None and seen is not None:
+            seen[branch] = tip
         git = self.worktrees.git_in(worktree)
         if tip is None or git.run(["merge-base", "--is-ancestor", tip, "HEAD"], check=False).ok:
             return False, None

@@ -26,6 +26,8 @@ class Slot:
     plan: PlanFile | None = None
     #: What a verify child found (a plan's integrated branch: merged, verified green or red).
     verification: Verification | None = None
+    #: A verify child: the subtasks' branches it fetched to merge, and their commits then.
+    tips: dict[str, str] = field(default_factory=dict)
     #: Why the attempt failed in a way neither a retry nor a stronger mode mends (a red verification: a fix
     #: child mends it; conflicting dependencies: a person does); the task fails without another attempt.
     for_good: str | None = None
