@@ -8,6 +8,7 @@ import json
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
@@ -42,14 +43,23 @@ def iso(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def far_from_now_in_berlin() -> str:
+    """A daily cron twelve hours away in Berlin: never due in the two hours the hourly schedule below is ticked in.
+
+    A fixed '30 2 * * *' made this test fail when it ran shortly after midnight UTC."""
+    hour = (datetime.now(UTC) + timedelta(hours=12)).astimezone(ZoneInfo("Europe/Berlin")).hour
+    return f"30 {hour} * * *"
+
+
 def test_a_schedule_added_listed_ticked_and_removed_through_the_command(env: dict[str, str], remote_path: Path) -> None:
+    daily = far_from_now_in_berlin()
     added = ok(
         [
             "schedule",
             "add",
             "nightly",
             "--cron",
-            "30 2 * * *",
+            daily,
             "--timezone",
             "Europe/Berlin",
             "--title",
@@ -75,7 +85,7 @@ def test_a_schedule_added_listed_ticked_and_removed_through_the_command(env: dic
     assert [s["name"] for s in as_json] == ["hourly", "nightly"]
     nightly = as_json[1]
     assert (nightly["cron"], nightly["timezone"], nightly["mode"], nightly["requires"]) == (
-        "30 2 * * *",
+        daily,
         "Europe/Berlin",
         "complex",
         ["linux"],
@@ -109,7 +119,7 @@ def test_a_schedule_added_listed_ticked_and_removed_through_the_command(env: dic
         "schedule remove hourly",
         f"tick hourly: submit sched-hourly-{slot:%Y%m%dt%H%M}: Hourly",
         "schedule add hourly: '0 * * * *'",
-        "schedule add nightly: '30 2 * * *' (Europe/Berlin)",
+        f"schedule add nightly: '{daily}' (Europe/Berlin)",
     ]
 
 
