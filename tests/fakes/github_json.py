@@ -8,6 +8,7 @@ PyGithub requires of URLs it follows.
 from __future__ import annotations
 
 import base64
+import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,6 +117,18 @@ def iso(moment: datetime | None) -> str | None:
 def node_id(kind: str, number: int) -> str:
     """A node id shaped like GitHub's legacy ones (base64 of a type and a number)."""
     return base64.b64encode(f"0{len(kind)}:{kind}{number}".encode()).decode()
+
+
+def decode_node_id(value: str) -> tuple[str, int] | None:
+    """The (kind, number) a :func:`node_id` was made of, or None for anything else."""
+    try:
+        text = base64.b64decode(value.encode(), validate=True).decode()
+    except (ValueError, UnicodeError):
+        return None
+    found = re.fullmatch(r"0(\d+):([A-Za-z]+?)(\d+)", text)
+    if found is None or len(found[2]) != int(found[1]):
+        return None
+    return found[2], int(found[3])
 
 
 def user_id(login: str) -> int:

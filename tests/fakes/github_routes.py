@@ -3,11 +3,12 @@ validation rules and error messages where coordinator meets them."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tests.fakes.github_json import Repository, iso
+from tests.fakes.github_json import Label, Repository, iso
 
 if TYPE_CHECKING:
     from tests.fakes.github_server import FakeGitHub
@@ -190,6 +191,25 @@ def remove_label(fake: FakeGitHub, repo: Repository, request: Request) -> Reply:
     return Reply(200, [fake._render.label(repo, repo.labels[n]) for n in issue.labels])
 
 
+def create_label(fake: FakeGitHub, repo: Repository, request: Request) -> Reply:
+    """``POST /repos/{o}/{r}/labels`` ``{name, color, description}``: 201 with the label; 422 when a label of that
+    name exists (names are unique regardless of case), the color is not six hex digits or a field is missing."""
+    body = request.body if isinstance(request.body, dict) else {}
+    name, color, description = body.get("name"), body.get("color", "ededed"), body.get("description")
+    if not isinstance(name, str) or not name.strip():
+        raise Answer(422, "Validation Failed", [{"resource": "Label", "code": "missing_field", "field": "name"}])
+    if any(known.lower() == name.lower() for known in repo.labels):
+        raise Answer(422, "Validation Failed", [{"resource": "Label", "code": "already_exists", "field": "name"}])
+    color = color.removeprefix("#") if isinstance(color, str) else ""
+    if not re.fullmatch(r"[0-9a-fA-F]{6}", color):
+        raise Answer(422, "Validation Failed", [{"resource": "Label", "code": "invalid", "field": "color"}])
+    if description is not None and (not isinstance(description, str) or len(description) > 100):
+        raise Answer(422, "Validation Failed", [{"resource": "Label", "code": "invalid", "field": "description"}])
+    label = Label(fake._new_id(), name, color.lower(), description)
+    repo.labels[name] = label
+    return Reply(201, fake._render.label(repo, label))
+
+
 def permission(fake: FakeGitHub, repo: Repository, request: Request) -> Reply:
     """``GET /repos/{o}/{r}/collaborators/{user}/permission``: 404 for an account GitHub does not know."""
     login = request.params["user"]
@@ -281,6 +301,7 @@ ROUTES: list[tuple[str, str, Callable[[FakeGitHub, Repository, Request], Reply]]
     ("PUT", _REPO + r"/issues/(?P<number>\d+)/labels", set_labels),
     ("POST", _REPO + r"/issues/(?P<number>\d+)/labels", add_labels),
     ("DELETE", _REPO + r"/issues/(?P<number>\d+)/labels/(?P<label>[^/]+)", remove_label),
+    ("POST", _REPO + r"/labels", create_label),
     ("GET", _REPO + r"/collaborators/(?P<user>[^/]+)/permission", permission),
     ("GET", _REPO + r"/pulls", list_pulls),
     ("POST", _REPO + r"/pulls", create_pull),

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
+from tests.fakes import github_graphql
 from tests.fakes.github_json import (
     LABEL_COLORS,
     CommentRecord,
@@ -111,6 +112,7 @@ class FakeGitHub:
         self._next_id = 1000
         self._failures: list[_Failure] = []
         self._requests: list[RecordedRequest] = []
+        self._graphql_rate_limited = 0
         self._known_users: set[str] = {token_user.lower()}
         self.token = token
         self.token_user = token_user
@@ -187,6 +189,11 @@ class FakeGitHub:
         failure = _Failure(pattern, status, times, until, dict(headers or {}), message, carry_out)
         with self._lock:
             self._failures.append(failure)
+
+    def graphql_rate_limited(self, times: int = 1) -> None:
+        """Answer the next ``times`` GraphQL requests with GitHub's primary rate limit (200, ``RATE_LIMITED``)."""
+        with self._lock:
+            self._graphql_rate_limited = times
 
     def clear_failures(self) -> None:
         """Forget every :meth:`fail` rule."""
@@ -508,6 +515,10 @@ class FakeGitHub:
         """Record the request, apply failure rules and answer it."""
         split = urlsplit(raw_path)
         path = split.path.removeprefix(self.prefix) if self.prefix else split.path
+        # GraphQL lives beside the REST root: /graphql, or /api/graphql on GitHub Enterprise (REST: /api/v3).
+        graphql = split.path == self.prefix.removesuffix("/v3") + "/graphql" and method == "POST"
+        # ... so /api/v3/graphql is recorded (and answered 404) under its full path, not as GraphQL
+        path = "/graphql" if graphql else split.path if path == "/graphql" else path
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         body = _json_or_none(raw_body)
         with self._lock:
@@ -517,7 +528,9 @@ class FakeGitHub:
                 failure.times -= 1
             if failure is not None and not failure.carry_out:
                 return self._failure_reply(failure)
-            reply = self._authorized(headers) or self._dispatch(method, path, query, body)
+            reply = self._authorized(headers) or (
+                github_graphql.serve(self, body) if graphql else self._dispatch(method, path, query, body)
+            )
             return self._failure_reply(failure) if failure is not None else reply
 
     def _failure_reply(self, failure: _Failure) -> Reply:
