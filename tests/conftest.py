@@ -18,12 +18,24 @@ if TYPE_CHECKING:
     from tests.runner_helpers import Project
 
 
+_GITHUB_VARIABLES = (
+    "COORDINATOR_GITHUB_TOKEN",
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "GITHUB_REPOSITORY",
+    "GITHUB_API_URL",
+    "GITHUB_EVENT_NAME",
+    "GITHUB_EVENT_PATH",
+)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep caches out of $HOME and ignore the developer's own coordinator settings."""
+    """Keep caches out of $HOME and ignore the developer's own coordinator settings and GitHub credentials (a
+    token and GITHUB_REPOSITORY in the environment would make commands talk to github.com)."""
     monkeypatch.setenv("COORDINATOR_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("COORDINATOR_DATA_DIR", str(tmp_path / "data"))
-    for name in ("COORDINATOR_REMOTE", "COORDINATOR_BRANCH", "COORDINATOR_ACTOR"):
+    for name in ("COORDINATOR_REMOTE", "COORDINATOR_BRANCH", "COORDINATOR_ACTOR", *_GITHUB_VARIABLES):
         monkeypatch.delenv(name, raising=False)
 
 

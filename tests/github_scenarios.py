@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from coordinator.github.courier import Courier
-from coordinator.github.deliver import Pusher
 from coordinator.github.events import IssuesEvent, parse
 from coordinator.github.ingest import Ingest, Outcome
+from coordinator.github.pushing import Pusher
 from coordinator.github.rest import RestGitHub
 from coordinator.github.settings import GitHubSettings
 from coordinator.github.wiring import courier_for

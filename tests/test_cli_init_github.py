@@ -3,6 +3,7 @@ through ``CliRunner`` and the installed command, with real clones and bare remot
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -16,8 +17,14 @@ from coordinator.cli.github_init import github_repository
 from coordinator.errors import ConfigError
 from coordinator.github.workflow import WORKFLOW_PATH, render_workflow, write_workflow
 from tests.conftest import make_bare_remote
+from tests.fakes.github_server import FakeGitHub
+from tests.github_scenarios import REPO, TOKEN
 from tests.gitutil import git, read_branch_file
 from tests.test_cli_terminal import coordinator_command
+from tests.user_machine import run as run_command
+from tests.user_machine import user_env
+
+STATUSES = ("queued", "running", "needs-input", "succeeded", "failed", "cancelled")
 
 
 def run(*args: str) -> Result:
@@ -204,3 +211,41 @@ def test_the_installed_command_sets_up_the_clone_it_runs_in(clone: Path, tmp_pat
         check=False,
     )
     assert refused.returncode == 2 and refused.stderr.startswith("error: ") and refused.stderr.count("\n") == 1
+
+
+def test_with_a_token_it_makes_coordinators_labels_and_keeps_their_ids(
+    clone: Path, tmp_path: Path, gh: FakeGitHub
+) -> None:
+    """Set up as README says, with a token: the labels exist with colours, and the status labels' ids are on the
+    state branch, so even the first task changes its label with the comment in one request."""
+    gh.label(gh.add_issue("Old", author="alice"), "claude", by="alice")  # the trigger label exists already
+    env = user_env(tmp_path / "home", {"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": gh.url, "GITHUB_REPOSITORY": REPO})
+    done = run_command(["init", "--github", "--repo", str(clone)], env)
+    assert done.returncode == 0, done.stderr
+    made = next(line for line in done.stdout.splitlines() if line.startswith("labels on "))
+    assert made.startswith(f"labels on {REPO}: made claude:plan, needs-human, coordinator:queued")
+    assert "gh label create" not in done.stdout
+    labels = gh.repo_labels()
+    assert labels["coordinator:running"] == ("1d76db", "coordinator: an agent is working on it")
+    assert {"coordinator:succeeded", "coordinator:failed", "coordinator:cancelled", "needs-human"} <= set(labels)
+    meta = json.loads(read_branch_file(clone.parent / "origin.git", "meta.json"))
+    kept = meta["github_labels"][REPO]
+    assert set(kept) == {f"coordinator:{s}" for s in STATUSES} | {"needs-human"}
+    assert all(kept.values())
+
+    again = run_command(["init", "--github", "--repo", str(clone)], env)
+    assert again.returncode == 0 and f"labels on {REPO}: made none (all there already)" in again.stdout
+    assert json.loads(read_branch_file(clone.parent / "origin.git", "meta.json"))["github_labels"][REPO] == kept
+
+
+def test_a_token_github_refuses_leaves_the_labels_to_the_first_task_and_says_so(
+    clone: Path, tmp_path: Path, gh: FakeGitHub
+) -> None:
+    env = user_env(
+        tmp_path / "home", {"GITHUB_TOKEN": "ghp_" + "x" * 36, "GITHUB_API_URL": gh.url, "GITHUB_REPOSITORY": REPO}
+    )
+    done = run_command(["init", "--github", "--repo", str(clone)], env)
+    assert done.returncode == 0, done.stderr
+    assert f"warning: could not make the labels on {REPO}" in done.stdout and "Bad credentials" in done.stdout
+    assert "gh label create claude" in done.stdout and "ghp_xxxx" not in done.stdout
+    assert has_state_branch(clone.parent / "origin.git")

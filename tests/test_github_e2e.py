@@ -140,10 +140,52 @@ def test_a_writers_label_ends_in_a_pushed_branch_a_pull_request_and_one_final_co
     total = gh.call_count()
     with capsys.disabled():
         print(
-            f"\nREST calls for one simple task's life: {total} (ingest {ingest_calls}, runner {total - ingest_calls})"
+            f"\nrequests for the first task of a repository: {total} (ingest {ingest_calls}, runner "
+            f"{total - ingest_calls}); it sets each status label by REST, which tells their ids"
         )
         for request in gh.requests:
             print(f"  {request.method} {request.path}")
+
+
+def test_set_up_as_readme_says_a_simple_tasks_life_takes_at_most_8_requests_with_status_labels(
+    gh: FakeGitHub, project: Project, claude_exe: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``coordinator init --github`` with a token makes the labels and keeps their ids: from the first task on,
+    each change of the comment and its status label is one GraphQL request."""
+    clone = tmp_path / "setup"
+    git("clone", "--quiet", str(project.origin), str(clone), cwd=tmp_path)
+    setup = run(["init", "--github", "--repo", str(clone)], github_env(gh, project, tmp_path / "setup-home"))
+    assert setup.returncode == 0 and f"labels on {REPO}: made " in setup.stdout, setup.stdout + setup.stderr
+    number = gh.add_issue("Add notes", body="Please add a notes.md file.", author="bob")
+    gh.label(number, "claude", by="alice")
+    before = len(gh.requests)
+
+    ingest(gh, project, tmp_path, issues_event(gh, number, "labeled", sender="alice", label="claude"))
+    assert gh.issue_labels(number) == ["claude", "coordinator:queued"]
+    run_runner(gh, project, claude_exe, tmp_path)
+
+    task = project.state().tasks[f"issue-{number}"]
+    assert task.status == TaskStatus.SUCCEEDED and task.github is not None and task.github.pending == []
+    [comment] = tracking_comments(gh, number)
+    [pull] = gh.pulls()
+    assert "Succeeded" in comment and pull["html_url"] in comment and f"Closes #{number}" in pull["body"]
+    assert gh.issue_labels(number) == ["claude", "coordinator:succeeded"]
+    events = [(e["event"], e["label"]["name"]) for e in gh.issue_events(number) if e["event"].endswith("labeled")]
+    assert events == [
+        ("labeled", "claude"),
+        ("labeled", "coordinator:queued"),
+        ("labeled", "coordinator:running"),
+        ("unlabeled", "coordinator:queued"),
+        ("labeled", "coordinator:succeeded"),
+        ("unlabeled", "coordinator:running"),
+    ]
+    life = gh.requests[before:]
+    with capsys.disabled():
+        print(f"\nrequests for one simple task's life with status labels: {len(life)}")
+        for request in life:
+            print(f"  {request.method} {request.path}")
+    assert len(life) <= 8
+    assert [r.path for r in life].count("/graphql") == 3  # created with its label, then running, then the end
 
 
 def test_without_status_labels_a_simple_tasks_life_takes_at_most_8_rest_calls(

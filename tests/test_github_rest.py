@@ -137,7 +137,11 @@ def test_set_labels(api: RestGitHub, mocked: responses.RequestsMock) -> None:
 
 def test_add_labels_returns_the_labels_after(api: RestGitHub, mocked: responses.RequestsMock) -> None:
     mocked.post(f"{API}/repos/{REPO}/issues/1347/labels", json=fixture("labels"))
-    assert api.add_labels(REPO, 1347, ["enhancement"]) == ["bug", "enhancement"]
+    labels = fixture("labels")
+    assert api.add_labels(REPO, 1347, ["enhancement"]) == {
+        "bug": labels[0]["node_id"],
+        "enhancement": labels[1]["node_id"],
+    }
     assert body_of(mocked.calls[0]) == {"labels": ["enhancement"]}
     assert len(mocked.calls) == 1 == api.calls
 
@@ -670,3 +674,47 @@ def test_webhook_fixtures_are_the_events_their_names_say() -> None:
         assert ("comment" in payload) == (event in ("issue_comment", "pull_request_review_comment")), name
         about = payload["pull_request"] if event.startswith("pull_request") else payload["issue"]
         assert about["user"]["login"] and payload["sender"]["login"], name
+
+
+# -- the few GraphQL requests ---------------------------------------------------------------------------------------
+
+
+def labelled_answer(number: int = 1347, repo: str = REPO) -> dict[str, Any]:
+    labels = {"nodes": [{"id": "LA_running", "name": "coordinator:running"}]}
+    issue = {"number": number, "repository": {"nameWithOwner": repo}, "labels": labels}
+    return {"data": {"add": {"labelable": issue}, "remove": {"labelable": issue}}}
+
+
+def test_a_status_change_is_one_post_to_graphql_on_github_and_on_enterprise(
+    sleeps: Sleeps, mocked: responses.RequestsMock
+) -> None:
+    settings = GitHubSettings.from_env({"GITHUB_API_URL": "https://ghe.example/api/v3", "GITHUB_TOKEN": "t-123456"})
+    mocked.post("https://ghe.example:443/api/graphql", json=labelled_answer())
+    with RestGitHub(settings, sleep=sleeps) as api:
+        batch = api.edit_with_labels(
+            REPO, 1347, issue_node="I_1", comment=None, add={"coordinator:running": "LA_running"}, remove={"q": "LA_q"}
+        )
+    assert batch.error is None and batch.labels == {"coordinator:running": "LA_running"}
+    sent = body_of(mocked.calls[0])
+    assert sent["variables"] == {"issue": "I_1", "add": ["LA_running"], "remove": ["LA_q"]}
+    assert "addLabelsToLabelable" in sent["query"] and "updateIssueComment" not in sent["query"]
+    assert mocked.calls[0].request.headers["Authorization"] == "token t-123456"
+
+
+def test_the_graphql_rate_limit_is_a_transient_error_that_says_when(
+    api: RestGitHub, mocked: responses.RequestsMock
+) -> None:
+    limited = {"errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded for user ID 1."}]}
+    reset = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) + 90), "x-ratelimit-resource": "graphql"}
+    mocked.post(f"{API}/graphql", json=limited, headers=reset)
+    with pytest.raises(GitHubError) as raised:
+        api.create_with_labels(REPO, 1347, issue_node="I_1", body="text", add={})
+    assert raised.value.transient and raised.value.retry_after == 90.0
+    assert "rate limit" in str(raised.value) and len(mocked.calls) == 1  # never re-sent: it may create a comment
+
+
+def test_a_graphql_answer_that_is_not_json_is_a_clear_error(api: RestGitHub, mocked: responses.RequestsMock) -> None:
+    mocked.post(f"{API}/graphql", body="<html>Bad gateway</html>", status=502)
+    with pytest.raises(GitHubError) as raised:
+        api.edit_with_labels(REPO, 1, issue_node="I_1", comment=("IC_1", "x"), add={"a": "LA_a"}, remove={})
+    assert raised.value.transient and raised.value.status == 502 and "POST /graphql" in str(raised.value)

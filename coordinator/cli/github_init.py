@@ -56,8 +56,17 @@ def init_github(settings: Settings, repo_arg: Path | None, *, force: bool) -> No
     else:
         verb = "replaced" if status is WorkflowStatus.DIFFERENT else "wrote"
         click.echo(f"{verb} {shown} (installs {DISTRIBUTION}=={__version__} from PyPI)")
-    slug = github_repository(state_settings.remote or "") or "OWNER/REPO"
-    _next_steps(repo, shown, slug=slug, pip_variable=PIP_SPEC_VARIABLE, changed=status is not WorkflowStatus.SAME)
+    found = github_repository(state_settings.remote or "")
+    labelled = _make_labels(state_settings, found)
+    slug = found or labelled or "OWNER/REPO"
+    _next_steps(
+        repo,
+        shown,
+        slug=slug,
+        pip_variable=PIP_SPEC_VARIABLE,
+        changed=status is not WorkflowStatus.SAME,
+        labels=labelled is not None,
+    )
 
 
 def _state_remote(settings: Settings, repo: Path) -> tuple[Settings, str]:
@@ -91,7 +100,44 @@ def _create_state_branch(settings: Settings, why: str) -> None:
         click.echo(f"state branch '{store.branch}' on {store.remote} exists already ({why})")
 
 
-def _next_steps(repo: Path, shown: str, *, slug: str, pip_variable: str, changed: bool) -> None:
+def _make_labels(settings: Settings, slug: str | None) -> str | None:
+    """Make coordinator's labels on the repository when a GitHub token is set (the repository: the state remote's,
+    else ``GITHUB_REPOSITORY``), and keep the ids of those it sets on the state branch, so that even the first
+    task changes a label and the comment in one request. The repository's name when done; None when not."""
+    from coordinator.core.transitions.github import keep_label_ids
+    from coordinator.github.api import GitHubError
+    from coordinator.github.rest import RestGitHub
+    from coordinator.github.settings import GitHubSettings
+    from coordinator.github.status_labels import make_labels
+
+    try:
+        github = GitHubSettings.from_env(repository=slug)
+    except ConfigError:
+        return None  # no token: the next steps say how to make the trigger label by hand
+    if github.repository is None:
+        click.echo("note: labels not made: set GITHUB_REPOSITORY=OWNER/REPO to have 'init --github' make them")
+        return None
+    store = settings.open_store()
+    try:
+        config = store.read().github
+        with RestGitHub(github) as api:
+            ids, made = make_labels(api, github.repository, config)
+        repository = github.repository
+        store.update(lambda state, now: keep_label_ids(state, repository=repository, ids=ids, now=now))
+    except GitHubError as exc:
+        click.echo(
+            f"warning: could not make the labels on {github.repository} ({exc}); the first task makes the "
+            f"status labels, and 'gh label create {config.trigger_label} --repo {github.repository}' the trigger label"
+        )
+        return None
+    finally:
+        store.close()
+    shown = ", ".join(made) if made else "none (all there already)"
+    click.echo(f"labels on {github.repository}: made {shown}")
+    return github.repository
+
+
+def _next_steps(repo: Path, shown: str, *, slug: str, pip_variable: str, changed: bool, labels: bool) -> None:
     git = f"git -C {_quoted(str(repo))}"
     steps = []
     if changed:
@@ -99,8 +145,12 @@ def _next_steps(repo: Path, shown: str, *, slug: str, pip_variable: str, changed
             f"commit and push the workflow: {git} add {shown} && {git} commit -m 'Add the coordinator workflow' "
             f"&& {git} push"
         )
+    if not labels:
+        steps.append(
+            f"create the label that hands an issue to the agent: gh label create claude --repo {slug} (or set "
+            "COORDINATOR_GITHUB_TOKEN and run 'coordinator init --github' again: it makes all of coordinator's labels)"
+        )
     steps += [
-        f"create the label that hands an issue to the agent: gh label create claude --repo {slug}",
         "the workflow runs with the job's own GITHUB_TOKEN: no secret to add. A runner outside Actions needs a "
         f"fine-grained token for {slug} (Contents, Issues, Pull requests: read and write), given as "
         f"COORDINATOR_REMOTE=https://x-access-token:TOKEN@github.com/{slug}.git",

@@ -2,13 +2,15 @@
 runner speak this protocol; :mod:`coordinator.github.rest` implements it with PyGithub and is the only module
 that imports PyGithub; tests use a fake GitHub server on 127.0.0.1 behind the real implementation).
 
-Every method is one REST call (or one paginated listing); none retries a write by itself: a POST that GitHub
+Every method is one REST call (or one paginated listing) or, where it says so, one GraphQL request; none retries
+a write by itself: a POST that GitHub
 carried out but answered 502 must not be sent again blindly (that is how tools post duplicate comments). Errors
 are :class:`GitHubError`, which says whether trying again later may work and when.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -67,6 +69,20 @@ class Comment:
     html_url: str = ""
     #: The number of the issue (or pull request) it is on, when the answer says.
     issue: int | None = None
+    #: Its GraphQL node id, when the answer says.
+    node_id: str = ""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one combined GraphQL request did: the comment made (creation), the issue's labels after a label
+    change (name → node id; None: not changed), and the error that stopped part of it."""
+
+    comment: Comment | None = None
+    labels: dict[str, str] | None = None
+    error: GitHubError | None = None
+    #: Which node id the error is about: "comment", "issue" (it named another issue) or "labels".
+    failed: str = ""
 
 
 @dataclass(frozen=True)
@@ -155,12 +171,38 @@ class GitHubAPI(Protocol):
         """Replace the issue's labels with ``labels`` (idempotent)."""
         ...
 
-    def add_labels(self, repo: str, number: int, labels: list[str]) -> list[str]:
-        """Add ``labels`` to the issue (idempotent; creates unknown labels); returns all its labels now."""
+    def add_labels(self, repo: str, number: int, labels: list[str]) -> dict[str, str]:
+        """Add ``labels`` to the issue (idempotent; creates unknown labels); returns all its labels now (name →
+        node id)."""
         ...
 
     def remove_label(self, repo: str, number: int, label: str) -> None:
         """Take ``label`` off the issue (idempotent: a label that is not there is no error)."""
+        ...
+
+    def create_label(self, repo: str, name: str, *, color: str, description: str) -> tuple[str, bool]:
+        """Make a label in the repository, or find the one of that name: (its node id, whether it was made)."""
+        ...
+
+    def create_with_labels(
+        self, repo: str, number: int, *, issue_node: str, body: str, add: Mapping[str, str]
+    ) -> Batch:
+        """Post a comment on the issue and add labels (name → node id) in one GraphQL request (never retried
+        here: the comment may have been made)."""
+        ...
+
+    def edit_with_labels(
+        self,
+        repo: str,
+        number: int,
+        *,
+        issue_node: str,
+        comment: tuple[str, str] | None,
+        add: Mapping[str, str],
+        remove: Mapping[str, str],
+    ) -> Batch:
+        """Edit a comment (node id, whole body) and add and remove labels (name → node id) in one GraphQL request
+        (idempotent: safe to repeat)."""
         ...
 
     def find_pull(self, repo: str, head: str) -> PullRequest | None:

@@ -98,6 +98,7 @@ class Courier:
             may_create=may_create,
             look_first=task_id not in self._fresh,
             family=Family(root, follow_ups, children),
+            label_ids=self.store.state.meta.github_labels.get(link.repository),
         )
         self._fresh.discard(task_id)
         delivered = self._record(task_id, record)

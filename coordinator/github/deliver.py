@@ -8,16 +8,18 @@ previous try may have made it). What the pass did is returned as a :class:`Deliv
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import TypeVar
 
-from coordinator.core.deliveries import needs_person, status_label, status_labels, work_commit
+from coordinator.core.deliveries import needs_person, status_label, work_commit
 from coordinator.core.transitions.followups import threads
 from coordinator.core.transitions.github import DeliveryRecord
 from coordinator.errors import CoordinatorError
 from coordinator.github.api import GitHubAPI, GitHubError
+from coordinator.github.pushing import ChangeLister, Pusher, PushError, WorkflowsNotPushed, workflow_paths
+from coordinator.github.status_labels import believed_present, learned, wanted_labels
 from coordinator.github.tracking import (
     is_tracking_comment,
     pull_body,
@@ -33,73 +35,6 @@ _ALREADY_EXISTS = 422
 _IDEMPOTENT_TRIES = 3
 _LONGEST_PAUSE_SECONDS = 10.0
 T = TypeVar("T")
-
-
-class PushError(CoordinatorError):
-    """The task branch could not be pushed (network, credentials, or the remote branch moved)."""
-
-
-class WorkflowsNotPushed(PushError):
-    """The agent changed what GitHub Actions runs, and the repository does not allow pushing that."""
-
-
-class Pusher(Protocol):
-    """Pushes task branches from the machine that has their commits (a runner's clone)."""
-
-    @property
-    def base_branch(self) -> str:
-        """The branch pull requests target (the branch task branches start from)."""
-        ...
-
-    def has(self, commit: str) -> bool:
-        """Whether this machine has ``commit`` (only its runner can push it)."""
-        ...
-
-    def push(self, commit: str, branch: str, *, previous: str | None) -> None:
-        """Make the remote ``branch`` point at ``commit`` (moving it from ``previous``, the last push, if set)."""
-        ...
-
-
-@runtime_checkable
-class BranchStarter(Protocol):
-    """A pusher that can also start a local branch from a branch of the repository (a follow-up starts from the
-    tip of its pull request's branch, which people may have pushed to)."""
-
-    def start_branch(self, remote_branch: str, local_branch: str) -> str | None:
-        """Create ``local_branch`` at the tip of the repository's ``remote_branch`` unless it exists; why it
-        could not (None: done, or there already)."""
-        ...
-
-
-@runtime_checkable
-class TipFetcher(Protocol):
-    """A pusher that can fetch a branch of the repository as it is now (a new round of an issue's task continues
-    from its pull request's branch, which follow-ups moved on)."""
-
-    def fetch_tip(self, branch: str) -> tuple[str | None, str | None]:
-        """(the commit ``branch`` points at on the repository, now in this clone; None when there is no such
-        branch) or (None, why it could not be fetched)."""
-        ...
-
-
-@runtime_checkable
-class ChangeLister(Protocol):
-    """A pusher that can tell which files a push would bring to the repository."""
-
-    def new_paths(self, commit: str, branch: str) -> list[str]:
-        """The files changed by the commits that pushing ``commit`` to ``branch`` would add to the repository
-        (none the repository has already: not the base branch's, not ``branch``'s as it is there now)."""
-        ...
-
-
-#: Where GitHub looks for what it runs: a workflow on a pull request's branch runs with the repository's
-#: secrets for reviews and pushes (pull_request_review, pull_request, push), so an agent must not put one there.
-RUNS_ON_GITHUB = (".github/workflows/", ".github/actions/")
-
-
-def workflow_paths(paths: Sequence[str]) -> list[str]:
-    """The paths among ``paths`` that GitHub Actions would run (see :data:`RUNS_ON_GITHUB`)."""
-    return sorted({p for p in paths if p.lower().startswith(RUNS_ON_GITHUB)})
 
 
 @dataclass(frozen=True)
@@ -131,6 +66,12 @@ class _Pass:
     error: str | None = None
     retry_after: float | None = None
     stop: bool = False
+    #: The repository's label node ids as this pass knows them ({}: forget them; None: none known).
+    label_ids: dict[str, str] | None = None
+    #: The comment and the labels go apart (by REST) in this pass: a node id was wrong.
+    apart: bool = False
+    #: The link's node ids found wrong ("issue_node", "comment_node"): never used again.
+    forget: list[str] = field(default_factory=list)
 
     def failed(self, kind: str, exc: CoordinatorError) -> None:
         self.error = self.error or f"{kind}: {exc}"
@@ -173,14 +114,23 @@ class Deliverer:
         raise AssertionError("unreachable")
 
     def deliver(
-        self, task: Task, config: GitHubConfig, *, may_create: bool, look_first: bool, family: Family | None = None
+        self,
+        task: Task,
+        config: GitHubConfig,
+        *,
+        may_create: bool,
+        look_first: bool,
+        family: Family | None = None,
+        label_ids: Mapping[str, str] | None = None,
     ) -> DeliveryRecord:
         """Deliver what is pending on ``task``. ``may_create``: this process holds the creation window;
         ``look_first``: an earlier try may have created the comment, so look for its marker before creating;
-        ``family``: the issue's task and follow-ups ``task`` belongs to, all shown in the tracking comment."""
+        ``family``: the issue's task and follow-ups ``task`` belongs to, all shown in the tracking comment;
+        ``label_ids``: the node ids of the repository's labels kept on the state branch."""
         link = task.github
         assert link is not None
-        work = _Pass(link)
+        known = dict(label_ids) if label_ids else None
+        work = _Pass(link, label_ids=known)
         steps = {"push": self._push, "pull": self._pull, "comment": self._comment, "labels": self._labels}
         # A push or a pull request changes what the comment shows (the branch, the link): edit it in this pass.
         kinds = [
@@ -201,6 +151,9 @@ class Deliverer:
             revision=link.revision,
             done=tuple(work.done),
             comment_id=final.comment_id,
+            comment_node=final.comment_node,
+            forget=tuple(work.forget),
+            label_ids=work.label_ids if work.label_ids != known else None,
             pushed=final.pushed,
             pull_number=final.pull_number,
             pull_url=final.pull_url,
@@ -286,6 +239,9 @@ class Deliverer:
         body = self.redact(
             render(shown, config, family.follow_ups, family.children) if family is not None else render(shown, config)
         )
+        if self._together(task, config, work, body, may_create=may_create, look_first=look_first):
+            return
+        link = work.link
         if link.comment_id is not None:
             try:
                 comment_id = link.comment_id
@@ -295,7 +251,7 @@ class Deliverer:
             except GitHubError as exc:
                 if exc.status != 404:
                     raise
-                work.link = link = link.model_copy(update={"comment_id": None})  # deleted: make a new one
+                work.link = link = link.model_copy(update={"comment_id": None, "comment_node": None})  # deleted
         if not may_create:
             work.skipped.append("comment")
             return
@@ -306,11 +262,11 @@ class Deliverer:
             )
             if found is not None:
                 self._again(lambda: self.api.edit_comment(link.repository, found.id, body))
-                work.link = link.model_copy(update={"comment_id": found.id})
+                work.link = link.model_copy(update={"comment_id": found.id, "comment_node": found.node_id or None})
                 work.done.append("comment")
                 return
         made = self.api.create_comment(link.repository, link.issue, body)
-        work.link = link.model_copy(update={"comment_id": made.id})
+        work.link = link.model_copy(update={"comment_id": made.id, "comment_node": made.node_id or None})
         work.done.append("comment")
 
     def _follow_up_comment(self, task: Task, config: GitHubConfig, work: _Pass, family: Family) -> None:
@@ -361,17 +317,83 @@ class Deliverer:
         return ReplyRecord(made)
 
     def _labels(self, task: Task, config: GitHubConfig, work: _Pass, **_: object) -> None:
+        if "labels" in work.done:  # sent together with the comment
+            return
         link = work.link
-        person = needs_person(task) is not None and task.follow_up is None
-        wanted = {status_label(task, config)} if config.status_labels else set()
-        wanted |= {config.needs_human_label} if person else set()
-        ours = (status_labels(config) if config.status_labels else set()) | {config.needs_human_label}
+        wanted, ours = wanted_labels(task, config)
         if wanted:
-            present = set(self._again(lambda: self.api.add_labels(link.repository, link.issue, sorted(wanted))))
+            answer = self._again(lambda: self.api.add_labels(link.repository, link.issue, sorted(wanted)))
+            present = set(answer)
+            work.label_ids = learned(work.label_ids, answer, ours) or work.label_ids
         else:  # nothing to add; the needs-human label may have to go (a new round started)
             present = {config.needs_human_label} if link.needs_human else set()
-        for stale in sorted(ours & present - wanted):
-            self._again(partial(self.api.remove_label, link.repository, link.issue, stale))
-        shown = status_label(task, config) if config.status_labels else link.status_label
-        work.link = link.model_copy(update={"status_label": shown, "needs_human": person})
+        self._remove_stale(link, ours & present - wanted)
+        self._labelled(task, config, work)
+
+    def _remove_stale(self, link: GitHubLink, stale: set[str]) -> None:
+        for label in sorted(stale):
+            self._again(partial(self.api.remove_label, link.repository, link.issue, label))
+
+    def _labelled(self, task: Task, config: GitHubConfig, work: _Pass) -> None:
+        person = needs_person(task) is not None and task.follow_up is None
+        shown = status_label(task, config) if config.status_labels else work.link.status_label
+        work.link = work.link.model_copy(update={"status_label": shown, "needs_human": person})
         work.done.append("labels")
+
+    def _together(
+        self, task: Task, config: GitHubConfig, work: _Pass, body: str, *, may_create: bool, look_first: bool
+    ) -> bool:
+        """The comment and the labels in one GraphQL request, when the issue's node id is known (and the comment's,
+        for an edit); False: send them apart, by REST. Ids that turn out wrong are forgotten for the next pass."""
+        link = work.link
+        creating = link.comment_id is None
+        if "labels" not in link.pending or not link.issue_node or work.apart:
+            return False
+        if (creating and (not may_create or look_first)) or (not creating and not link.comment_node):
+            return False  # the REST path looks for the marker first, or leaves the comment to the window's holder
+        wanted, ours = wanted_labels(task, config)
+        remove = believed_present(link, config) - wanted
+        if not wanted and (creating or not remove):
+            return False  # no label to add or take off: the comment alone is one REST request
+        ids = work.label_ids or {}
+        if any(name not in ids for name in wanted | remove):
+            return False  # the first time a label is set it goes by REST, which tells its id
+        add, drop = {n: ids[n] for n in wanted}, {n: ids[n] for n in remove if n in ids}
+        labels = self._send_together(link, work, body, add=add, drop=drop)
+        if labels is None:
+            return "comment" in work.done  # the labels go by REST next, in this pass
+        self._remove_stale(work.link, (ours - wanted) & set(labels))  # e.g. one a person put back
+        self._labelled(task, config, work)
+        return True
+
+    def _send_together(
+        self, link: GitHubLink, work: _Pass, body: str, *, add: dict[str, str], drop: dict[str, str]
+    ) -> dict[str, str] | None:
+        """Create or edit the comment and change the labels in one request; the labels after, or None when an id
+        was wrong (then they are forgotten, and what is left goes by REST)."""
+        issue_node = link.issue_node or ""
+        if link.comment_id is None:
+            batch = self.api.create_with_labels(link.repository, link.issue, issue_node=issue_node, body=body, add=add)
+            if batch.comment is not None:
+                made = {"comment_id": batch.comment.id, "comment_node": batch.comment.node_id or None}
+                work.link = link.model_copy(update=made)
+                work.done.append("comment")
+        else:
+            comment = (link.comment_node or "", body)
+            batch = self._again(
+                lambda: self.api.edit_with_labels(
+                    link.repository, link.issue, issue_node=issue_node, comment=comment, add=add, remove=drop
+                )
+            )
+        if batch.error is None and batch.labels is not None:
+            if "comment" not in work.done:
+                work.done.append("comment")
+            return batch.labels
+        if batch.error is not None and batch.error.transient:
+            raise batch.error
+        work.apart = True
+        if batch.failed in ("comment", "issue"):  # REST finds out whether the comment is there (makes one if not)
+            work.forget.append(f"{batch.failed}_node")
+        else:
+            work.label_ids = {}
+        return None

@@ -3,12 +3,15 @@ webhook body), checked and reduced to the fields coordinator uses. Nothing here 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from coordinator.errors import UsageError
+
+_NODE_ID = re.compile(r"[A-Za-z0-9_=+/-]{1,120}")
 
 
 class EventError(UsageError):
@@ -45,6 +48,8 @@ class IssueData:
     updated_at: datetime
     #: The "issue" is a pull request (comments on pull requests come as issue_comment events too).
     is_pull: bool = False
+    #: GitHub's GraphQL id of the issue ("" when the payload has none that looks like one).
+    node_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -319,7 +324,13 @@ def _issue(raw: Mapping[str, Any], *, pulls: bool = False) -> IssueData:
         created_at=_when(raw, "created_at"),
         updated_at=_when(raw, "updated_at"),
         is_pull="pull_request" in raw,
+        node_id=_node_id(raw.get("node_id")),
     )
+
+
+def _node_id(value: Any) -> str:
+    """A GraphQL node id as GitHub writes them (letters, digits, ``_=+/-``), or "" for anything else."""
+    return value if isinstance(value, str) and _NODE_ID.fullmatch(value) else ""
 
 
 def _user(raw: Mapping[str, Any]) -> User:

@@ -228,6 +228,7 @@ class Ingest:
             url=event.issue.html_url,
             trigger=trigger,
             pr_policy=settings.pr_policy,
+            issue_node=event.issue.node_id or None,
         )
         source = Source(
             kind="github-issue",

@@ -15,7 +15,6 @@ makes them idempotent) may send it again.
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -28,8 +27,9 @@ from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectio
 
 from coordinator import __version__
 from coordinator.errors import ConfigError
-from coordinator.github import review_shapes, shapes
+from coordinator.github import checks, graphql, review_shapes, shapes
 from coordinator.github.api import (
+    Batch,
     Comment,
     GitHubAPI,
     GitHubError,
@@ -40,7 +40,7 @@ from coordinator.github.api import (
     ReviewComment,
 )
 from coordinator.github.failures import bad_answer, check_body_length, http_error, moved, no_answer
-from coordinator.github.settings import GitHubSettings, repository_parts
+from coordinator.github.settings import GitHubSettings
 
 PER_PAGE = 100
 READ_TRIES = 3
@@ -50,7 +50,6 @@ MAX_PAGES = 100  # 10,000 comments or events: past that something is wrong, not 
 T = TypeVar("T")
 
 _ACCEPT = {"Accept": "application/vnd.github+json"}
-_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?")
 
 
 class _RequestCounter:
@@ -160,9 +159,9 @@ class RestGitHub:
 
     def permission(self, repo: str, user: str) -> str:
         """``user``'s role on ``repo`` (admin, maintain, write, triage, read, none); unknown users: none."""
-        _check_login(user)
+        checks.check_login(user)
         try:
-            data = self._call("GET", f"{_repo_path(repo)}/collaborators/{quote(user, safe='')}/permission")
+            data = self._call("GET", f"{checks.repo_path(repo)}/collaborators/{quote(user, safe='')}/permission")
         except GitHubError as error:
             if error.status == 404:
                 return "none"
@@ -171,68 +170,112 @@ class RestGitHub:
 
     def issue(self, repo: str, number: int) -> Issue:
         """One issue (a pull request is an issue too, for this endpoint)."""
-        data = self._call("GET", f"{_repo_path(repo)}/issues/{_number(number)}")
+        data = self._call("GET", f"{checks.repo_path(repo)}/issues/{checks.number(number)}")
         return self._read(shapes.issue_from, data, "issue")
 
     def issue_events(self, repo: str, number: int) -> list[IssueEvent]:
         """The issue's events, oldest first (every page)."""
-        items = self._all_pages(f"{_repo_path(repo)}/issues/{_number(number)}/events")
+        items = self._all_pages(f"{checks.repo_path(repo)}/issues/{checks.number(number)}/events")
         return self._read(shapes.events_from, items, "issue events")
 
     def comments(self, repo: str, number: int) -> list[Comment]:
         """The issue's comments, oldest first (every page)."""
-        items = self._all_pages(f"{_repo_path(repo)}/issues/{_number(number)}/comments")
+        items = self._all_pages(f"{checks.repo_path(repo)}/issues/{checks.number(number)}/comments")
         return self._read(shapes.comments_from, items, "comments")
 
     def comment(self, repo: str, comment_id: int) -> Comment:
         """One issue comment."""
-        data = self._call("GET", f"{_repo_path(repo)}/issues/comments/{_number(comment_id)}")
+        data = self._call("GET", f"{checks.repo_path(repo)}/issues/comments/{checks.number(comment_id)}")
         return self._read(shapes.comment_from, data, "comment")
 
     def add_reaction(self, repo: str, comment_id: int, content: str) -> None:
         """React to an issue comment, once (GitHub answers 200 when the reaction is there already)."""
-        path = f"{_repo_path(repo)}/issues/comments/{_number(comment_id)}/reactions"
+        path = f"{checks.repo_path(repo)}/issues/comments/{checks.number(comment_id)}/reactions"
         self._call("POST", path, body={"content": content})
 
     def create_comment(self, repo: str, number: int, body: str) -> Comment:
         """Post a comment, once (a failure is never re-sent here)."""
         check_body_length(body, "comment")
-        data = self._call("POST", f"{_repo_path(repo)}/issues/{_number(number)}/comments", body={"body": body})
+        data = self._call(
+            "POST", f"{checks.repo_path(repo)}/issues/{checks.number(number)}/comments", body={"body": body}
+        )
         return self._read(shapes.comment_from, data, "created comment")
 
     def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
         """Replace a comment's body."""
         check_body_length(body, "comment")
-        self._call("PATCH", f"{_repo_path(repo)}/issues/comments/{_number(comment_id)}", body={"body": body})
+        self._call(
+            "PATCH", f"{checks.repo_path(repo)}/issues/comments/{checks.number(comment_id)}", body={"body": body}
+        )
 
     def set_labels(self, repo: str, number: int, labels: list[str]) -> None:
         """Replace the issue's labels with ``labels`` (an empty list removes them all)."""
-        self._call("PUT", f"{_repo_path(repo)}/issues/{_number(number)}/labels", body={"labels": list(labels)})
+        self._call(
+            "PUT", f"{checks.repo_path(repo)}/issues/{checks.number(number)}/labels", body={"labels": list(labels)}
+        )
 
-    def add_labels(self, repo: str, number: int, labels: list[str]) -> list[str]:
+    def add_labels(self, repo: str, number: int, labels: list[str]) -> dict[str, str]:
         """Add ``labels`` (GitHub creates unknown ones; adding one already there changes nothing); returns the
-        issue's labels after."""
+        issue's labels after (name → node id)."""
         for label in labels:
-            _check_label(label)
-        path = f"{_repo_path(repo)}/issues/{_number(number)}/labels"
-        return self._read(shapes.label_names, self._call("POST", path, body={"labels": list(labels)}), "labels")
+            checks.check_label(label)
+        path = f"{checks.repo_path(repo)}/issues/{checks.number(number)}/labels"
+        return self._read(shapes.label_ids, self._call("POST", path, body={"labels": list(labels)}), "labels")
 
     def remove_label(self, repo: str, number: int, label: str) -> None:
         """Take ``label`` off the issue; a label that is not on it is no error (GitHub's 404 "Label does not
         exist"), a missing issue or repository is."""
-        _check_label(label)
-        path = f"{_repo_path(repo)}/issues/{_number(number)}/labels/{quote(label, safe='')}"
+        checks.check_label(label)
+        path = f"{checks.repo_path(repo)}/issues/{checks.number(number)}/labels/{quote(label, safe='')}"
         try:
             self._call("DELETE", path)
         except GitHubError as error:
             if error.status != 404 or "label does not exist" not in str(error).lower():
                 raise
 
+    def create_label(self, repo: str, name: str, *, color: str, description: str) -> tuple[str, bool]:
+        """Make a label, or look up the one of that name (GitHub's 422 ``already_exists``): (node id, made)."""
+        checks.check_label(name)
+        path = f"{checks.repo_path(repo)}/labels"
+        try:
+            data = self._call("POST", path, body={"name": name, "color": color, "description": description})
+        except GitHubError as error:
+            if error.status != 422 or "already_exists" not in str(error):
+                raise
+            return self._read(shapes.node_id, self._call("GET", f"{path}/{quote(name, safe='')}"), "label"), False
+        return self._read(shapes.node_id, data, "created label"), True
+
+    def create_with_labels(
+        self, repo: str, number: int, *, issue_node: str, body: str, add: Mapping[str, str]
+    ) -> Batch:
+        """Post a comment and add labels in one GraphQL request, once (never re-sent here)."""
+        check_body_length(body, "comment")
+        return graphql.send_create(
+            self._graphql, repo, checks.number(number), issue_node=issue_node, body=body, add=add
+        )
+
+    def edit_with_labels(
+        self,
+        repo: str,
+        number: int,
+        *,
+        issue_node: str,
+        comment: tuple[str, str] | None,
+        add: Mapping[str, str],
+        remove: Mapping[str, str],
+    ) -> Batch:
+        """Edit a comment and change labels in one GraphQL request."""
+        if comment is not None:
+            check_body_length(comment[1], "comment")
+        return graphql.send_edit(
+            self._graphql, repo, checks.number(number), issue_node=issue_node, comment=comment, add=add, remove=remove
+        )
+
     def find_pull(self, repo: str, head: str) -> PullRequest | None:
         """The newest pull request, open or closed, whose head is ``head`` (``owner:branch``); or None."""
-        _check_head(head)
+        checks.check_head(head)
         params = {"head": head, "state": "all", "sort": "created", "direction": "desc", "per_page": PER_PAGE}
-        data = self._call("GET", f"{_repo_path(repo)}/pulls", params=params)
+        data = self._call("GET", f"{checks.repo_path(repo)}/pulls", params=params)
         # GitHub filters by head already; checking again guards against a server that ignored the filter (it
         # does so silently for a head without an owner) and would hand back somebody else's pull request.
         wanted = head.lower()
@@ -245,45 +288,47 @@ class RestGitHub:
         """Open a pull request; status 422 when one exists for ``head`` already (or it has no commits)."""
         check_body_length(body, "pull request body")
         payload = {"title": title, "body": body, "head": head, "base": base, "draft": draft}
-        data = self._call("POST", f"{_repo_path(repo)}/pulls", body=payload)
+        data = self._call("POST", f"{checks.repo_path(repo)}/pulls", body=payload)
         return self._read(shapes.pull_from, data, "created pull request")
 
     def request_reviewers(self, repo: str, number: int, reviewers: list[str]) -> None:
         """Ask ``reviewers`` to review pull request ``number`` (no request at all for an empty list)."""
         for reviewer in reviewers:
-            _check_login(reviewer)
+            checks.check_login(reviewer)
         if reviewers:
-            path = f"{_repo_path(repo)}/pulls/{_number(number)}/requested_reviewers"
+            path = f"{checks.repo_path(repo)}/pulls/{checks.number(number)}/requested_reviewers"
             self._call("POST", path, body={"reviewers": list(reviewers)})
 
     def default_branch(self, repo: str) -> str:
         """The repository's default branch."""
-        return self._read(shapes.default_branch_from, self._call("GET", _repo_path(repo)), "repository")
+        return self._read(shapes.default_branch_from, self._call("GET", checks.repo_path(repo)), "repository")
 
     def pull(self, repo: str, number: int) -> PullRequest:
         """One pull request, with its head branch and commit."""
-        data = self._call("GET", f"{_repo_path(repo)}/pulls/{_number(number)}")
+        data = self._call("GET", f"{checks.repo_path(repo)}/pulls/{checks.number(number)}")
         return self._read(review_shapes.pull_detail_from, data, "pull request")
 
     def review(self, repo: str, number: int, review_id: int) -> Review:
         """One review of pull request ``number``."""
-        data = self._call("GET", f"{_repo_path(repo)}/pulls/{_number(number)}/reviews/{_number(review_id)}")
+        data = self._call(
+            "GET", f"{checks.repo_path(repo)}/pulls/{checks.number(number)}/reviews/{checks.number(review_id)}"
+        )
         return self._read(review_shapes.review_from, data, "review")
 
     def review_comments(self, repo: str, number: int, review_id: int) -> list[ReviewComment]:
         """The comments of one review (every page)."""
-        path = f"{_repo_path(repo)}/pulls/{_number(number)}/reviews/{_number(review_id)}/comments"
+        path = f"{checks.repo_path(repo)}/pulls/{checks.number(number)}/reviews/{checks.number(review_id)}/comments"
         return self._read(review_shapes.review_comments_from, self._all_pages(path), "review comments")
 
     def pull_comments(self, repo: str, number: int) -> list[ReviewComment]:
         """Every review comment of pull request ``number``, oldest first (every page)."""
-        items = self._all_pages(f"{_repo_path(repo)}/pulls/{_number(number)}/comments")
+        items = self._all_pages(f"{checks.repo_path(repo)}/pulls/{checks.number(number)}/comments")
         return self._read(review_shapes.review_comments_from, items, "review comments")
 
     def reply_to_review_comment(self, repo: str, number: int, comment_id: int, body: str) -> ReviewComment:
         """Reply in the thread of review comment ``comment_id``, once (a failure is never re-sent here)."""
         check_body_length(body, "reply")
-        path = f"{_repo_path(repo)}/pulls/{_number(number)}/comments/{_number(comment_id)}/replies"
+        path = f"{checks.repo_path(repo)}/pulls/{checks.number(number)}/comments/{checks.number(comment_id)}/replies"
         return self._read(review_shapes.review_comment_from, self._call("POST", path, body={"body": body}), "reply")
 
     # -- transport -------------------------------------------------------------------------------------------
@@ -330,6 +375,19 @@ class RestGitHub:
         if data is None and output.strip():
             raise self._redacted(bad_answer(call, "its body is not JSON"))
         return headers, data
+
+    def _graphql(self, document: str, variables: dict[str, Any]) -> Any:
+        """One GraphQL request (never re-sent here); GitHub's rate limit, which it answers with 200 and an error,
+        raises a transient :class:`GitHubError` that says when to try again."""
+        headers, data = self._send(
+            "POST", self._requester.graphql_url, None, {"query": document, "variables": variables}
+        )
+        error = graphql.errors_of(data, call="POST /graphql")
+        if error is not None and error.transient:
+            reset = str(headers.get("x-ratelimit-reset", ""))
+            wait = max(0.0, float(reset) - self._clock()) if reset.isdigit() else None
+            raise self._redacted(GitHubError(str(error), status=error.status, transient=True, retry_after=wait))
+        return data
 
     def _all_pages(self, path: str) -> list[Any]:
         """Every item of a listing, following GitHub's ``Link: <…>; rel="next"`` (each page one request)."""
@@ -400,34 +458,3 @@ def _retry_delay(error: GitHubError, *, attempt: int, tries: int, waited: float)
     if waited + delay > READ_RETRY_BUDGET:
         return None  # e.g. a primary rate limit resetting in half an hour: the caller decides
     return delay
-
-
-def _repo_path(repo: str) -> str:
-    parts = repository_parts(repo)
-    if parts is None:
-        raise GitHubError(f"{repo!r} is not a GitHub repository: give it as owner/name (e.g. octocat/Hello-World)")
-    return f"/repos/{parts[0]}/{parts[1]}"
-
-
-def _number(number: int) -> int:
-    if not isinstance(number, int) or isinstance(number, bool) or number <= 0:
-        raise GitHubError(f"{number!r} is not an issue, pull request or comment number: give a positive integer")
-    return number
-
-
-def _check_login(user: str) -> None:
-    if not isinstance(user, str) or not _LOGIN.fullmatch(user):
-        raise GitHubError(f"{user!r} is not a GitHub login: give the account name, e.g. octocat")
-
-
-def _check_label(label: str) -> None:
-    if not isinstance(label, str) or not label.strip() or len(label) > 50:
-        raise GitHubError(f"{label!r} is not a GitHub label name: give 1 to 50 characters")
-
-
-def _check_head(head: str) -> None:
-    owner, colon, branch = head.partition(":")
-    if not colon or not branch or not owner or any(c.isspace() for c in head):
-        # GitHub silently ignores a head without an owner and lists every pull request of the repository.
-        raise GitHubError(f"find_pull needs head as owner:branch, got {head!r} (e.g. octocat:coordinator/task-1)")
-    _check_login(owner)

@@ -64,6 +64,7 @@ def comment_from(data: Any) -> Comment:
         updated_at=_time(item, "updated_at"),
         html_url=_str(item, "html_url", nullable=True),
         issue=_issue_number(item.get("issue_url")),
+        node_id=item["node_id"] if isinstance(item.get("node_id"), str) else "",
     )
 
 
@@ -115,9 +116,15 @@ def permission_from(data: Any) -> str:
     return legacy if isinstance(legacy, str) and legacy in ROLES else "none"
 
 
-def label_names(data: Any) -> list[str]:
-    """The names of a label listing (the answers to adding or removing an issue's labels)."""
-    return [_str(_object(label, "label"), "name") for label in _items(data, "labels")]
+def node_id(data: Any) -> str:
+    """The ``node_id`` of an object (a label made or looked up)."""
+    return _str(_object(data, "object"), "node_id")
+
+
+def label_ids(data: Any) -> dict[str, str]:
+    """Name → node id of a label listing (the answer to adding an issue's labels; "" when a label has none)."""
+    labels = [_object(label, "label") for label in _items(data, "labels")]
+    return {_str(label, "name"): _str(label, "node_id", nullable=True) for label in labels}
 
 
 def default_branch_from(data: Any) -> str:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from coordinator.github.api import GitHubAPI
 from coordinator.github.courier import Courier
-from coordinator.github.deliver import Deliverer, Pusher
+from coordinator.github.deliver import Deliverer
+from coordinator.github.pushing import Pusher
 from coordinator.github.run_reporter import RunReporter
 from coordinator.github.verify import TriggerCheck
 from coordinator.redaction import Redactor

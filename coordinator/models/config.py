@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+
+from pydantic import Field, field_validator
 
 from coordinator.models.base import MAX_TITLE_CHARS, SCHEMA_VERSION, StateModel, UtcDateTime
 from coordinator.models.github import GitHubConfig
@@ -12,6 +14,9 @@ from coordinator.modes import ModesConfig
 
 #: The largest task number: a billion tasks is far beyond what one branch can hold.
 MAX_TASK_NUMBER = 10**9
+_MAX_REPOSITORIES = 100
+_MAX_LABELS = 20
+_NODE_ID = re.compile(r"[A-Za-z0-9_=+/-]{1,120}")
 
 
 class Meta(StateModel):
@@ -21,6 +26,23 @@ class Meta(StateModel):
     created_at: UtcDateTime | None = None
     # Bounded so that a hand-edited absurd counter is an unreadable file, not a crash at the next submit.
     next_task_number: int = Field(default=1, ge=1, le=MAX_TASK_NUMBER)
+    github_labels: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="GitHub's node ids of the status labels, per repository (owner/name → label → id): learned "
+        "once, so a status change is one GraphQL request with the comment edit.",
+    )
+
+    @field_validator("github_labels")
+    @classmethod
+    def _label_ids(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        # Bounded and plain: a hand-edited file must not make a runner send anything odd to GitHub.
+        if len(value) > _MAX_REPOSITORIES or any(len(ids) > _MAX_LABELS for ids in value.values()):
+            raise ValueError(f"at most {_MAX_REPOSITORIES} repositories of {_MAX_LABELS} labels each")
+        for ids in value.values():
+            bad = [i for i in ids.values() if not _NODE_ID.fullmatch(i)]
+            if bad:
+                raise ValueError(f"not GitHub node ids: {', '.join(repr(b[:40]) for b in bad[:3])}")
+        return value
 
 
 #: Default of ``limits.max_body_bytes``: GitHub's own cap on an issue body is 65,536 characters, so any issue

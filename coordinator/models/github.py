@@ -130,6 +130,10 @@ class GitHubLink(StateModel):
     trigger: Trigger
     pr_policy: PrPolicy = "draft"
     comment_id: int | None = Field(default=None, description="The tracking comment (found again by its marker).")
+    issue_node: str | None = Field(
+        default=None, max_length=120, description="The issue's GraphQL node id (from the event that made the task)."
+    )
+    comment_node: str | None = Field(default=None, max_length=120, description="The tracking comment's node id.")
     pushed: str | None = Field(default=None, description="The commit last pushed to the task branch.")
     pull_number: int | None = None
     pull_url: str | None = None

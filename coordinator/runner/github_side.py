@@ -15,8 +15,8 @@ from coordinator.core.run_reports import reports
 from coordinator.core.transitions.followups import follow_ups_of
 from coordinator.github.api import GitHubAPI, GitHubError
 from coordinator.github.courier import Courier
-from coordinator.github.deliver import BranchStarter, TipFetcher
 from coordinator.github.prompt import issue_description, writers_comments
+from coordinator.github.pushing import BranchStarter, TipFetcher
 from coordinator.github.run_reporter import RunReporter
 from coordinator.github.tracking import pushed_branch
 from coordinator.ids import task_branch

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from coordinator.gitcmd import last_lines, run_git
-from coordinator.github.deliver import PushError
+from coordinator.github.pushing import PushError
 from coordinator.store.remote import Remote
 
 _PUSH_TIMEOUT_SECONDS = 300.0

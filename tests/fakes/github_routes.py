@@ -210,6 +210,15 @@ def create_label(fake: FakeGitHub, repo: Repository, request: Request) -> Reply:
     return Reply(201, fake._render.label(repo, label))
 
 
+def get_label(fake: FakeGitHub, repo: Repository, request: Request) -> Reply:
+    """``GET /repos/{o}/{r}/labels/{name}``: the label (names match regardless of case); 404 when there is none."""
+    name = request.params["label"].lower()
+    found = next((label for known, label in repo.labels.items() if known.lower() == name), None)
+    if found is None:
+        raise Answer(404, "Not Found")
+    return Reply(200, fake._render.label(repo, found))
+
+
 def permission(fake: FakeGitHub, repo: Repository, request: Request) -> Reply:
     """``GET /repos/{o}/{r}/collaborators/{user}/permission``: 404 for an account GitHub does not know."""
     login = request.params["user"]
@@ -302,6 +311,7 @@ ROUTES: list[tuple[str, str, Callable[[FakeGitHub, Repository, Request], Reply]]
     ("POST", _REPO + r"/issues/(?P<number>\d+)/labels", add_labels),
     ("DELETE", _REPO + r"/issues/(?P<number>\d+)/labels/(?P<label>[^/]+)", remove_label),
     ("POST", _REPO + r"/labels", create_label),
+    ("GET", _REPO + r"/labels/(?P<label>[^/]+)", get_label),
     ("GET", _REPO + r"/collaborators/(?P<user>[^/]+)/permission", permission),
     ("GET", _REPO + r"/pulls", list_pulls),
     ("POST", _REPO + r"/pulls", create_pull),

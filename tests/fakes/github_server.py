@@ -210,6 +210,18 @@ class FakeGitHub:
         """How many requests were received (matching ``pattern``, see :func:`matches`)."""
         return sum(1 for r in self.requests if pattern is None or matches(pattern, r.method, r.path))
 
+    def graphql_count(self, field: str) -> int:
+        """How many GraphQL requests asked for ``field`` (e.g. ``addComment``)."""
+        return sum(
+            1
+            for r in self.requests
+            if r.path.endswith("/graphql") and isinstance(r.body, dict) and field in str(r.body.get("query", ""))
+        )
+
+    def comments_made(self) -> int:
+        """How many requests made an issue comment, by REST or GraphQL (never more than one per tracking comment)."""
+        return self.call_count("POST */issues/*/comments") + self.graphql_count("addComment")
+
     # -- seeding ---------------------------------------------------------------------------------------------
 
     def add_repository(self, full_name: str, *, default_branch: str = "main", private: bool = False) -> None:
@@ -395,6 +407,11 @@ class FakeGitHub:
         with self._lock:
             target = self._repo(repo)
             return self._render.issue(target, self._issue(target, number), self._association(target, number))
+
+    def repo_labels(self, *, repo: str | None = None) -> dict[str, tuple[str, str | None]]:
+        """The repository's labels: name → (colour, description)."""
+        with self._lock:
+            return {name: (label.color, label.description) for name, label in self._repo(repo).labels.items()}
 
     def issue_labels(self, number: int, *, repo: str | None = None) -> list[str]:
         """The issue's label names."""

@@ -11,9 +11,19 @@ from coordinator.core.state import State
 from coordinator.core.transitions.change import Change, Draft, require_mode, short
 from coordinator.core.transitions.plans import new_round_kind
 from coordinator.core.transitions.results import fail
-from coordinator.core.transitions.tasks import SubmitRequest, submit
+from coordinator.core.transitions.tasks import META_PATH, SubmitRequest, submit
 from coordinator.errors import InvalidTransition, UsageError
-from coordinator.models import DELIVERY_ORDER, AttemptResult, GitHubLink, Priority, PrPolicy, Task, TaskStatus, Trigger
+from coordinator.models import (
+    DELIVERY_ORDER,
+    AttemptResult,
+    GitHubLink,
+    Meta,
+    Priority,
+    PrPolicy,
+    Task,
+    TaskStatus,
+    Trigger,
+)
 
 _ACTIVE = (TaskStatus.QUEUED, TaskStatus.BLOCKED)
 
@@ -39,6 +49,11 @@ class DeliveryRecord:
     revision: int
     done: tuple[str, ...] = ()
     comment_id: int | None = None
+    comment_node: str | None = None
+    #: Node ids of the link found wrong (``issue_node``, ``comment_node``): forgotten, never sent again.
+    forget: tuple[str, ...] = ()
+    #: The repository's label node ids as the pass left them (None: unchanged; empty: forget them).
+    label_ids: dict[str, str] | None = None
     pushed: str | None = None
     pull_number: int | None = None
     pull_url: str | None = None
@@ -208,7 +223,7 @@ def take_creation(state: State, *, task_id: str, by: str, now: datetime, gone: i
         return Change(message=f"{task_id} has its tracking comment", task=task)
     if not creation_free(link, now) and link.creating_by != by:
         raise InvalidTransition(task_id, f"{link.creating_by} may be creating its tracking comment")
-    window = {"comment_id": None, "creating_by": by, "creating_until": now + CREATE_WINDOW}
+    window = {"comment_id": None, "comment_node": None, "creating_by": by, "creating_until": now + CREATE_WINDOW}
     updated = task.model_copy(update={"github": link.model_copy(update=window)})
     draft.put(updated)
     draft.lines.append(f"{by} creates the tracking comment of {task_id}")
@@ -225,10 +240,13 @@ def record_delivery(state: State, *, task_id: str, by: str, record: DeliveryReco
     same = link.revision == record.revision
     done = set(record.done) if same else set(record.done) & {"push", "pull"}
     update: dict[str, object] = {}
-    for name in ("comment_id", "pushed", "pull_number", "pull_url", "status_label", "needs_human"):
+    for name in ("comment_id", "comment_node", "pushed", "pull_number", "pull_url", "status_label", "needs_human"):
         value = getattr(record, name)
         if value is not None and value != getattr(link, name):
             update[name] = value
+    for name in set(record.forget) & {"issue_node", "comment_node"}:
+        if getattr(record, name, None) is None:  # not one this pass found again (a comment made anew)
+            update[name] = None
     pending = [k for k in link.pending if k not in done]
     shows_more = bool({"pushed", "pull_number", "pull_url"} & update.keys())
     if shows_more:
@@ -248,12 +266,30 @@ def record_delivery(state: State, *, task_id: str, by: str, record: DeliveryReco
         last_error=record.error,
     )
     updated = task.model_copy(update={"github": link.model_copy(update=update)})
-    if updated == task:
+    meta = _with_label_ids(state, link.repository, record.label_ids)
+    if updated == task and meta is None:
         return Change(message=f"{task_id} deliveries unchanged", task=task)
     draft.put(updated)
     what = ", ".join(k for k in record.done) or "nothing"
     draft.lines.append(f"github {task_id}: delivered {what}" + (f"; {short(record.error)}" if record.error else ""))
-    return draft.change(task=updated)
+    return draft.change(task=updated, meta=meta)
+
+
+def keep_label_ids(state: State, *, repository: str, ids: dict[str, str], now: datetime) -> Change:
+    """Keep the node ids of the labels coordinator sets on ``repository`` (made by ``init --github``)."""
+    meta = _with_label_ids(state, repository, {**state.meta.github_labels.get(repository, {}), **ids})
+    return Change(message=f"github {repository}: keep the ids of {len(ids)} labels", meta=meta)
+
+
+def _with_label_ids(state: State, repository: str, ids: dict[str, str] | None) -> Meta | None:
+    """``meta.json`` with the repository's label node ids as a delivery left them, or None: no change."""
+    kept = state.meta.github_labels
+    if ids is None or kept.get(repository, {}) == ids or META_PATH in state.problems:
+        return None  # an unreadable meta.json is rebuilt by the next submit, with its counter; not here
+    labels = {repo: found for repo, found in kept.items() if repo != repository}
+    if ids:
+        labels[repository] = dict(ids)
+    return state.meta.model_copy(update={"github_labels": labels})
 
 
 def _link(task: Task) -> GitHubLink:
