@@ -108,7 +108,8 @@ def test_the_printed_init_hint_is_a_command_that_works(tmp_path: Path, branch: s
         (["--bogus", "list"], "error: no such option '--bogus' (see 'coordinator --help')"),
         (
             ["lsit"],
-            "error: no such command 'lsit'. (Did you mean one of: 'list', 'submit'?) (see 'coordinator --help')",
+            "error: no such command 'lsit'. (Did you mean one of: 'limits', 'list', 'submit'?) "
+            "(see 'coordinator --help')",
         ),
         (["show"], "error: missing argument 'ID' (see 'coordinator show --help')"),
         (["show", "task-1", "task-2"], "error: got unexpected extra argument (task-2) (see 'coordinator show --help')"),

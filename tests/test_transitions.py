@@ -177,7 +177,8 @@ def test_submit_says_when_a_title_holds_bytes_that_are_not_utf8(state: State) ->
 
 def test_submit_bounds_the_title_by_the_branch_limit(state: State) -> None:
     assert submit(state, "x" * Limits().max_title_chars).title == "x" * 256
-    with pytest.raises(UsageError, match=r"title is 257 characters long, over the limit of 256 \(limits\."):
+    says = r"title is 257 characters long, over the limit of 256 \(see 'coordinator limits'\)"
+    with pytest.raises(UsageError, match=says):
         tr.submit(state, tr.SubmitRequest(title="x" * 257), NOW)
     with pytest.raises(UsageError, match="over the limit"):
         tr.submit(state, tr.SubmitRequest(title="x" * 501), NOW)  # the model's own bound is never reached
@@ -190,7 +191,7 @@ def test_submit_bounds_the_body_in_bytes_and_says_where_big_inputs_go(state: Sta
         tr.submit(state, tr.SubmitRequest(title="big", body="é" * (limit // 2 + 1)), NOW)  # 2 bytes each
     message = str(err.value)
     assert f"the body is {limit + 2} bytes, over the limit of {limit} bytes" in message
-    assert "limits.max_body_bytes in config.json" in message
+    assert "see 'coordinator limits'" in message
     assert "commit big inputs to the repository" in message
 
 

@@ -368,6 +368,7 @@ def _register_more_commands() -> None:
         "coordinator.cli.ingest_cmd",
         "coordinator.cli.github_cmd",
         "coordinator.cli.plans_cmd",
+        "coordinator.cli.limits_cmd",
         "coordinator.cli.approve_cmd",
         "coordinator.cli.webhook_cmd",
         "coordinator.cli.lock_cmd",

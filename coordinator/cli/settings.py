@@ -1,5 +1,5 @@
 """Settings kept on the state branch, shown as a table and changed one ``--set KEY=VALUE`` at a time
-(``coordinator github``, ``coordinator plans``)."""
+(``coordinator github``, ``coordinator plans``, ``coordinator limits``)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from coordinator.core.state import State
 from coordinator.core.transitions.change import Change
 from coordinator.errors import UsageError
-from coordinator.models import GitHubConfig, PlanConfig, Runner
+from coordinator.models import GitHubConfig, Limits, PlanConfig, Runner
 from coordinator.modes import ModesConfig, modes_diff
 
 
@@ -75,6 +75,17 @@ def set_plans(state: State, *, plans: PlanConfig, by: str = "unknown") -> Change
     return Change(
         message=f"set plan settings by {by}: {'; '.join(changed)}",
         config=state.config.model_copy(update={"plans": plans}),
+    )
+
+
+def set_limits(state: State, *, limits: Limits, by: str = "unknown") -> Change:
+    """Replace the bounds ``submit`` enforces (``limits`` in ``config.json``)."""
+    changed = _differences(state.config.limits, limits)
+    if not changed:
+        return Change(message="limits unchanged")
+    return Change(
+        message=f"set limits by {by}: {'; '.join(changed)}",
+        config=state.config.model_copy(update={"limits": limits}),
     )
 
 

@@ -141,7 +141,8 @@ def _checked_title(raw: str, limits: Limits) -> str:
     if len(title) > limits.max_title_chars:
         raise UsageError(
             f"the title is {len(title)} characters long, over the limit of {limits.max_title_chars} "
-            "(limits.max_title_chars in config.json on the state branch): shorten it and put the details in the body"
+            "(see 'coordinator limits'): shorten it and put the details in the body, or raise the limit with "
+            "'coordinator limits --set max_title_chars=N'"
         )
     return title
 
@@ -156,8 +157,8 @@ def _check_body(body: str, limits: Limits) -> None:
     if size > limits.max_body_bytes:
         raise UsageError(
             f"the body is {size} bytes, over the limit of {limits.max_body_bytes} bytes "
-            "(limits.max_body_bytes in config.json on the state branch): commit big inputs to the repository and "
-            "name their path in the body, or link to them"
+            "(see 'coordinator limits'): commit big inputs to the repository and name their path in the body, or "
+            "link to them"
         )
 
 
