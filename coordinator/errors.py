@@ -57,18 +57,26 @@ class CorruptFile(CoordinatorError):
 class StateBranchMissing(CoordinatorError):
     """The remote has no state branch yet."""
 
-    def __init__(self, remote: str, branch: str) -> None:
-        super().__init__(f"no state branch '{branch}' on {remote}: run '{init_command(remote, branch)}'")
+    def __init__(self, remote: str, branch: str, *, credentials: bool = False) -> None:
+        hint = f"run '{init_command(remote, branch, credentials)}'" + (_SAME_REMOTE if credentials else "")
+        super().__init__(f"no state branch '{branch}' on {remote}: {hint}")
         self.remote = remote
         self.branch = branch
 
 
-def init_command(remote: str, branch: str) -> str:
-    """The command line that creates the state branch (global options go before the command)."""
+#: Said after an init command for a remote whose URL is shown without its token.
+_SAME_REMOTE = " with the same --remote or COORDINATOR_REMOTE as now (its token is not shown here)"
+
+
+def init_command(remote: str, branch: str, credentials: bool = False) -> str:
+    """The command line that creates the state branch (global options go before the command). The URL of a remote
+    with ``credentials`` is shown without them and could not authenticate: the command then leaves it out."""
     from coordinator.ids import DEFAULT_STATE_BRANCH
 
-    remote_arg = remote if not any(c in remote for c in " '\"") else '"' + remote.replace('"', '\\"') + '"'
     branch_arg = f" --branch {branch}" if branch != DEFAULT_STATE_BRANCH else ""
+    if credentials:
+        return f"coordinator{branch_arg} init"
+    remote_arg = remote if not any(c in remote for c in " '\"") else '"' + remote.replace('"', '\\"') + '"'
     return f"coordinator --remote {remote_arg}{branch_arg} init"
 
 

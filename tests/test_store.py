@@ -57,6 +57,17 @@ def test_missing_branch_names_the_init_command(remote_path: Path, tmp_path: Path
     assert f"coordinator --remote {remote_path} init" in str(err.value)
 
 
+def test_a_missing_branch_on_a_remote_with_a_token_names_no_command_that_could_not_authenticate() -> None:
+    remote = Remote.parse("https://x-access-token:ghp_secret123456@github.com/o/r.git")
+    said = str(StateBranchMissing(str(remote), "coordinator/state", credentials=bool(remote.secrets)))
+    assert "ghp_secret" not in said and "--remote https://" not in said
+    assert said.endswith(
+        "run 'coordinator init' with the same --remote or COORDINATOR_REMOTE as now (its token is not shown here)"
+    )
+    branch = str(StateBranchMissing(str(remote), "queue", credentials=True))
+    assert "run 'coordinator --branch queue init' with the same --remote" in branch
+
+
 def test_tasks_are_sharded_files_and_commit_messages_are_an_audit_log(store: StateStore, remote_path: Path) -> None:
     task_id = submit(store, "Fix the login bug")
     assert claim(store) == task_id

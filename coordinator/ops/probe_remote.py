@@ -100,12 +100,13 @@ def _state_branch(store: StateStore, branch: str, tip: str | None) -> tuple[Chec
     """The state branch and its schema version, and the commits seen dated ahead of this clock."""
     name = "state branch"
     remote = str(store.remote)
+    create = init_command(remote, branch, bool(store.remote.secrets))
     if tip is None:
-        return fail(name, f"no branch '{branch}' on {remote}", init_command(remote, branch)), []
+        return fail(name, f"no branch '{branch}' on {remote}", create), []
     try:
         state = store.read()
     except StateBranchMissing:
-        return fail(name, f"no branch '{branch}' on {remote}", init_command(remote, branch)), []
+        return fail(name, f"no branch '{branch}' on {remote}", create), []
     except CoordinatorError as error:
         return fail(name, str(error), f"pick the state branch with --branch, or {init_command(remote, 'NEW')}"), []
     skew = [(f"the newest commit on {branch} (by {who})", ahead) for who, ahead in store.skew.items()]

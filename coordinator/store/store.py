@@ -211,7 +211,7 @@ class StateStore:
         # The round trip runs outside the lock: a slot thread recording a result must not wait for it.
         tip = self.remote_tip()
         if tip is None:
-            raise StateBranchMissing(str(self.remote), self.branch)
+            raise StateBranchMissing(str(self.remote), self.branch, credentials=bool(self.remote.secrets))
         with self._lock:
             # A tip fetched but never read (it was not a state branch) is read again, to say so again.
             if tip == self._tip and tip == self._snapshot.commit:
@@ -280,7 +280,7 @@ class StateStore:
             if fresh or self._tip is None:
                 self.fetch()
             if self._tip is None:
-                raise StateBranchMissing(str(self.remote), self.branch)
+                raise StateBranchMissing(str(self.remote), self.branch, credentials=bool(self.remote.secrets))
             return self._advance(self._tip)
 
     def _advance(self, commit: str | None) -> State:
@@ -421,7 +421,7 @@ class StateStore:
             attempt = 0
             while True:
                 if self._tip is None:
-                    raise StateBranchMissing(str(self.remote), self.branch)
+                    raise StateBranchMissing(str(self.remote), self.branch, credentials=bool(self.remote.secrets))
                 state = self._advance(self._tip)
                 if state.meta.schema_version > SCHEMA_VERSION:
                     raise SchemaTooNew(state.meta.schema_version, SCHEMA_VERSION)
