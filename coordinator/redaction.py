@@ -95,21 +95,24 @@ def credentials_in(value: str) -> list[tuple[str, str]]:
 
 
 def secrets_from_env(
-    env: Mapping[str, str], *, names: Iterable[str] = (), patterns: Iterable[str] = ()
+    env: Mapping[str, str], *, names: Iterable[str] = (), patterns: Iterable[str] = (), not_secret: Iterable[str] = ()
 ) -> list[Secret]:
     """The secrets an environment holds, longest first.
 
     The values of variables whose names look secret (:func:`is_secret_env_name`), are listed in ``names`` or
     match a shell-style pattern of ``patterns`` (``"*_DSN"``; names compare without case), and every password
     or token inside a URL in any value (``DATABASE_URL=postgres://u:PASS@h``). Values shorter than 8
-    characters are left out: they would hide ordinary words.
+    characters are left out: they would hide ordinary words. Variables of ``not_secret`` are not secrets by
+    their name (``DB_PASSWORD=postgres`` of a throw-away database), though a password in their URLs still is.
     """
     wanted = {name.upper() for name in names}
+    plain = {name.upper() for name in not_secret} - wanted
     globs = [pattern.upper() for pattern in patterns]
     found: dict[str, str] = {}
     for name in sorted(env):
         value, upper = env[name], name.upper()
-        if upper in wanted or is_secret_env_name(name) or any(fnmatch.fnmatchcase(upper, g) for g in globs):
+        named = upper in wanted or any(fnmatch.fnmatchcase(upper, g) for g in globs)
+        if named or (is_secret_env_name(name) and upper not in plain):
             found.setdefault(value, f"the value of {name}")
         for what, secret in credentials_in(value):
             found.setdefault(secret, f"the {what} in {name}")
@@ -188,10 +191,12 @@ class Redactor:
         *,
         names: Iterable[str] = (),
         patterns: Iterable[str] = (),
+        not_secret: Iterable[str] = (),
         extra_values: Iterable[Secret | str] = (),
     ) -> Redactor:
         """A redactor for the secrets of ``env`` (:func:`secrets_from_env`) plus ``extra_values``."""
-        return cls([*secrets_from_env(env, names=names, patterns=patterns), *extra_values])
+        found = secrets_from_env(env, names=names, patterns=patterns, not_secret=not_secret)
+        return cls([*found, *extra_values])
 
     @property
     def values(self) -> tuple[str, ...]:

@@ -580,3 +580,12 @@ def test_git_sends_the_decoded_password_in_a_header_never_in_argv(http_server: T
     sent = [h for h in _RecordingHandler.seen if h]
     assert sent and base64.b64decode(sent[0].split()[-1]) == b"bob:p@ss word-9"
     assert "word-9" not in remote.redact(result.stderr)
+
+
+def test_a_variable_declared_not_secret_is_no_secret_by_its_name_but_a_password_in_its_url_still_is() -> None:
+    env = {"DB_PASSWORD": "postgres", "DB_URL": "postgres://app:hunter2hunter2@db/app", "API_TOKEN": "tok-12345678"}
+    found = {s.value: s.source for s in secrets_from_env(env, not_secret=["db_password", "db_url", "api_token"])}
+    assert found == {"hunter2hunter2": "the password in DB_URL"}
+    # Named as secret explicitly wins over not secret.
+    assert "postgres" in {s.value for s in secrets_from_env(env, names=["DB_PASSWORD"], not_secret=["DB_PASSWORD"])}
+    assert "postgres" in {s.value for s in secrets_from_env(env)}

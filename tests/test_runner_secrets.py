@@ -68,3 +68,38 @@ def test_an_environment_dump_leaves_no_secret_anywhere(secret: str, monkeypatch:
                     assert form not in text, f"the secret reached {where}"
         finally:
             project.store.close()
+
+
+WRITES_THE_DEV_DATABASE_SETUP = """
+import json, pathlib
+pathlib.Path("compose.yml").write_text("services:\\n  db:\\n    environment:\\n      POSTGRES_PASSWORD: postgres\\n")
+print(json.dumps({"summary": "added the dev database"}))
+"""
+
+
+@pytest.mark.parametrize("declared", [False, True], ids=["a-secret-by-its-name", "declared-not-secret"])
+def test_a_variable_declared_not_secret_stops_no_commit_of_its_ordinary_value(
+    declared: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``DB_PASSWORD=postgres`` (a throw-away database): by its name a secret, so a commit holding the word
+    'postgres' is refused, unless the runner's owner says the variable is not secret."""
+    monkeypatch.setenv("DB_PASSWORD", "postgres")
+    project = make_project(tmp_path / "p")
+    try:
+        task_id = project.submit("set up the dev database")
+        agent = tmp_path / "agent.py"
+        agent.write_text(WRITES_THE_DEV_DATABASE_SETUP, encoding="utf-8")
+        config = {"not_secret_env_names": ["db_password"]} if declared else {}
+        daemon = project.daemon("r1", agent_command=f"{sys.executable} {agent}", **config)
+        run_once(daemon)
+        attempt = project.state().tasks[task_id].attempts[0]
+        if declared:
+            assert attempt.outcome_detail != "secret_in_changes" and attempt.commit, attempt.reason
+            assert "POSTGRES_PASSWORD: postgres" in git(
+                "show", f"{attempt.commit}:compose.yml", cwd=daemon.worktrees.repo
+            )
+        else:
+            assert attempt.outcome_detail == "secret_in_changes" and "compose.yml" in (attempt.reason or "")
+            assert "the value of DB_PASSWORD" in (attempt.reason or "")
+    finally:
+        project.store.close()

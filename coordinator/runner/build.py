@@ -130,6 +130,7 @@ def runner_redactor(config: RunnerConfig, state: StateLocation) -> Redactor:
         {**os.environ, **config.agent_env},
         names=config.secret_env_names,
         patterns=config.secret_env_patterns,
+        not_secret=config.not_secret_env_names,
         extra_values=remote,
     )
 

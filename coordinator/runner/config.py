@@ -68,6 +68,11 @@ class RunnerConfig(BaseModel):
     secret_env_patterns: list[str] = Field(
         default_factory=list, description="Shell-style patterns of such variable names, e.g. '*_DSN'."
     )
+    not_secret_env_names: list[str] = Field(
+        default_factory=list,
+        description="Variables whose names look secret but whose values are not (e.g. DB_PASSWORD of a throw-away "
+        "database): not redacted, and they stop no commit.",
+    )
     agent_git_credentials: bool = Field(
         default=False, description="Let agents' git use this user's credential helpers, ssh agent and keys."
     )
