@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from coordinator.cli.app import actor, cli, store_for
+from coordinator.cli.app import cli
 
 _LIST_KEYS = ("allowed_bots", "maintainers")
 
@@ -23,20 +23,16 @@ _LIST_KEYS = ("allowed_bots", "maintainers")
 def github_settings(ctx: click.Context, assignments: tuple[str, ...], as_json: bool) -> None:
     """Show (or change) how issues become tasks: the trigger label, the reply to people who may not trigger,
     allow-listed bots, the branch prefix, the default PR policy and the status labels."""
-    from coordinator.cli.render import to_json
-    from coordinator.cli.settings import assigned, rows
+    from coordinator.cli.settings import show_or_set
     from coordinator.core.transitions.runners import set_github
     from coordinator.models import GitHubConfig
-    from coordinator.text import table
 
-    with store_for(ctx) as store:
-        if assignments:
-            new = assigned(GitHubConfig, store.read().github, assignments, lists=_LIST_KEYS)
-            who = actor()
-            change = store.update(lambda state, now: set_github(state, github=new, by=who, now=now))
-            click.echo(change.message)
-        config = store.read().github
-    if as_json:
-        click.echo(to_json(config.model_dump(mode="json")))
-        return
-    click.echo(table(("SETTING", "VALUE"), rows(config)))
+    show_or_set(
+        ctx,
+        "github",
+        GitHubConfig,
+        assignments,
+        as_json=as_json,
+        change=lambda state, new, who, now: set_github(state, github=new, by=who, now=now),
+        lists=_LIST_KEYS,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from coordinator.cli.app import actor, cli, store_for
+from coordinator.cli.app import cli
 
 
 @cli.command(name="limits")
@@ -21,20 +21,16 @@ from coordinator.cli.app import actor, cli, store_for
 def limit_settings(ctx: click.Context, assignments: tuple[str, ...], as_json: bool) -> None:
     """Show (or change) the limits every submission must keep: the largest task body in bytes (UTF-8) and the
     longest title in characters. Tasks already on the branch keep what they have."""
-    from coordinator.cli.render import to_json
-    from coordinator.cli.settings import assigned, rows
+    from coordinator.cli.settings import show_or_set
     from coordinator.core.transitions.runners import set_limits
     from coordinator.models import Limits
-    from coordinator.text import table
 
-    with store_for(ctx) as store:
-        if assignments:
-            new = assigned(Limits, store.read().config.limits, assignments)
-            who = actor()
-            change = store.update(lambda state, now: set_limits(state, limits=new, by=who))
-            click.echo(change.message)
-        limits = store.read().config.limits
-    if as_json:
-        click.echo(to_json(limits.model_dump(mode="json")))
-        return
-    click.echo(table(("LIMIT", "VALUE"), rows(limits)))
+    show_or_set(
+        ctx,
+        "limits",
+        Limits,
+        assignments,
+        as_json=as_json,
+        change=lambda state, new, who, now: set_limits(state, limits=new, by=who),
+        heading="LIMIT",
+    )

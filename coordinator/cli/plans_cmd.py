@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from coordinator.cli.app import actor, cli, store_for
+from coordinator.cli.app import cli
 
 
 @cli.command(name="plans")
@@ -22,20 +22,16 @@ from coordinator.cli.app import actor, cli, store_for
 def plan_settings(ctx: click.Context, assignments: tuple[str, ...], as_json: bool) -> None:
     """Show (or change) the defaults of new plans: the command verifying a plan's integrated branch, how many fix
     children a red verification may use, and whether subtasks wait for 'coordinator approve'."""
-    from coordinator.cli.render import to_json
-    from coordinator.cli.settings import assigned, rows
+    from coordinator.cli.settings import show_or_set
     from coordinator.core.transitions.runners import set_plans
     from coordinator.models import PlanConfig
-    from coordinator.text import table
 
-    with store_for(ctx) as store:
-        if assignments:
-            new = assigned(PlanConfig, store.read().config.plans, assignments, lists=("subtask_capabilities",))
-            who = actor()
-            change = store.update(lambda state, now: set_plans(state, plans=new, by=who))
-            click.echo(change.message)
-        config = store.read().config.plans
-    if as_json:
-        click.echo(to_json(config.model_dump(mode="json")))
-        return
-    click.echo(table(("SETTING", "VALUE"), rows(config)))
+    show_or_set(
+        ctx,
+        "plans",
+        PlanConfig,
+        assignments,
+        as_json=as_json,
+        change=lambda state, new, who, now: set_plans(state, plans=new, by=who),
+        lists=("subtask_capabilities",),
+    )

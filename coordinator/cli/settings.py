@@ -3,11 +3,18 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
 
+import click
 from pydantic import BaseModel
 
 from coordinator.cli.app import usage_error
+
+if TYPE_CHECKING:
+    from coordinator.core.state import State
+    from coordinator.core.transitions.change import Change
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -50,3 +57,33 @@ def _shown(value: object) -> str:
     if value is None:
         return "(unset)"
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def show_or_set(
+    ctx: click.Context,
+    section: str,
+    model: type[M],
+    assignments: tuple[str, ...],
+    *,
+    as_json: bool,
+    change: Callable[[State, M, str, datetime], Change],
+    lists: tuple[str, ...] = (),
+    heading: str = "SETTING",
+) -> None:
+    """The command of one section of ``config.json`` (``github``, ``plans``, ``limits``): apply ``assignments``
+    (one commit, by ``change(state, new, who, now)``, saying what changed), then show the section."""
+    from coordinator.cli.app import actor, store_for
+    from coordinator.cli.render import to_json
+    from coordinator.text import table
+
+    with store_for(ctx) as store:
+        if assignments:
+            new = assigned(model, getattr(store.read().config, section), assignments, lists=lists)
+            who = actor()
+            made = store.update(lambda state, now: change(state, new, who, now))
+            click.echo(made.message)
+        current: BaseModel = getattr(store.read().config, section)
+    if as_json:
+        click.echo(to_json(current.model_dump(mode="json")))
+        return
+    click.echo(table((heading, "VALUE"), rows(current)))
