@@ -32,12 +32,12 @@ from tests.fakes.github_events import (
 from tests.fakes.github_server import FakeGitHub
 from tests.gitutil import git
 from tests.runner_helpers import Project
+from tests.test_github_e2e import TOKEN, github_env
 from tests.user_machine import run, user_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name == "nt", reason="POSIX paths in the fake agent")]
 
 REPO = "octo/repo"
-TOKEN = "ghp_" + "followUpsToken0123456789abcdefghijklm"[:36]
 MARKER = "<!-- coordinator:task=issue-{} -->"
 
 
@@ -48,17 +48,6 @@ def gh(project: Project) -> Iterator[FakeGitHub]:
         fake.set_permission("rita", "read")
         fake.git_dir = project.origin  # pull request heads are read where the runner pushes
         yield fake
-
-
-def github_env(gh: FakeGitHub, project: Project, home: Path, **extra: str) -> dict[str, str]:
-    values = {
-        "GITHUB_API_URL": gh.url,
-        "GITHUB_TOKEN": TOKEN,
-        "GITHUB_REPOSITORY": REPO,
-        "COORDINATOR_REMOTE": str(project.origin),
-        **extra,
-    }
-    return user_env(home, values)
 
 
 def ingest(gh: FakeGitHub, project: Project, tmp_path: Path, name: str, payload: dict[str, Any]) -> str:
