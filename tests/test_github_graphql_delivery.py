@@ -182,3 +182,32 @@ def test_an_issue_node_id_edited_to_another_issue_never_moves_that_issues_labels
     touched = gh.issue_labels(1)
     finish(runner, number)
     assert gh.issue_labels(number) == [TRIGGER, SUCCEEDED] and gh.issue_labels(1) == touched
+
+
+def test_a_comment_node_id_that_names_nothing_is_relearned_from_the_rest_edit(
+    ingest: Side, runner: Side, gh: FakeGitHub, learned: dict[str, str], store: StateStore
+) -> None:
+    number = queued(ingest, gh)
+    task_id = f"issue-{number}"
+    [comment] = tracking_comments(gh, number)
+
+    def bogus_comment_node(state: T.State, now: object) -> Change:  # type: ignore[name-defined]
+        task = state.tasks[task_id]
+        assert task.github is not None
+        edited = task.github.model_copy(update={"comment_node": "IC_deleted_long_ago"})
+        return Change("edit task", tasks=(task.model_copy(update={"github": edited}),))
+
+    store.read()
+    store.update(bogus_comment_node)
+    runner.store.read()
+    start(runner, number)
+    link = runner.task(number).github
+    assert link is not None and link.pending == [] and link.last_error is None
+    assert link.comment_node == comment["node_id"]  # the REST edit's answer names it
+    [comment] = tracking_comments(gh, number)
+    assert "Running" in comment["body"] and gh.issue_labels(number) == [TRIGGER, RUNNING]
+
+    before = len(gh.requests)
+    finish(runner, number)
+    assert [r.path for r in gh.requests[before:]] == ["/graphql"]  # together again
+    assert gh.issue_labels(number) == [TRIGGER, SUCCEEDED]

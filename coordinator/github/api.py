@@ -163,8 +163,8 @@ class GitHubAPI(Protocol):
         """Post a comment (never retried here: see the module docstring)."""
         ...
 
-    def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
-        """Replace a comment's body (idempotent: safe to repeat)."""
+    def edit_comment(self, repo: str, comment_id: int, body: str) -> Comment:
+        """Replace a comment's body (idempotent: safe to repeat); the comment as it is now."""
         ...
 
     def set_labels(self, repo: str, number: int, labels: list[str]) -> None:

@@ -245,7 +245,8 @@ class Deliverer:
         if link.comment_id is not None:
             try:
                 comment_id = link.comment_id
-                self._again(lambda: self.api.edit_comment(link.repository, comment_id, body))
+                edited = self._again(lambda: self.api.edit_comment(link.repository, comment_id, body))
+                work.link = link.model_copy(update={"comment_node": edited.node_id or link.comment_node})
                 work.done.append("comment")
                 return
             except GitHubError as exc:
@@ -358,7 +359,7 @@ class Deliverer:
         ids = work.label_ids or {}
         if any(name not in ids for name in wanted | remove):
             return False  # the first time a label is set it goes by REST, which tells its id
-        add, drop = {n: ids[n] for n in wanted}, {n: ids[n] for n in remove if n in ids}
+        add, drop = {n: ids[n] for n in wanted}, {n: ids[n] for n in remove}
         labels = self._send_together(link, work, body, add=add, drop=drop)
         if labels is None:
             return "comment" in work.done  # the labels go by REST next, in this pass
@@ -393,7 +394,9 @@ class Deliverer:
             raise batch.error
         work.apart = True
         if batch.failed in ("comment", "issue"):  # REST finds out whether the comment is there (makes one if not)
-            work.forget.append(f"{batch.failed}_node")
+            node = f"{batch.failed}_node"
+            work.forget.append(node)
+            work.link = work.link.model_copy(update={node: None})
         else:
             work.label_ids = {}
         return None

@@ -201,12 +201,11 @@ class RestGitHub:
         )
         return self._read(shapes.comment_from, data, "created comment")
 
-    def edit_comment(self, repo: str, comment_id: int, body: str) -> None:
-        """Replace a comment's body."""
+    def edit_comment(self, repo: str, comment_id: int, body: str) -> Comment:
+        """Replace a comment's body; the comment as it is now."""
         check_body_length(body, "comment")
-        self._call(
-            "PATCH", f"{checks.repo_path(repo)}/issues/comments/{checks.number(comment_id)}", body={"body": body}
-        )
+        path = f"{checks.repo_path(repo)}/issues/comments/{checks.number(comment_id)}"
+        return self._read(shapes.comment_from, self._call("PATCH", path, body={"body": body}), "edited comment")
 
     def set_labels(self, repo: str, number: int, labels: list[str]) -> None:
         """Replace the issue's labels with ``labels`` (an empty list removes them all)."""
