@@ -1,15 +1,16 @@
 """The labels coordinator sets on issues: which an issue should carry now, and their node ids on GitHub.
 
 A status change is sent as one GraphQL request together with the comment edit (see :mod:`coordinator.github.graphql`),
-which needs the labels' node ids. The first time a label is set in a repository it goes by REST and by name (GitHub
-makes a label it lacks), and the answer's ids are kept in ``meta.json`` for every later change.
+which needs the labels' node ids, kept in ``meta.json``: ``coordinator init --github`` makes the labels and keeps
+their ids (:func:`make_labels`); else the first time a label is set in a repository it goes by REST and by name
+(GitHub makes a label it lacks), and the answer's ids are kept for every later change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from coordinator.core.deliveries import STATUS_SUFFIX, needs_person, status_label
+from coordinator.core.deliveries import needs_person, status_label, status_labels
 from coordinator.github.api import GitHubAPI
 from coordinator.models import GitHubConfig, GitHubLink, Task
 
@@ -34,8 +35,7 @@ def wanted_labels(task: Task, config: GitHubConfig) -> tuple[set[str], set[str]]
 
 def managed(config: GitHubConfig) -> set[str]:
     """Every label coordinator sets and takes off (the status labels when on, and the needs-human label)."""
-    status = {config.status_label_prefix + s for s in set(STATUS_SUFFIX.values())} if config.status_labels else set()
-    return status | {config.needs_human_label}
+    return (status_labels(config) if config.status_labels else set()) | {config.needs_human_label}
 
 
 def learned(known: Mapping[str, str] | None, answer: Mapping[str, str], ours: set[str]) -> dict[str, str] | None:
