@@ -249,3 +249,11 @@ def test_a_token_github_refuses_leaves_the_labels_to_the_first_task_and_says_so(
     assert f"warning: could not make the labels on {REPO}" in done.stdout and "Bad credentials" in done.stdout
     assert "gh label create claude" in done.stdout and "ghp_xxxx" not in done.stdout
     assert has_state_branch(clone.parent / "origin.git")
+
+
+def test_a_malformed_github_api_url_stops_it_before_anything_is_written(clone: Path, tmp_path: Path) -> None:
+    env = user_env(tmp_path / "home", {"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": "api.github.com"})
+    done = run_command(["init", "--github", "--repo", str(clone)], env)
+    assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1
+    assert done.stderr.startswith("error: GITHUB_API_URL 'api.github.com' is not an http(s) URL")
+    assert not has_state_branch(clone.parent / "origin.git") and not (clone / WORKFLOW_PATH).exists()

@@ -6,6 +6,7 @@ branch is created, and the workflow is written only once the state branch exists
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import click
 from coordinator import __version__
 from coordinator.cli.app import Settings
 from coordinator.errors import ConfigError, UsageError
-from coordinator.github.settings import github_repository
+from coordinator.github.settings import GitHubSettings, github_repository
 
 #: Where users read what the workflow does and how to set GitHub up (README section).
 README_SECTION = "the 'Set up on GitHub' section of coordinator's README"
@@ -43,6 +44,8 @@ def init_github(settings: Settings, repo_arg: Path | None, *, force: bool) -> No
     if status is WorkflowStatus.DIFFERENT and not force:
         raise UsageError(refusal_message(repo / WORKFLOW_PATH))
     state_settings, why = _state_remote(settings, repo)
+    found = github_repository(state_settings.remote or "")
+    github = _github_settings(found)  # before anything is written: a malformed GITHUB_API_URL stops it all
     _create_state_branch(state_settings, why)
     if settings.remote:
         click.echo(
@@ -56,8 +59,7 @@ def init_github(settings: Settings, repo_arg: Path | None, *, force: bool) -> No
     else:
         verb = "replaced" if status is WorkflowStatus.DIFFERENT else "wrote"
         click.echo(f"{verb} {shown} (installs {DISTRIBUTION}=={__version__} from PyPI)")
-    found = github_repository(state_settings.remote or "")
-    labelled = _make_labels(state_settings, found)
+    labelled = _make_labels(state_settings, github)
     slug = found or labelled or "OWNER/REPO"
     _next_steps(
         repo,
@@ -100,20 +102,27 @@ def _create_state_branch(settings: Settings, why: str) -> None:
         click.echo(f"state branch '{store.branch}' on {store.remote} exists already ({why})")
 
 
-def _make_labels(settings: Settings, slug: str | None) -> str | None:
-    """Make coordinator's labels on the repository when a GitHub token is set (the repository: the state remote's,
-    else ``GITHUB_REPOSITORY``), and keep the ids of those it sets on the state branch, so that even the first
-    task changes a label and the comment in one request. The repository's name when done; None when not."""
+def _github_settings(slug: str | None) -> GitHubSettings | None:
+    """The GitHub settings of the environment when a token is set (the repository: the state remote's, else
+    ``GITHUB_REPOSITORY``); None without a token. A malformed value is a :class:`ConfigError`."""
+    from coordinator.github.settings import TOKEN_VARIABLES, GitHubSettings
+
+    if not any(os.environ.get(name, "").strip() for name in TOKEN_VARIABLES):
+        return None  # no token: the next steps say how to make the trigger label by hand
+    return GitHubSettings.from_env(repository=slug)
+
+
+def _make_labels(settings: Settings, github: GitHubSettings | None) -> str | None:
+    """Make coordinator's labels on the repository when a GitHub token is set, and keep the ids of those it sets
+    on the state branch, so that even the first task changes a label and the comment in one request. The
+    repository's name when done; None when not."""
     from coordinator.core.transitions.github import keep_label_ids
     from coordinator.github.api import GitHubError
     from coordinator.github.rest import RestGitHub
-    from coordinator.github.settings import GitHubSettings
     from coordinator.github.status_labels import make_labels
 
-    try:
-        github = GitHubSettings.from_env(repository=slug)
-    except ConfigError:
-        return None  # no token: the next steps say how to make the trigger label by hand
+    if github is None:
+        return None
     if github.repository is None:
         click.echo("note: labels not made: set GITHUB_REPOSITORY=OWNER/REPO to have 'init --github' make them")
         return None
