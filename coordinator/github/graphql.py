@@ -68,13 +68,20 @@ def errors_of(answer: Any, *, call: str) -> GitHubError | None:
     errors = answer.get("errors") if isinstance(answer, Mapping) else None
     if not errors:
         return None
-    first = errors[0] if isinstance(errors, list) and isinstance(errors[0], Mapping) else {}
+    first = _first_error(answer)
     kind, message = str(first.get("type") or ""), str(first.get("message") or "an error without a message")
     more = f" (and {len(errors) - 1} more)" if isinstance(errors, list) and len(errors) > 1 else ""
     text = f"{call}: {message}{more}"
     if kind == "RATE_LIMITED":
         return GitHubError(f"{text}: the GraphQL rate limit is spent", status=403, transient=True)
     return GitHubError(text, status=404 if kind == "NOT_FOUND" else 422)
+
+
+def _first_error(answer: Any) -> Mapping[str, Any]:
+    """The first entry of a GraphQL answer's ``errors`` ({} when there is none that is an object)."""
+    errors = answer.get("errors") if isinstance(answer, Mapping) else None
+    first = errors[0] if isinstance(errors, list) and errors else None
+    return first if isinstance(first, Mapping) else {}
 
 
 def read_labels(field: Any, *, repository: str, issue: int, wanted: Mapping[str, str]) -> dict[str, str]:
@@ -163,9 +170,7 @@ def send_edit(
 
 def _failed_field(answer: Any) -> str:
     """The alias of the field GraphQL's first error is about ("" when it does not say)."""
-    errors = answer.get("errors") if isinstance(answer, Mapping) else None
-    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], Mapping) else {}
-    path = first.get("path")
+    path = _first_error(answer).get("path")
     return str(path[0]) if isinstance(path, list) and path else ""
 
 

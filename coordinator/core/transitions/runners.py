@@ -69,23 +69,22 @@ def set_github(state: State, *, github: GitHubConfig, by: str = "unknown", now: 
 
 def set_plans(state: State, *, plans: PlanConfig, by: str = "unknown") -> Change:
     """Replace the repository's defaults for new plans (``plans`` in ``config.json``)."""
-    changed = _differences(state.config.plans, plans)
-    if not changed:
-        return Change(message="plan settings unchanged")
-    return Change(
-        message=f"set plan settings by {by}: {'; '.join(changed)}",
-        config=state.config.model_copy(update={"plans": plans}),
-    )
+    return _set_section(state, "plans", plans, by=by, what="plan settings")
 
 
 def set_limits(state: State, *, limits: Limits, by: str = "unknown") -> Change:
     """Replace the bounds ``submit`` enforces (``limits`` in ``config.json``)."""
-    changed = _differences(state.config.limits, limits)
+    return _set_section(state, "limits", limits, by=by, what="limits")
+
+
+def _set_section(state: State, section: str, value: BaseModel, *, by: str, what: str) -> Change:
+    """Replace one section of ``config.json``, the commit message naming each setting that changes."""
+    changed = _differences(getattr(state.config, section), value)
     if not changed:
-        return Change(message="limits unchanged")
+        return Change(message=f"{what} unchanged")
     return Change(
-        message=f"set limits by {by}: {'; '.join(changed)}",
-        config=state.config.model_copy(update={"limits": limits}),
+        message=f"set {what} by {by}: {'; '.join(changed)}",
+        config=state.config.model_copy(update={section: value}),
     )
 
 
